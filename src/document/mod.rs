@@ -1,0 +1,88 @@
+//! The runbook as a document: source text with a line index, the YAML front
+//! matter, and the fenced code blocks that are steps, each with the exact byte
+//! spans needed to splice generated blocks in (and out) without re-rendering.
+//!
+//! Nothing in here runs anything.
+
+pub mod attrs;
+pub mod diagnostic;
+pub mod frontmatter;
+pub mod parse;
+pub mod source;
+pub mod splice;
+
+pub use attrs::{Attrs, Capture, Confirm};
+pub use diagnostic::{Diagnostic, Severity};
+pub use frontmatter::{FrontMatter, HostSpec, ParamSpec, Requires, SecretSpec};
+pub use parse::{parse, parse_file};
+pub use source::{Source, Span};
+
+/// A parsed runbook.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub source: Source,
+    pub front: FrontMatter,
+    /// Byte range of the front matter block, both `---` lines and the line
+    /// ending after the closing one included. `None` when there is none.
+    pub front_span: Option<Span>,
+    /// Where the run header is inserted: right after the front matter, or 0.
+    pub header_at: usize,
+    pub steps: Vec<Step>,
+    /// Warnings found while parsing (errors abort the parse instead).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How a step is executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
+    /// A shell block: bash, sh, zsh, shell (the program to run it with).
+    Shell { program: String },
+    /// Another interpreter: python, node, ... or `interpreter=` (a command line).
+    Interpreter { command: String },
+    /// An `http` block in the `.http` file convention.
+    Http,
+}
+
+/// One executable fenced block.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// 0-based position among the steps.
+    pub index: usize,
+    /// `name=` or a stable default id (`step-N`, 1-based).
+    pub name: String,
+    /// Whether the name was given by the author.
+    pub named: bool,
+    /// The language word of the info string (`bash`, `http`, ...).
+    pub lang: String,
+    pub kind: StepKind,
+    pub attrs: Attrs,
+    /// The literal content of the block (what runs, before templating).
+    pub code: String,
+    /// 1-based line and column (bytes) of the opening fence.
+    pub line: usize,
+    pub col: usize,
+    /// 1-based line of the first content line (for template error positions).
+    pub code_line: usize,
+    /// Byte range of the whole block: the opening fence line's start through
+    /// the end of the closing fence line (its line ending included); for an
+    /// unclosed fence, through the end of its last line.
+    pub block: Span,
+    /// Byte offset where this step's generated block is spliced in.
+    pub insert_at: usize,
+    /// The line at `insert_at - 1` has no line ending (end of file without a
+    /// final newline): the splice must add one first.
+    pub needs_eol: bool,
+    /// The container prefix every inserted line carries (`> ` in a
+    /// blockquote, spaces in a list item), so the block stays in its container.
+    pub prefix: String,
+    /// The document's line ending at this point: `"\n"` or `"\r\n"`.
+    pub eol: &'static str,
+    /// Whether the fence was closed.
+    pub closed: bool,
+}
+
+impl Step {
+    pub fn is_shell(&self) -> bool {
+        matches!(self.kind, StepKind::Shell { .. })
+    }
+}

@@ -1,0 +1,19 @@
+//! runbook: a headless runbook executor.
+//!
+//! `document` parses Markdown runbooks and splices generated blocks; it
+//! never runs anything. `exec` runs processes, shells, SSH and HTTP steps
+//! and never sees Markdown. `run` drives a run and fills in the
+//! [`record::RunRecord`]; `report` renders that record and nothing else.
+
+pub mod cli;
+pub mod document;
+pub mod error;
+pub mod exec;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod secrets;
+pub mod template;
+
+pub use cli::run_cli;
+pub use error::{Error, Result};

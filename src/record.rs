@@ -1,0 +1,227 @@
+//! The run record: everything that happened in one run, in one serialisable
+//! structure. The runner fills it in; every report (annotated Markdown, JSON,
+//! JUnit, HTML, the GitLab note) is rendered from it and nothing else.
+//!
+//! Every string in here has already been through secret redaction.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON report schema (`docs/report-schema.json`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub runbook: RunbookInfo,
+    pub tool_version: String,
+    pub operator: String,
+    pub machine: String,
+    /// Params as used (secrets masked).
+    pub params: IndexMap<String, serde_json::Value>,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub result: RunResult,
+    pub exit_code: Option<i32>,
+    pub dry_run: bool,
+    #[serde(default)]
+    pub preconditions: Vec<PreconditionResult>,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunbookInfo {
+    pub path: String,
+    /// sha256 of the runbook source (generated blocks stripped), hex.
+    pub sha256: String,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    Running,
+    Ok,
+    Failed,
+    PreconditionFailed,
+    Aborted,
+    Interrupted,
+    /// `--dry-run` that rendered everything.
+    DryRunOk,
+    /// `--dry-run` where something would fail to render.
+    DryRunFailed,
+}
+
+impl RunResult {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunResult::Running => "running",
+            RunResult::Ok => "ok",
+            RunResult::Failed => "failed",
+            RunResult::PreconditionFailed => "precondition failed",
+            RunResult::Aborted => "aborted",
+            RunResult::Interrupted => "interrupted",
+            RunResult::DryRunOk => "dry run ok",
+            RunResult::DryRunFailed => "dry run failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not reached (an earlier step failed, the run was aborted, ...).
+    NotRun,
+    Running,
+    Ok,
+    Failed,
+    /// Failed, but `allow_failure` let the run go on.
+    FailedAllowed,
+    TimedOut,
+    Interrupted,
+    /// `when` was false, `{skip}`, or the operator answered "skip".
+    Skipped,
+    /// The operator answered "abort" at the gate.
+    Aborted,
+    /// `--dry-run`: rendered, not executed.
+    DryRun,
+}
+
+impl StepStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StepStatus::NotRun => "not run",
+            StepStatus::Running => "running",
+            StepStatus::Ok => "ok",
+            StepStatus::Failed => "failed",
+            StepStatus::FailedAllowed => "failed (allowed)",
+            StepStatus::TimedOut => "timed out",
+            StepStatus::Interrupted => "interrupted",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Aborted => "aborted",
+            StepStatus::DryRun => "dry run",
+        }
+    }
+
+    /// Whether the step counts as a failure of the run.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            StepStatus::Failed | StepStatus::TimedOut | StepStatus::Interrupted
+        )
+    }
+
+    /// Whether the step has finished (for `--resume`).
+    pub fn is_done(&self) -> bool {
+        matches!(
+            self,
+            StepStatus::Ok | StepStatus::FailedAllowed | StepStatus::Skipped
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub index: usize,
+    pub name: String,
+    pub lang: String,
+    /// 1-based line of the opening fence in the runbook.
+    pub line: usize,
+    pub status: StepStatus,
+    /// Why it was skipped / not run, when that is known.
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// The command as rendered, secrets shown as their template
+    /// (`{{ secrets.X }}`) — never the value.
+    pub rendered: Option<String>,
+    pub gate: Option<GateRecord>,
+    /// Target: `local`, a host name, or the fan-out entry.
+    pub target: String,
+    pub attempts: Vec<AttemptRecord>,
+    /// Output of the last attempt (local or single-host steps).
+    pub output: Option<OutputRecord>,
+    /// Fan-out: one entry per host.
+    #[serde(default)]
+    pub hosts: Vec<HostResult>,
+    /// HTTP steps: the response.
+    pub http: Option<HttpRecord>,
+    /// `capture=json`, parsed (redacted).
+    pub json: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateRecord {
+    /// The question asked.
+    pub message: String,
+    /// `approved`, `approved (--yes)`, `skipped`, `aborted`.
+    pub decision: String,
+    pub operator: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub duration_ms: u64,
+}
+
+/// Captured output: stdout and stderr interleaved in arrival order, ANSI
+/// stripped, secrets redacted, cut to head and tail when long.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// The first lines (all of it when nothing was cut).
+    pub head: String,
+    /// The last lines, when something was cut.
+    pub tail: String,
+    pub total_bytes: u64,
+    pub total_lines: u64,
+    /// Lines left out between head and tail.
+    pub omitted_lines: u64,
+    /// Full log beside the report, when one was written.
+    pub log_path: Option<String>,
+    /// A background process still held stdout/stderr open after the step exited.
+    #[serde(default)]
+    pub leaked: bool,
+}
+
+impl OutputRecord {
+    pub fn is_cut(&self) -> bool {
+        self.omitted_lines > 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostResult {
+    pub host: String,
+    pub address: Option<String>,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    pub output: OutputRecord,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpRecord {
+    pub method: String,
+    pub url: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreconditionResult {
+    /// `commands`, `env`, `files`, `http`, `hosts`, `check`.
+    pub kind: String,
+    pub target: String,
+    pub ok: bool,
+    pub detail: Option<String>,
+}
