@@ -5,13 +5,17 @@
 //! and never sees Markdown. `run` drives a run and fills in the
 //! [`record::RunRecord`]; `report` renders that record and nothing else.
 
+pub mod check;
 pub mod cli;
 pub mod document;
 pub mod error;
 pub mod exec;
+pub mod preconditions;
+pub mod publish;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod scaffold;
 pub mod secrets;
 pub mod template;
 

@@ -1,1 +1,11 @@
-//! (in progress)
+//! Running things: local processes, the shell kernel, SSH, HTTP, and the
+//! EC2 inventory. Nothing in here knows about Markdown.
+
+pub mod capture;
+#[cfg(feature = "ec2")]
+pub mod ec2;
+pub mod http;
+pub mod inventory;
+pub mod process;
+pub mod shell;
+pub mod ssh;
