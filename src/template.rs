@@ -1,1 +1,244 @@
-//! (in progress)
+//! The minijinja environment steps are rendered with, just before each runs.
+//!
+//! Shell steps are rendered with a custom auto-escape: every interpolated
+//! value is shell-quoted, so a parameter such as `$(touch /tmp/x)` is passed
+//! as data and never executed. `{{ x | raw }}` opts out, visibly. Other steps
+//! (HTTP, Python, ...) are rendered as is. Undefined variables are errors.
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+/// Name prefix that selects shell quoting.
+const SHELL: &str = "shell:";
+
+/// How interpolated values are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    Shell,
+    None,
+}
+
+/// The template environment. Build once per run.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A template error, positioned relative to the template text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// 1-based line within the template, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn convert(err: minijinja::Error) -> TemplateError {
+    let mut message = err.kind().to_string();
+    if let Some(detail) = err.detail() {
+        message = format!("{message}: {detail}");
+    }
+    TemplateError {
+        line: err.line(),
+        message,
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.set_auto_escape_callback(|name| {
+            if name.starts_with(SHELL) {
+                AutoEscape::Custom("shell".into())
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(|out, state, value| {
+            if value.is_undefined() || value.is_none() {
+                return Ok(());
+            }
+            let text = if value.kind() == minijinja::value::ValueKind::Map
+                || value.kind() == minijinja::value::ValueKind::Seq
+            {
+                serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
+            } else {
+                value.to_string()
+            };
+            let quoted = match state.auto_escape() {
+                AutoEscape::Custom(name) if name == "shell" && !value.is_safe() => {
+                    shell_quote(&text)
+                }
+                _ => text,
+            };
+            out.write_str(&quoted).map_err(|_| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed")
+            })
+        });
+        env.add_filter("raw", |v: Value| -> Value {
+            Value::from_safe_string(if v.is_none() || v.is_undefined() {
+                String::new()
+            } else {
+                v.to_string()
+            })
+        });
+        env.add_filter("tojson", |v: Value| -> Result<Value, minijinja::Error> {
+            serde_json::to_string(&v)
+                .map(Value::from_safe_string)
+                .map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+                })
+        });
+        Templates { env }
+    }
+
+    /// Renders a step body (or any text) with the given context.
+    pub fn render(&self, text: &str, escape: Escape, ctx: &Value) -> Result<String, TemplateError> {
+        let name = match escape {
+            Escape::Shell => "shell:step",
+            Escape::None => "text:step",
+        };
+        let tmpl = self
+            .env
+            .template_from_named_str(name, text)
+            .map_err(convert)?;
+        tmpl.render(ctx).map_err(convert)
+    }
+
+    /// Evaluates a `when=` expression; true when the value is truthy.
+    pub fn eval_bool(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
+        let expr = strip_braces(expr);
+        let compiled = self.env.compile_expression(expr).map_err(convert)?;
+        compiled.eval(ctx).map(|v| v.is_true()).map_err(convert)
+    }
+
+    /// Checks syntax only.
+    pub fn syntax(&self, text: &str) -> Result<(), TemplateError> {
+        self.env
+            .template_from_named_str("text:check", text)
+            .map(|_| ())
+            .map_err(convert)
+    }
+}
+
+/// Turns any serialisable value into a template value.
+pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// `when="{{ x }}"` and `when="x"` mean the same.
+pub fn strip_braces(expr: &str) -> &str {
+    let t = expr.trim();
+    match t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) {
+        Some(inner) => inner.trim(),
+        None => t,
+    }
+}
+
+/// POSIX shell quoting: safe words stay as they are, anything else is put in
+/// single quotes with `'` written as `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b))
+    {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn shell_values_are_quoted() {
+        let t = Templates::new();
+        let ctx = to_value(&serde_json::json!({
+            "params": {"host": "$(touch /tmp/x)", "plain": "web-1.example.com", "q": "it's"}
+        }));
+        assert_eq!(
+            t.render("ssh {{ params.host }}", Escape::Shell, &ctx)
+                .unwrap(),
+            "ssh '$(touch /tmp/x)'"
+        );
+        assert_eq!(
+            t.render("ping {{ params.plain }}", Escape::Shell, &ctx)
+                .unwrap(),
+            "ping web-1.example.com"
+        );
+        assert_eq!(
+            t.render("echo {{ params.q }}", Escape::Shell, &ctx)
+                .unwrap(),
+            "echo 'it'\\''s'"
+        );
+        assert_eq!(
+            t.render("{{ params.host | raw }}", Escape::Shell, &ctx)
+                .unwrap(),
+            "$(touch /tmp/x)"
+        );
+        assert_eq!(
+            t.render("GET {{ params.host }}", Escape::None, &ctx)
+                .unwrap(),
+            "GET $(touch /tmp/x)"
+        );
+        assert_eq!(
+            t.render("echo {{ '' }}", Escape::Shell, &ctx).unwrap(),
+            "echo ''"
+        );
+    }
+
+    #[test]
+    fn undefined_is_an_error_with_line() {
+        let t = Templates::new();
+        let err = t
+            .render(
+                "echo ok\necho {{ params.nope }}",
+                Escape::Shell,
+                &context! { params => context!{} },
+            )
+            .unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(
+            err.message.starts_with("undefined value"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn when_expressions() {
+        let t = Templates::new();
+        let ctx = context! { params => context! { env => "prod" } };
+        assert!(t.eval_bool("{{ params.env == 'prod' }}", &ctx).unwrap());
+        assert!(!t.eval_bool("params.env == 'dev'", &ctx).unwrap());
+    }
+}
