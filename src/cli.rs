@@ -1,5 +1,248 @@
-//! clap definitions and dispatch.
+//! Command-line definitions (clap) and dispatch. This is the only place that
+//! prints an error and turns it into an exit code.
 
+use crate::error::{Error, exit};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Run Markdown runbooks step by step, with gates, and write an annotated audit copy",
+    long_about = None,
+    after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, \
+                  3 a precondition failed, 4 aborted or a gate declined, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a runbook and write its annotated copy.
+    Run(RunArgs),
+    /// Validate runbooks without running them.
+    Check(CheckArgs),
+    /// Remove generated blocks from an annotated copy (gives back the source byte for byte).
+    Strip {
+        file: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// List a runbook's steps and params.
+    List {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Write a commented starter runbook.
+    Init {
+        name: String,
+        /// Directory to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Publish a report directory to a GitLab incident.
+    Publish {
+        report_dir: PathBuf,
+        /// `gitlab:<project>#<issue_iid>`
+        #[arg(long)]
+        to: String,
+        /// GitLab API base URL (default: $CI_API_V4_URL).
+        #[arg(long, env = "CI_API_V4_URL")]
+        gitlab_url: Option<String>,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Junit,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorArg {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// The runbook (an annotated copy works too: its generated blocks are replaced).
+    pub file: PathBuf,
+    /// Set a param: `-p key=value` (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Params from a YAML file (a mapping); `-p` wins.
+    #[arg(long, value_name = "FILE")]
+    pub params_file: Option<PathBuf>,
+    /// Approve every gate.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Gate every step.
+    #[arg(long)]
+    pub step: bool,
+    /// Render every step and show gates and targets; run only `safe` steps.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the annotated copy (default: `<name>.annotated.md`, or inside --report-dir).
+    #[arg(short, long, value_name = "OUT.md")]
+    pub output: Option<PathBuf>,
+    /// Write every report (md, json, junit, html) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Report formats to write into --report-dir (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub format: Vec<ReportFormat>,
+    /// Continue after the last finished step of the previous run of the same output.
+    #[arg(long)]
+    pub resume: bool,
+    /// Start at this step.
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    /// Output lines kept in the reports per step (head and tail); the full log is written beside them.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_output_lines: usize,
+    /// How many hosts a fan-out step runs on at once.
+    #[arg(long, default_value_t = 10)]
+    pub forks: usize,
+    /// HTML report: show outputs only, not the code.
+    #[arg(long)]
+    pub html_hide_code: bool,
+    /// After the run, publish the report to a GitLab incident: `gitlab:<project>#<issue_iid>`.
+    #[arg(long, value_name = "TARGET")]
+    pub publish: Option<String>,
+    /// GitLab API base URL (default: $CI_API_V4_URL).
+    #[arg(long, env = "CI_API_V4_URL", value_name = "URL")]
+    pub gitlab_url: Option<String>,
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Print nothing but errors and the final result line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Files or directories (searched recursively for *.md).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Evaluate the runbooks' preconditions (`requires:`) too.
+    #[arg(long)]
+    pub preconditions: bool,
+    /// Params for the precondition templates.
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// Parses the arguments, runs, prints any error, returns the exit code.
 pub fn run_cli() -> i32 {
-    0
+    // `--version` must be fast: clap handles it before anything is set up.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::INVALID } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", render_error(&e));
+            e.code()
+        }
+    }
+}
+
+fn render_error(e: &Error) -> String {
+    match e {
+        Error::Invalid(_) => e.to_string(),
+        _ => format!("error: {e}"),
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Run(args) => crate::run::run_command(args),
+        Command::Check(args) => crate::run::check_command(args),
+        Command::Strip { file, output } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+            let stripped = crate::document::splice::strip(&text);
+            match output {
+                Some(out) => crate::run::write_atomic(&out, stripped.as_bytes())?,
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout
+                        .write_all(stripped.as_bytes())
+                        .and_then(|_| stdout.flush())
+                        .map_err(|e| Error::io("<stdout>", e))?;
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::List { file, format } => crate::run::list_command(&file, format),
+        Command::Init { name, dir, force } => {
+            let path = dir.join(crate::scaffold::init_file_name(&name));
+            if path.exists() && !force {
+                return Err(Error::Usage(format!(
+                    "{} already exists (use --force to overwrite)",
+                    path.display()
+                )));
+            }
+            crate::run::write_atomic(&path, crate::scaffold::init_runbook(&name).as_bytes())?;
+            eprintln!("wrote {}", path.display());
+            Ok(exit::OK)
+        }
+        Command::Publish {
+            report_dir,
+            to,
+            gitlab_url,
+        } => crate::run::publish_command(&report_dir, &to, gitlab_url),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(Cli::command());
+            man.render(&mut std::io::stdout())
+                .map_err(|e| Error::io("<stdout>", e))?;
+            Ok(exit::OK)
+        }
+    }
 }

@@ -1,1 +1,1954 @@
-//! (in progress)
+//! The runner: turns a parsed runbook plus the command line into a run.
+//!
+//! Order of business: parse, resolve params, refuse early what cannot work
+//! (gates without a TTY), resolve secrets, evaluate preconditions, then run
+//! the steps one by one — gate, `when`, render, execute (local shell kernel,
+//! interpreter, HTTP, SSH, fan-out), retry — filling in the [`RunRecord`]
+//! and appending each finished step to a journal so `--resume` can continue.
+//! Whatever happens (failure, abort, Ctrl-C) the reports are written.
+
+use crate::cli::{CheckArgs, CheckFormat, ColorArg, ListFormat, ReportFormat, RunArgs};
+use crate::document::{self, Confirm, Diagnostic, Document, Step, StepKind};
+use crate::error::{Error, Result, exit};
+use crate::exec::capture::{CaptureConfig, OutputCapture};
+use crate::exec::process::{self, Interrupt, Interrupts, Stream, Termination};
+use crate::exec::shell::{ShellKernel, ShellState};
+use crate::record::*;
+use crate::report::terminal::{self, ColorChoice, Progress};
+use crate::secrets::Redactor;
+use crate::template::{Escape, Templates, to_value};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Bytes of a step's stdout kept for `steps.X.stdout` and `capture=json`.
+const KEEP_STDOUT: usize = 4 << 20;
+/// Grace period between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(3);
+
+// ---------------------------------------------------------------------------
+// Small shared helpers
+
+/// Writes a file atomically: a temp file in the same directory, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".runbook-tmp-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_data())
+        .map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+pub fn now_rfc3339() -> String {
+    let ts = jiff::Timestamp::now();
+    ts.round(jiff::Unit::Millisecond).unwrap_or(ts).to_string()
+}
+
+fn operator() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+fn machine() -> String {
+    hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+fn color_choice(c: ColorArg) -> ColorChoice {
+    match c {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+    }
+}
+
+/// Reads and parses a runbook (generated blocks stripped first).
+pub fn load(path: &Path) -> Result<Document> {
+    document::parse_file(path)
+}
+
+// ---------------------------------------------------------------------------
+// Params
+
+/// Parses `key=value` pairs and a params file against the declared params.
+pub fn resolve_params(
+    doc: &Document,
+    cli: &[String],
+    file: Option<&Path>,
+) -> Result<IndexMap<String, serde_json::Value>> {
+    let mut given: IndexMap<String, serde_json::Value> = IndexMap::new();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        let map: IndexMap<String, serde_json::Value> = serde_saphyr::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: invalid params file: {e}", f.display())))?;
+        given.extend(map);
+    }
+    for kv in cli {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "invalid param `{kv}`: expected KEY=VALUE"
+            )));
+        };
+        given.insert(k.trim().to_string(), serde_json::Value::String(v.to_string()));
+    }
+    let declared = &doc.front.params;
+    let mut diags = Vec::new();
+    let (pline, pcol, pwidth) = front_key_position(doc, "params");
+    for k in given.keys() {
+        if !declared.contains_key(k) {
+            let names: Vec<&str> = declared.keys().map(|s| s.as_str()).collect();
+            let msg = if names.is_empty() {
+                format!("param `{k}` is not declared: this runbook declares no params")
+            } else {
+                format!(
+                    "param `{k}` is not declared (declared: {})",
+                    names.join(", ")
+                )
+            };
+            diags.push(Diagnostic::at_line_col(&doc.source, pline, pcol, pwidth, msg));
+        }
+    }
+    let mut out = IndexMap::new();
+    for (name, spec) in declared {
+        let value = match given.get(name).or(spec.default.as_ref()) {
+            Some(v) => v.clone(),
+            None if spec.required => {
+                let (l, c, w) = front_key_position(doc, name);
+                diags.push(Diagnostic::at_line_col(
+                    &doc.source,
+                    l,
+                    c,
+                    w,
+                    format!("param `{name}` is required: pass it with -p {name}=VALUE"),
+                ));
+                continue;
+            }
+            None => serde_json::Value::Null,
+        };
+        if let Some(choices) = &spec.choices {
+            if !value.is_null() && !choices.iter().any(|c| same_value(c, &value)) {
+                let (l, c, w) = front_key_position(doc, name);
+                let list: Vec<String> = choices.iter().map(plain).collect();
+                diags.push(Diagnostic::at_line_col(
+                    &doc.source,
+                    l,
+                    c,
+                    w,
+                    format!(
+                        "param `{name}` must be one of {} (got `{}`)",
+                        list.join(", "),
+                        plain(&value)
+                    ),
+                ));
+            }
+        }
+        out.insert(name.clone(), value);
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(diags))
+    }
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    plain(a) == plain(b)
+}
+
+/// Line, column and width of `key:` inside the front matter (or 1:1).
+fn front_key_position(doc: &Document, key: &str) -> (usize, usize, usize) {
+    if let Some(span) = doc.front_span {
+        let text = &doc.source.text[span.start..span.end];
+        let mut offset = span.start;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if let Some(rest) = trimmed.strip_prefix(key) {
+                if rest.starts_with(':') {
+                    let (l, c) = doc.source.line_col(offset + indent);
+                    return (l, c, key.len());
+                }
+            }
+            offset += line.len();
+        }
+    }
+    (1, 1, 1)
+}
+
+// ---------------------------------------------------------------------------
+// Template context
+
+/// What later steps see of an earlier one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StepCtx {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: Option<i32>,
+    pub status: String,
+    pub json: Option<serde_json::Value>,
+    #[serde(default)]
+    pub hosts: IndexMap<String, HostCtx>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostCtx {
+    pub stdout: String,
+    pub exit_code: Option<i32>,
+    pub status: String,
+}
+
+/// In `--dry-run`, results of steps that did not run render as a visible
+/// placeholder (`⟨steps.x.stdout⟩`) instead of failing.
+#[derive(Debug)]
+struct Placeholder(String);
+
+impl minijinja::value::Object for Placeholder {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        Some(minijinja::Value::from_object(Placeholder(format!(
+            "{}.{}",
+            self.0, key
+        ))))
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "⟨{}⟩", self.0)
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+}
+
+struct Context {
+    params: IndexMap<String, serde_json::Value>,
+    env: IndexMap<String, String>,
+    secrets: IndexMap<String, String>,
+    hosts: IndexMap<String, serde_json::Value>,
+    run: serde_json::Value,
+    steps: IndexMap<String, StepCtx>,
+}
+
+impl Context {
+    /// The template context. `reveal` = real secret values (for execution);
+    /// otherwise secrets render as their template text (for reports).
+    fn value(&self, reveal: bool, placeholders: Option<&Document>) -> minijinja::Value {
+        let secrets: IndexMap<String, String> = self
+            .secrets
+            .iter()
+            .map(|(k, v)| {
+                let shown = if reveal {
+                    v.clone()
+                } else {
+                    format!("{{{{ secrets.{k} }}}}")
+                };
+                (k.clone(), shown)
+            })
+            .collect();
+        let mut steps: IndexMap<String, minijinja::Value> = self
+            .steps
+            .iter()
+            .map(|(k, v)| (k.clone(), to_value(v)))
+            .collect();
+        if let Some(doc) = placeholders {
+            for s in &doc.steps {
+                steps.entry(s.name.clone()).or_insert_with(|| {
+                    minijinja::Value::from_object(Placeholder(format!("steps.{}", s.name)))
+                });
+            }
+        }
+        minijinja::context! {
+            params => to_value(&self.params),
+            env => to_value(&self.env),
+            secrets => to_value(&secrets),
+            hosts => to_value(&self.hosts),
+            run => to_value(&self.run),
+            steps => minijinja::Value::from_iter(steps),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Journal (crash-safe state for --resume)
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum JournalEntry {
+    Start {
+        sha256: String,
+        params: IndexMap<String, serde_json::Value>,
+        started_at: String,
+    },
+    Step {
+        record: Box<StepRecord>,
+        ctx: StepCtx,
+        shell: ShellState,
+    },
+}
+
+/// An append-only JSON-lines file beside the report: one line when the run
+/// starts, one per finished step. Each line is one `write(2)`, so a crash
+/// leaves at worst a torn last line, which `load` ignores. Appending keeps
+/// the per-step cost constant however long the runbook is (rewriting a
+/// whole state file after each step would be quadratic).
+struct Journal {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Journal {
+    fn create(path: PathBuf, append: bool) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        if !append {
+            file.set_len(0).map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Journal {
+            path,
+            file: Some(file),
+        })
+    }
+
+    fn append(&mut self, entry: &JournalEntry, redactor: &Redactor) -> Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let line = serde_json::to_string(entry).map_err(|e| Error::Other(e.to_string()))?;
+        let mut line = redactor.redact(&line);
+        line.push('\n');
+        file.write_all(line.as_bytes())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn load(path: &Path) -> Vec<JournalEntry> {
+        let Ok(file) = std::fs::File::open(path) else {
+            return Vec::new();
+        };
+        std::io::BufReader::new(file)
+            .lines()
+            .map_while(|l| l.ok())
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Output locations
+
+struct Outputs {
+    markdown: PathBuf,
+    report_dir: Option<PathBuf>,
+    formats: Vec<ReportFormat>,
+    logs: PathBuf,
+    journal: PathBuf,
+}
+
+impl Outputs {
+    fn new(args: &RunArgs) -> Self {
+        let stem = args
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "runbook".into());
+        let stem = stem.trim_end_matches(".annotated").to_string();
+        let markdown = match (&args.output, &args.report_dir) {
+            (Some(o), _) => o.clone(),
+            (None, Some(dir)) => dir.join(format!("{stem}.md")),
+            (None, None) => PathBuf::from(format!("{stem}.annotated.md")),
+        };
+        let logs = match &args.report_dir {
+            Some(dir) => dir.join("logs"),
+            None => PathBuf::from(format!("{}.logs", markdown.display())),
+        };
+        let journal = PathBuf::from(format!("{}.state.jsonl", markdown.display()));
+        let formats = if args.format.is_empty() {
+            vec![
+                ReportFormat::Md,
+                ReportFormat::Json,
+                ReportFormat::Junit,
+                ReportFormat::Html,
+            ]
+        } else {
+            args.format.clone()
+        };
+        Outputs {
+            markdown,
+            report_dir: args.report_dir.clone(),
+            formats,
+            logs,
+            journal,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Gates
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Yes,
+    Skip,
+    Abort,
+}
+
+fn gate_message(doc: &Document, step: &Step, step_mode: bool) -> Option<String> {
+    let default = || format!("Run step `{}`?", step.name);
+    match &step.attrs.confirm {
+        Some(Confirm::Message(m)) => Some(m.clone()),
+        Some(Confirm::Default) => Some(default()),
+        None => {
+            let all = doc.front.confirm.as_ref().is_some_and(|c| c.gates_all());
+            (all || step_mode).then(default)
+        }
+    }
+}
+
+/// Asks on the terminal. Runs on a blocking thread so an interrupt can win.
+async fn ask(
+    step: &Step,
+    message: &str,
+    progress: &mut dyn Progress,
+    interrupts: &mut Interrupts,
+) -> Option<Decision> {
+    let prompt = format!(
+        "\n── gate: step `{}` (line {})\n   {}\n   [y]es / [s]kip / [a]bort: ",
+        step.name, step.line, message
+    );
+    let mut shown = false;
+    progress.suspend(&mut || {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        shown = true;
+    });
+    loop {
+        let read = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) | Err(_) => None,
+                Ok(_) => Some(line),
+            }
+        });
+        let line = tokio::select! {
+            r = read => r.ok().flatten(),
+            _ = interrupts.wait_for(|i| *i != Interrupt::None) => return None,
+        };
+        let Some(line) = line else {
+            return Some(Decision::Abort);
+        };
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Some(Decision::Yes),
+            "s" | "skip" | "n" | "no" => return Some(Decision::Skip),
+            "a" | "abort" | "q" | "quit" => return Some(Decision::Abort),
+            _ => {
+                eprint!("   please answer y, s or a: ");
+                let _ = std::io::stderr().flush();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The run
+
+pub fn run_command(args: RunArgs) -> Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(run_async(args))
+}
+
+struct Runner {
+    doc: Document,
+    args: RunArgs,
+    outputs: Outputs,
+    templates: Templates,
+    redactor: Redactor,
+    ctx: Context,
+    record: RunRecord,
+    progress: Box<dyn Progress>,
+    interrupts: Interrupts,
+    kernels: IndexMap<String, ShellKernel>,
+    state_dir: tempfile::TempDir,
+    journal: Option<Journal>,
+    ssh: Option<crate::exec::ssh::SshPool>,
+    restored_shell: Option<ShellState>,
+    started: Instant,
+}
+
+async fn run_async(args: RunArgs) -> Result<i32> {
+    let doc = load(&args.file)?;
+    let outputs = Outputs::new(&args);
+
+    // Resume: the journal of the previous run of the same output.
+    let sha = sha256_hex(doc.source.text.as_bytes());
+    let previous = if args.resume || args.from.is_some() {
+        Journal::load(&outputs.journal)
+    } else {
+        Vec::new()
+    };
+    if args.resume && previous.is_empty() {
+        return Err(Error::Usage(format!(
+            "--resume: no saved run at {} (run without --resume first, with the same -o/--report-dir)",
+            outputs.journal.display()
+        )));
+    }
+    let mut saved_params = None;
+    if let Some(JournalEntry::Start { sha256, params, .. }) = previous.first() {
+        if *sha256 != sha && args.resume {
+            return Err(Error::Usage(format!(
+                "--resume: {} changed since the saved run (sha256 differs); run it again without --resume",
+                args.file.display()
+            )));
+        }
+        saved_params = Some(params.clone());
+    }
+
+    let mut cli_params = Vec::new();
+    if let Some(saved) = &saved_params {
+        if args.resume {
+            for (k, v) in saved {
+                if !v.is_null() {
+                    cli_params.push(format!("{k}={}", plain(v)));
+                }
+            }
+        }
+    }
+    cli_params.extend(args.params.iter().cloned());
+    let params = resolve_params(&doc, &cli_params, args.params_file.as_deref())?;
+
+    if let Some(from) = &args.from {
+        if !doc.steps.iter().any(|s| &s.name == from) {
+            let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "--from: no step named `{from}` (steps: {})",
+                names.join(", ")
+            )));
+        }
+    }
+
+    // Gates need a human unless --yes: refuse before anything runs.
+    if !args.yes && !args.dry_run && !std::io::stdin().is_terminal() {
+        if let Some(step) = doc
+            .steps
+            .iter()
+            .find(|s| gate_message(&doc, s, args.step).is_some())
+        {
+            return Err(Error::Usage(format!(
+                "{} has confirmation gates (first: step `{}` at line {}) and stdin is not a terminal; \
+                 pass --yes to approve them, or run it from a terminal",
+                args.file.display(),
+                step.name,
+                step.line
+            )));
+        }
+    }
+
+    // Secrets.
+    let secret_values = crate::secrets::resolve(&doc.front.secrets)?;
+    let redactor = Redactor::new(secret_values.clone());
+
+    let (tx, interrupts) = watch::channel(Interrupt::None);
+    spawn_signal_handler(tx);
+
+    let stderr_tty = std::io::stderr().is_terminal();
+    let mode = if args.quiet {
+        terminal::TerminalMode::Quiet
+    } else {
+        terminal::detect_mode(
+            stderr_tty,
+            std::env::var("GITLAB_CI").is_ok_and(|v| v == "true"),
+        )
+    };
+    let color = terminal::color_enabled(color_choice(args.color), stderr_tty);
+    let progress = terminal::progress_for(mode, color);
+
+    let masked_params: IndexMap<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(redactor.redact(&plain(v)))))
+        .collect();
+    let started_at = now_rfc3339();
+    let record = RunRecord {
+        schema_version: SCHEMA_VERSION,
+        runbook: RunbookInfo {
+            path: args.file.display().to_string(),
+            sha256: sha.clone(),
+            title: doc.front.title.clone(),
+        },
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        operator: operator(),
+        machine: machine(),
+        params: masked_params,
+        started_at: started_at.clone(),
+        finished_at: None,
+        duration_ms: None,
+        result: RunResult::Running,
+        exit_code: None,
+        dry_run: args.dry_run,
+        preconditions: Vec::new(),
+        steps: doc
+            .steps
+            .iter()
+            .map(|s| StepRecord {
+                index: s.index,
+                name: s.name.clone(),
+                lang: s.lang.clone(),
+                line: s.line,
+                status: StepStatus::NotRun,
+                reason: None,
+                exit_code: None,
+                started_at: None,
+                duration_ms: None,
+                rendered: None,
+                gate: None,
+                target: s
+                    .attrs
+                    .hosts
+                    .clone()
+                    .or_else(|| s.attrs.host.clone())
+                    .unwrap_or_else(|| "local".into()),
+                attempts: Vec::new(),
+                output: None,
+                hosts: Vec::new(),
+                http: None,
+                json: None,
+            })
+            .collect(),
+    };
+
+    let ctx = Context {
+        params: params.clone(),
+        env: std::env::vars().collect(),
+        secrets: secret_values.into_iter().collect(),
+        hosts: doc
+            .front
+            .hosts
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+            .collect(),
+        run: serde_json::json!({
+            "started_at": started_at,
+            "operator": record.operator,
+            "machine": record.machine,
+            "dry_run": args.dry_run,
+            "runbook": args.file.display().to_string(),
+        }),
+        steps: IndexMap::new(),
+    };
+
+    let state_dir = tempfile::Builder::new()
+        .prefix("runbook-state-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+
+    let journal = if args.dry_run {
+        None
+    } else {
+        let append = args.resume || args.from.is_some();
+        let mut j = Journal::create(outputs.journal.clone(), append && !previous.is_empty())?;
+        if previous.is_empty() || !append {
+            j.append(
+                &JournalEntry::Start {
+                    sha256: sha.clone(),
+                    params: params.clone(),
+                    started_at: started_at.clone(),
+                },
+                &redactor,
+            )?;
+        }
+        Some(j)
+    };
+
+    let mut runner = Runner {
+        doc,
+        outputs,
+        templates: Templates::new(),
+        redactor,
+        ctx,
+        record,
+        progress,
+        interrupts,
+        kernels: IndexMap::new(),
+        state_dir,
+        journal,
+        ssh: None,
+        restored_shell: None,
+        started: Instant::now(),
+        args,
+    };
+    runner.restore(previous);
+    let code = runner.run().await;
+    runner.finish(code).await
+}
+
+fn spawn_signal_handler(tx: watch::Sender<Interrupt>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            let next = match *tx.borrow() {
+                Interrupt::None => Interrupt::Graceful,
+                _ => Interrupt::Immediate,
+            };
+            let _ = tx.send(next);
+        }
+    });
+}
+
+impl Runner {
+    fn interrupted(&self) -> bool {
+        *self.interrupts.borrow() != Interrupt::None
+    }
+
+    /// Takes earlier results from the journal (`--resume` / `--from`).
+    fn restore(&mut self, previous: Vec<JournalEntry>) {
+        let mut shell = None;
+        for entry in previous {
+            if let JournalEntry::Step { record, ctx, shell: s } = entry {
+                if let Some(slot) = self.record.steps.get_mut(record.index) {
+                    if slot.name == record.name {
+                        self.ctx.steps.insert(record.name.clone(), ctx);
+                        *slot = *record;
+                        shell = Some(s);
+                    }
+                }
+            }
+        }
+        if let Some(state) = shell {
+            self.restored_shell = Some(state);
+        }
+    }
+
+    /// Index of the first step to run.
+    fn first_step(&self) -> usize {
+        if let Some(from) = &self.args.from {
+            return self
+                .doc
+                .steps
+                .iter()
+                .position(|s| &s.name == from)
+                .unwrap_or(0);
+        }
+        if self.args.resume {
+            return self
+                .record
+                .steps
+                .iter()
+                .position(|s| !s.status.is_done())
+                .unwrap_or(self.record.steps.len());
+        }
+        0
+    }
+
+    async fn run(&mut self) -> i32 {
+        self.progress.run_started(&self.record);
+
+        // Preconditions.
+        if !self.doc.front.requires.is_empty() && !self.args.dry_run {
+            let results = self.preconditions().await;
+            let failed = results.iter().any(|r| !r.ok);
+            self.record.preconditions = results;
+            if failed {
+                for r in self.record.preconditions.iter().filter(|r| !r.ok) {
+                    self.progress.message(&format!(
+                        "precondition failed: {} `{}`{}",
+                        r.kind,
+                        r.target,
+                        r.detail
+                            .as_ref()
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                self.record.result = RunResult::PreconditionFailed;
+                return exit::PRECONDITION;
+            }
+        }
+
+        let first = self.first_step();
+        for i in 0..first {
+            let rec = &mut self.record.steps[i];
+            if rec.status == StepStatus::NotRun {
+                rec.reason = Some(if self.args.from.is_some() {
+                    "before --from".into()
+                } else {
+                    "not run".into()
+                });
+            }
+        }
+        let mut render_failed = false;
+        for i in first..self.doc.steps.len() {
+            if self.interrupted() {
+                break;
+            }
+            let outcome = self.run_step(i).await;
+            match outcome {
+                StepFlow::Continue => {}
+                StepFlow::RenderFailed => render_failed = true,
+                StepFlow::Stop(result) => {
+                    self.record.result = result;
+                    self.mark_rest_not_run(i + 1);
+                    return exit_code_for(result);
+                }
+            }
+        }
+        if self.interrupted() {
+            self.record.result = RunResult::Interrupted;
+            return exit::INTERRUPTED;
+        }
+        if self.args.dry_run {
+            self.record.result = if render_failed {
+                RunResult::DryRunFailed
+            } else {
+                RunResult::DryRunOk
+            };
+            return if render_failed { exit::INVALID } else { exit::OK };
+        }
+        self.record.result = RunResult::Ok;
+        exit::OK
+    }
+
+    fn mark_rest_not_run(&mut self, from: usize) {
+        for rec in self.record.steps.iter_mut().skip(from) {
+            if rec.status == StepStatus::NotRun || rec.status == StepStatus::Running {
+                rec.status = StepStatus::NotRun;
+                rec.reason.get_or_insert_with(|| "not run".into());
+            }
+        }
+    }
+
+    async fn preconditions(&mut self) -> Vec<PreconditionResult> {
+        let templates = &self.templates;
+        let value = self.ctx.value(true, None);
+        let render = |s: &str| -> std::result::Result<String, String> {
+            templates
+                .render(s, Escape::None, &value)
+                .map_err(|e| e.message)
+        };
+        let results = crate::preconditions::evaluate(&self.doc.front.requires, &render).await;
+        results
+            .into_iter()
+            .map(|mut r| {
+                r.target = self.redactor.redact(&r.target);
+                r.detail = r.detail.map(|d| self.redactor.redact(&d));
+                r
+            })
+            .collect()
+    }
+
+    async fn run_step(&mut self, i: usize) -> StepFlow {
+        let step = self.doc.steps[i].clone();
+        let started_at = now_rfc3339();
+
+        if step.attrs.skip {
+            return self.skip(i, "marked {skip}");
+        }
+
+        // `when`: skip with the reason recorded.
+        if let Some(when) = &step.attrs.when {
+            let value = self.ctx.value(true, self.args.dry_run.then_some(&self.doc));
+            match self.templates.eval_bool(when, &value) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reason = format!("when: `{}` is false", self.redactor.redact(when));
+                    return self.skip(i, &reason);
+                }
+                Err(e) => {
+                    return self.render_failure(i, &format!("in `when`: {e}"), None);
+                }
+            }
+        }
+
+        // Render (for execution, and for the record with secrets as templates).
+        let escape = if step.is_shell() {
+            Escape::Shell
+        } else {
+            Escape::None
+        };
+        let placeholders = self.args.dry_run.then_some(&self.doc);
+        let exec_ctx = self.ctx.value(true, placeholders);
+        let rendered = match self.templates.render(&step.code, escape, &exec_ctx) {
+            Ok(r) => r,
+            Err(e) => return self.render_failure(i, &e.message, e.line),
+        };
+        let shown = self
+            .templates
+            .render(&step.code, escape, &self.ctx.value(false, placeholders))
+            .unwrap_or_else(|_| step.code.clone());
+        self.record.steps[i].rendered = Some(self.redactor.redact(&shown));
+        self.record.steps[i].started_at = Some(started_at.clone());
+
+        if self.args.dry_run && !step.attrs.safe {
+            let rec = &mut self.record.steps[i];
+            rec.status = StepStatus::DryRun;
+            rec.reason = Some(dry_run_summary(&self.doc, &step, self.args.step));
+            self.progress.step_finished(&self.record.steps[i]);
+            return StepFlow::Continue;
+        }
+
+        // Gate.
+        if !self.args.dry_run {
+            if let Some(message) = gate_message(&self.doc, &step, self.args.step) {
+                let message = self.redactor.redact(&message);
+                let (decision, label) = if self.args.yes {
+                    (Decision::Yes, "approved (--yes)")
+                } else {
+                    match ask(&step, &message, self.progress.as_mut(), &mut self.interrupts).await {
+                        Some(Decision::Yes) => (Decision::Yes, "approved"),
+                        Some(Decision::Skip) => (Decision::Skip, "skipped"),
+                        Some(Decision::Abort) => (Decision::Abort, "aborted"),
+                        None => {
+                            self.record.steps[i].status = StepStatus::Interrupted;
+                            self.record.steps[i].reason =
+                                Some("interrupted at the gate".into());
+                            return StepFlow::Stop(RunResult::Interrupted);
+                        }
+                    }
+                };
+                self.record.steps[i].gate = Some(GateRecord {
+                    message,
+                    decision: label.into(),
+                    operator: self.record.operator.clone(),
+                    at: now_rfc3339(),
+                });
+                match decision {
+                    Decision::Yes => {}
+                    Decision::Skip => return self.skip(i, "skipped by the operator at the gate"),
+                    Decision::Abort => {
+                        let rec = &mut self.record.steps[i];
+                        rec.status = StepStatus::Aborted;
+                        rec.reason = Some("aborted by the operator at the gate".into());
+                        self.progress.step_finished(&self.record.steps[i]);
+                        self.journal_step(i);
+                        return StepFlow::Stop(RunResult::Aborted);
+                    }
+                }
+            }
+        }
+
+        self.record.steps[i].status = StepStatus::Running;
+        self.progress.step_started(&self.record.steps[i]);
+
+        let timeout = step.attrs.timeout.or_else(|| {
+            self.doc
+                .front
+                .timeout
+                .as_deref()
+                .and_then(|t| document::attrs::parse_duration(t).ok())
+        });
+        let attempts = step.attrs.retries + 1;
+        let mut last = StepStatus::Failed;
+        for attempt in 1..=attempts {
+            let t0 = Instant::now();
+            let attempt_started = now_rfc3339();
+            let result = self.execute(&step, &rendered, timeout).await;
+            let status = result.status;
+            self.record.steps[i].attempts.push(AttemptRecord {
+                attempt,
+                status,
+                exit_code: result.exit_code,
+                started_at: attempt_started,
+                duration_ms: ms(t0.elapsed()),
+            });
+            self.apply(i, &step, result);
+            last = status;
+            if status == StepStatus::Ok
+                || status == StepStatus::Interrupted
+                || self.interrupted()
+                || attempt == attempts
+            {
+                break;
+            }
+            self.progress.message(&format!(
+                "step `{}` {} (attempt {attempt}/{attempts}); retrying",
+                step.name,
+                status.as_str()
+            ));
+            if let Some(delay) = step.attrs.retry_delay {
+                let mut irq = self.interrupts.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = irq.wait_for(|i| *i != Interrupt::None) => break,
+                }
+            }
+        }
+        let rec = &mut self.record.steps[i];
+        rec.duration_ms = Some(rec.attempts.iter().map(|a| a.duration_ms).sum());
+        if last.is_failure() && last != StepStatus::Interrupted && step.attrs.allow_failure {
+            rec.status = StepStatus::FailedAllowed;
+        }
+        self.progress.step_finished(&self.record.steps[i]);
+        self.journal_step(i);
+
+        match self.record.steps[i].status {
+            StepStatus::Interrupted => StepFlow::Stop(RunResult::Interrupted),
+            s if s.is_failure() => StepFlow::Stop(RunResult::Failed),
+            _ if self.interrupted() => StepFlow::Stop(RunResult::Interrupted),
+            _ => StepFlow::Continue,
+        }
+    }
+
+    fn skip(&mut self, i: usize, reason: &str) -> StepFlow {
+        let rec = &mut self.record.steps[i];
+        rec.status = StepStatus::Skipped;
+        rec.reason = Some(reason.to_string());
+        let name = rec.name.clone();
+        self.ctx.steps.insert(
+            name,
+            StepCtx {
+                status: "skipped".into(),
+                ..Default::default()
+            },
+        );
+        self.progress.step_finished(&self.record.steps[i]);
+        self.journal_step(i);
+        StepFlow::Continue
+    }
+
+    fn render_failure(&mut self, i: usize, message: &str, line: Option<usize>) -> StepFlow {
+        let step = &self.doc.steps[i];
+        let file_line = step.code_line + line.unwrap_or(1) - 1;
+        let diag = Diagnostic::at_line_col(
+            &self.doc.source,
+            if line.is_some() { file_line } else { step.line },
+            1,
+            self.doc.source.line_text(file_line).len().max(1),
+            format!(
+                "template error in step `{}`: {}",
+                step.name,
+                self.redactor.redact(message)
+            ),
+        );
+        let text = diag.to_string();
+        self.progress.message(&text);
+        let rec = &mut self.record.steps[i];
+        rec.status = StepStatus::Failed;
+        rec.reason = Some(diag.short());
+        self.progress.step_finished(&self.record.steps[i]);
+        if self.args.dry_run {
+            StepFlow::RenderFailed
+        } else {
+            StepFlow::Stop(RunResult::Failed)
+        }
+    }
+
+    fn journal_step(&mut self, i: usize) {
+        let record = self.record.steps[i].clone();
+        let ctx = self.ctx.steps.get(&record.name).cloned().unwrap_or_default();
+        let shell = self
+            .kernels
+            .get("local")
+            .map(|k| k.snapshot())
+            .unwrap_or_default();
+        if let Some(j) = self.journal.as_mut() {
+            if let Err(e) = j.append(
+                &JournalEntry::Step {
+                    record: Box::new(record),
+                    ctx,
+                    shell,
+                },
+                &self.redactor,
+            ) {
+                self.progress
+                    .message(&format!("warning: cannot save the run state: {e}"));
+                self.journal = None;
+            }
+        }
+    }
+
+    fn log_path(&self, step: &Step, host: Option<&str>) -> PathBuf {
+        let name = match host {
+            Some(h) => format!("{}.{}.log", step.name, sanitize(h)),
+            None => format!("{}.log", step.name),
+        };
+        self.outputs.logs.join(name)
+    }
+
+    fn capture_config(&self, step: &Step, host: Option<&str>) -> CaptureConfig {
+        CaptureConfig {
+            max_lines: self
+                .doc
+                .front
+                .max_output_lines
+                .unwrap_or(self.args.max_output_lines),
+            log_path: Some(self.log_path(step, host)),
+            keep_stdout: KEEP_STDOUT,
+        }
+    }
+
+    fn local_kernel(&mut self, program: &str) -> std::io::Result<&mut ShellKernel> {
+        let key = if program == "bash" {
+            "local".to_string()
+        } else {
+            format!("local:{program}")
+        };
+        if !self.kernels.contains_key(&key) {
+            let prelude = self.doc.front.shell_options.clone().unwrap_or_else(|| {
+                match program {
+                    "bash" | "zsh" => "set -eo pipefail",
+                    _ => "set -e",
+                }
+                .to_string()
+            });
+            let dir = self.state_dir.path().join(sanitize(&key));
+            std::fs::create_dir_all(&dir)?;
+            let mut kernel = ShellKernel::new(&dir, program, &prelude)?;
+            if key == "local" {
+                if let Some(state) = self.restored_shell.take() {
+                    kernel.restore(state);
+                }
+            }
+            self.kernels.insert(key.clone(), kernel);
+        }
+        Ok(self.kernels.get_mut(&key).expect("inserted above"))
+    }
+
+    /// Runs one attempt of a step.
+    async fn execute(&mut self, step: &Step, rendered: &str, timeout: Option<Duration>) -> Exec {
+        if step.attrs.host.is_some() || step.attrs.hosts.is_some() {
+            return self.execute_remote(step, rendered, timeout).await;
+        }
+        match &step.kind {
+            StepKind::Http => self.execute_http(step, rendered, timeout).await,
+            StepKind::Shell { program } => {
+                let cwd = step.attrs.cwd.clone();
+                let env = step.attrs.env.clone();
+                let spec = match self.local_kernel(program).and_then(|k| {
+                    let mut spec = k.prepare(rendered, cwd.as_deref(), &env)?;
+                    spec.timeout = timeout;
+                    spec.kill_grace = KILL_GRACE;
+                    Ok(spec)
+                }) {
+                    Ok(spec) => spec,
+                    Err(e) => return Exec::error(format!("cannot prepare the step: {e}")),
+                };
+                self.run_local(step, &spec).await
+            }
+            StepKind::Interpreter { command } => {
+                let dir = self.state_dir.path().join("scripts");
+                let spec = match std::fs::create_dir_all(&dir).and_then(|_| {
+                    let mut spec =
+                        crate::exec::shell::interpreter_spec(command, rendered, &dir)?;
+                    spec.timeout = timeout;
+                    spec.kill_grace = KILL_GRACE;
+                    if let Some(cwd) = &step.attrs.cwd {
+                        spec.cwd = Some(PathBuf::from(cwd));
+                    } else if let Some(k) = self.kernels.get("local") {
+                        spec.cwd = k.snapshot().cwd.map(PathBuf::from);
+                    }
+                    spec.env.extend(step.attrs.env.iter().cloned());
+                    Ok(spec)
+                }) {
+                    Ok(spec) => spec,
+                    Err(e) => return Exec::error(format!("cannot prepare the step: {e}")),
+                };
+                self.run_local(step, &spec).await
+            }
+        }
+    }
+
+    async fn run_local(&mut self, step: &Step, spec: &process::ProcessSpec) -> Exec {
+        let mut capture = match OutputCapture::new(self.capture_config(step, None), &self.redactor)
+        {
+            Ok(c) => c,
+            Err(e) => return Exec::error(format!("cannot open the step log: {e}")),
+        };
+        let mut term = TermOut::new(&self.redactor);
+        let rec = self.record.steps[step.index].clone();
+        let progress = &mut self.progress;
+        let mut sink = |stream: Stream, bytes: &[u8]| {
+            capture.push(stream, bytes);
+            term.push(progress.as_mut(), &rec, stream, bytes);
+        };
+        let outcome = process::run(spec, &mut sink, self.interrupts.clone()).await;
+        term.finish(progress.as_mut(), &rec);
+        let captured = match capture.finish() {
+            Ok(c) => c,
+            Err(e) => return Exec::error(format!("cannot write the step log: {e}")),
+        };
+        match outcome {
+            Ok(o) => {
+                let (status, exit_code) = status_of(&o.termination);
+                let mut output = captured.output;
+                output.leaked = output.leaked || o.leaked;
+                Exec {
+                    status,
+                    exit_code,
+                    output: Some(output),
+                    stdout: captured.stdout,
+                    stderr: captured.stderr,
+                    hosts: Vec::new(),
+                    http: None,
+                    json_source: None,
+                    error: None,
+                }
+            }
+            Err(e) => Exec::error(format!("cannot start `{}`: {e}", spec.program)),
+        }
+    }
+
+    async fn execute_http(&mut self, step: &Step, rendered: &str, timeout: Option<Duration>) -> Exec {
+        use crate::exec::http;
+        let request = match http::parse_request(rendered) {
+            Ok(r) => r,
+            Err(e) => return Exec::error(format!("invalid HTTP request: {e}")),
+        };
+        let response = http::send(&request, timeout, self.interrupts.clone()).await;
+        let text = http::response_text(&request, &response);
+        let mut capture = match OutputCapture::new(self.capture_config(step, None), &self.redactor)
+        {
+            Ok(c) => c,
+            Err(e) => return Exec::error(format!("cannot open the step log: {e}")),
+        };
+        capture.push(Stream::Stdout, text.as_bytes());
+        let captured = match capture.finish() {
+            Ok(c) => c,
+            Err(e) => return Exec::error(format!("cannot write the step log: {e}")),
+        };
+        let body = self
+            .redactor
+            .redact(&String::from_utf8_lossy(&response.body));
+        let record = crate::record::HttpRecord {
+            method: request.method.clone(),
+            url: self.redactor.redact(&request.url),
+            status: response.status,
+            headers: response
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
+                .collect(),
+            error: response.error.clone().map(|e| self.redactor.redact(&e)),
+        };
+        let (status, error) = match (&response.error, response.status) {
+            (Some(e), _) if e.contains("interrupted") => (StepStatus::Interrupted, Some(e.clone())),
+            (Some(e), _) if e.contains("timed out") => (StepStatus::TimedOut, Some(e.clone())),
+            (Some(e), _) => (StepStatus::Failed, Some(e.clone())),
+            (None, Some(code)) => {
+                match http::status_matches(step.attrs.expect_status.as_deref(), code) {
+                    Ok(true) => (StepStatus::Ok, None),
+                    Ok(false) => (
+                        StepStatus::Failed,
+                        Some(format!(
+                            "unexpected status {code} (expected {})",
+                            step.attrs.expect_status.as_deref().unwrap_or("2xx")
+                        )),
+                    ),
+                    Err(e) => (StepStatus::Failed, Some(e)),
+                }
+            }
+            (None, None) => (StepStatus::Failed, Some("no response".into())),
+        };
+        if let Some(e) = &error {
+            self.progress
+                .message(&format!("step `{}`: {}", step.name, self.redactor.redact(e)));
+        }
+        Exec {
+            status,
+            exit_code: response.status.map(i32::from),
+            output: Some(captured.output),
+            stdout: body,
+            stderr: String::new(),
+            hosts: Vec::new(),
+            http: Some(record),
+            json_source: None,
+            error: error.map(|e| self.redactor.redact(&e)),
+        }
+    }
+
+    async fn execute_remote(&mut self, step: &Step, rendered: &str, timeout: Option<Duration>) -> Exec {
+        use crate::exec::inventory;
+        let name = step
+            .attrs
+            .hosts
+            .clone()
+            .or_else(|| step.attrs.host.clone())
+            .unwrap_or_default();
+        let resolver = ec2_resolver();
+        let targets = match inventory::resolve(&name, &self.doc.front.hosts, resolver.as_ref()) {
+            Ok(t) => t,
+            Err(e) => return Exec::error(e),
+        };
+        if !step.is_shell() {
+            return Exec::error(format!(
+                "step `{}`: only shell steps can run on a host (this one is `{}`)",
+                step.name, step.lang
+            ));
+        }
+        let pool = self
+            .ssh
+            .get_or_insert_with(crate::exec::ssh::SshPool::new);
+        let forks = self.args.forks.max(1);
+        let mut captures = Vec::new();
+        for t in &targets {
+            match OutputCapture::new(self.capture_config(step, Some(&t.label)), &self.redactor) {
+                Ok(c) => captures.push(std::sync::Mutex::new(c)),
+                Err(e) => return Exec::error(format!("cannot open the step log: {e}")),
+            }
+        }
+        let captures = Arc::new(captures);
+        let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
+        let caps = captures.clone();
+        let make_sink = move |t: &inventory::SshTarget| -> Box<dyn FnMut(Stream, &[u8]) + Send> {
+            let idx = labels.iter().position(|l| *l == t.label).unwrap_or(0);
+            let caps = caps.clone();
+            Box::new(move |stream: Stream, bytes: &[u8]| {
+                if let Some(m) = caps.get(idx) {
+                    if let Ok(mut c) = m.lock() {
+                        c.push(stream, bytes);
+                    }
+                }
+            })
+        };
+        let results = pool
+            .run_many(&targets, forks, rendered, timeout, &make_sink, self.interrupts.clone())
+            .await;
+        let captures = match Arc::try_unwrap(captures) {
+            Ok(c) => c,
+            Err(_) => return Exec::error("internal error: output capture still in use".into()),
+        };
+        let mut hosts = Vec::new();
+        let mut any_failed = false;
+        let mut interrupted = false;
+        let mut timed_out = false;
+        for ((target, result), cap) in results.into_iter().zip(captures) {
+            let cap = match cap.into_inner() {
+                Ok(c) => c,
+                Err(p) => p.into_inner(),
+            };
+            let captured = match cap.finish() {
+                Ok(c) => c,
+                Err(e) => return Exec::error(format!("cannot write the step log: {e}")),
+            };
+            let (status, exit_code, error, duration) = match result {
+                Ok(o) => {
+                    let (s, c) = status_of(&o.termination);
+                    (s, c, None, o.duration)
+                }
+                Err(e) => (
+                    StepStatus::Failed,
+                    None,
+                    Some(self.redactor.redact(&e.to_string())),
+                    Duration::ZERO,
+                ),
+            };
+            any_failed |= status.is_failure();
+            interrupted |= status == StepStatus::Interrupted;
+            timed_out |= status == StepStatus::TimedOut;
+            hosts.push(HostResult {
+                host: target.label.clone(),
+                address: Some(target.host.clone()),
+                status,
+                exit_code,
+                duration_ms: ms(duration),
+                output: captured.output,
+                error,
+            });
+            let _ = captured.stdout;
+        }
+        let single = step.attrs.hosts.is_none() && hosts.len() == 1;
+        let status = if interrupted {
+            StepStatus::Interrupted
+        } else if timed_out && single {
+            StepStatus::TimedOut
+        } else if any_failed {
+            StepStatus::Failed
+        } else {
+            StepStatus::Ok
+        };
+        for h in &hosts {
+            if let Some(e) = &h.error {
+                self.progress
+                    .message(&format!("step `{}` on {}: {e}", step.name, h.host));
+            }
+        }
+        if single {
+            let h = hosts.remove(0);
+            let stdout = h.output.head.clone();
+            Exec {
+                status,
+                exit_code: h.exit_code,
+                output: Some(h.output),
+                stdout,
+                stderr: String::new(),
+                hosts: Vec::new(),
+                http: None,
+                json_source: None,
+                error: h.error,
+            }
+        } else {
+            Exec {
+                status,
+                exit_code: hosts
+                    .iter()
+                    .filter_map(|h| h.exit_code)
+                    .find(|c| *c != 0)
+                    .or(Some(0)),
+                output: None,
+                stdout: String::new(),
+                stderr: String::new(),
+                hosts,
+                http: None,
+                json_source: None,
+                error: None,
+            }
+        }
+    }
+
+    /// Puts an attempt's result into the record and the template context.
+    fn apply(&mut self, i: usize, step: &Step, mut result: Exec) {
+        let mut json = None;
+        if step.attrs.capture == Some(document::Capture::Json) && result.status == StepStatus::Ok {
+            let source = result.json_source.take().unwrap_or_else(|| result.stdout.clone());
+            match serde_json::from_str::<serde_json::Value>(&source) {
+                Ok(v) => json = Some(v),
+                Err(e) => {
+                    result.status = StepStatus::Failed;
+                    result.error = Some(format!("capture=json: the output is not JSON: {e}"));
+                }
+            }
+        }
+        if let Some(e) = &result.error {
+            let mut out = result.output.take().unwrap_or_default();
+            if out.head.is_empty() && result.hosts.is_empty() {
+                out.head = format!("runbook: {e}\n");
+                out.total_lines = 1;
+                out.total_bytes = out.head.len() as u64;
+            }
+            result.output = Some(out);
+            self.record.steps[i].reason = Some(e.clone());
+        }
+        let host_ctx: IndexMap<String, HostCtx> = result
+            .hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.host.clone(),
+                    HostCtx {
+                        stdout: format!("{}{}", h.output.head, h.output.tail),
+                        exit_code: h.exit_code,
+                        status: h.status.as_str().into(),
+                    },
+                )
+            })
+            .collect();
+        self.ctx.steps.insert(
+            step.name.clone(),
+            StepCtx {
+                stdout: result.stdout,
+                stderr: result.stderr,
+                exit_code: result.exit_code,
+                status: result.status.as_str().into(),
+                json: json.clone(),
+                hosts: host_ctx,
+            },
+        );
+        let rec = &mut self.record.steps[i];
+        rec.status = result.status;
+        rec.exit_code = result.exit_code;
+        rec.output = result.output;
+        rec.hosts = result.hosts;
+        rec.http = result.http;
+        rec.json = json;
+    }
+
+    /// Writes every report; returns the exit code.
+    async fn finish(&mut self, mut code: i32) -> Result<i32> {
+        if let Some(pool) = self.ssh.take() {
+            pool.close_all().await;
+        }
+        if self.interrupted() && code != exit::INTERRUPTED {
+            code = exit::INTERRUPTED;
+            self.record.result = RunResult::Interrupted;
+        }
+        for rec in &mut self.record.steps {
+            if rec.status == StepStatus::Running {
+                rec.status = StepStatus::Interrupted;
+            }
+        }
+        self.record.finished_at = Some(now_rfc3339());
+        self.record.duration_ms = Some(ms(self.started.elapsed()));
+        self.record.exit_code = Some(code);
+        self.progress.run_finished(&self.record);
+
+        let written = self.write_reports();
+        match &written {
+            Ok(paths) => {
+                for p in paths {
+                    self.progress.message(&format!("wrote {}", p.display()));
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(code.max(exit::STEP_FAILED));
+            }
+        }
+        if let (Some(target), Ok(paths)) = (self.args.publish.clone(), written) {
+            if let Err(e) = self.publish(&target, &paths).await {
+                // The local report is on disk; publishing is best effort.
+                eprintln!("error: publishing to {target} failed: {e}");
+                self.progress
+                    .message(&format!("the report is still at {}", self.outputs.markdown.display()));
+            }
+        }
+        Ok(code)
+    }
+
+    fn write_reports(&self) -> Result<Vec<PathBuf>> {
+        use crate::report::{html, json, junit, markdown};
+        let mut written = Vec::new();
+        let md = markdown::annotate(&self.doc, &self.record, &markdown::MarkdownOptions::default());
+        let md = self.redactor.redact(&md);
+        write_atomic(&self.outputs.markdown, md.as_bytes())?;
+        written.push(self.outputs.markdown.clone());
+        if let Some(dir) = &self.outputs.report_dir {
+            let stem = self
+                .outputs
+                .markdown
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "report".into());
+            for f in &self.outputs.formats {
+                let (name, text) = match f {
+                    ReportFormat::Md => continue,
+                    ReportFormat::Json => (format!("{stem}.json"), json::to_json(&self.record)),
+                    ReportFormat::Junit => (format!("{stem}.junit.xml"), junit::to_junit(&self.record)),
+                    ReportFormat::Html => (
+                        format!("{stem}.html"),
+                        html::to_html(
+                            &self.doc,
+                            &self.record,
+                            &html::HtmlOptions {
+                                hide_code: self.args.html_hide_code,
+                            },
+                        ),
+                    ),
+                };
+                let path = dir.join(name);
+                write_atomic(&path, self.redactor.redact(&text).as_bytes())?;
+                written.push(path);
+            }
+        }
+        Ok(written)
+    }
+
+    async fn publish(&self, target: &str, paths: &[PathBuf]) -> std::result::Result<(), String> {
+        publish_reports(target, self.args.gitlab_url.clone(), &self.record, paths).await
+    }
+}
+
+async fn publish_reports(
+    target: &str,
+    url: Option<String>,
+    record: &RunRecord,
+    paths: &[PathBuf],
+) -> std::result::Result<(), String> {
+    use crate::publish;
+    let target = publish::parse_target(target)?;
+    let base_url = url.ok_or_else(|| {
+        "no GitLab API URL: set CI_API_V4_URL or pass --gitlab-url".to_string()
+    })?;
+    let token = std::env::var("GITLAB_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| "GITLAB_TOKEN is not set".to_string())?;
+    let files: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("html") | Some("md")
+            )
+        })
+        .cloned()
+        .collect();
+    let summary = publish::PublishSummary::from_record(record);
+    let outcome = publish::publish(
+        &publish::PublishConfig { base_url, token },
+        &target,
+        &summary,
+        &files,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    eprintln!("{}", outcome);
+    Ok(())
+}
+
+#[cfg(feature = "ec2")]
+fn ec2_resolver() -> Box<dyn crate::exec::inventory::Ec2Resolver> {
+    Box::new(crate::exec::ec2::AwsEc2Resolver::new())
+}
+
+#[cfg(not(feature = "ec2"))]
+fn ec2_resolver() -> Box<dyn crate::exec::inventory::Ec2Resolver> {
+    Box::new(crate::exec::inventory::NoEc2)
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn dry_run_summary(doc: &Document, step: &Step, step_mode: bool) -> String {
+    let mut parts = vec![format!(
+        "target {}",
+        step.attrs
+            .hosts
+            .as_deref()
+            .or(step.attrs.host.as_deref())
+            .unwrap_or("local")
+    )];
+    if let Some(m) = gate_message(doc, step, step_mode) {
+        parts.push(format!("gate: \"{m}\""));
+    }
+    if let Some(w) = &step.attrs.when {
+        parts.push(format!("when: {w}"));
+    }
+    if let Some(t) = step.attrs.timeout {
+        parts.push(format!("timeout {}s", t.as_secs_f64()));
+    }
+    if step.attrs.retries > 0 {
+        parts.push(format!("retries {}", step.attrs.retries));
+    }
+    format!("dry run: {}", parts.join(", "))
+}
+
+fn status_of(t: &Termination) -> (StepStatus, Option<i32>) {
+    match t {
+        Termination::Exited(0) => (StepStatus::Ok, Some(0)),
+        Termination::Exited(c) => (StepStatus::Failed, Some(*c)),
+        Termination::Signaled(s) => (StepStatus::Failed, Some(128 + s)),
+        Termination::TimedOut => (StepStatus::TimedOut, None),
+        Termination::Interrupted => (StepStatus::Interrupted, None),
+    }
+}
+
+fn exit_code_for(result: RunResult) -> i32 {
+    match result {
+        RunResult::Ok | RunResult::DryRunOk | RunResult::Running => exit::OK,
+        RunResult::Failed => exit::STEP_FAILED,
+        RunResult::PreconditionFailed => exit::PRECONDITION,
+        RunResult::Aborted => exit::ABORTED,
+        RunResult::Interrupted => exit::INTERRUPTED,
+        RunResult::DryRunFailed => exit::INVALID,
+    }
+}
+
+enum StepFlow {
+    Continue,
+    RenderFailed,
+    Stop(RunResult),
+}
+
+/// One attempt's result.
+struct Exec {
+    status: StepStatus,
+    exit_code: Option<i32>,
+    output: Option<OutputRecord>,
+    stdout: String,
+    stderr: String,
+    hosts: Vec<HostResult>,
+    http: Option<HttpRecord>,
+    json_source: Option<String>,
+    error: Option<String>,
+}
+
+impl Exec {
+    fn error(message: String) -> Self {
+        Exec {
+            status: StepStatus::Failed,
+            exit_code: None,
+            output: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            hosts: Vec::new(),
+            http: None,
+            json_source: None,
+            error: Some(message),
+        }
+    }
+}
+
+/// Streams redacted output to the terminal view, a line at a time.
+struct TermOut {
+    out: crate::secrets::StreamRedactor,
+    err: crate::secrets::StreamRedactor,
+}
+
+impl TermOut {
+    fn new(r: &Redactor) -> Self {
+        TermOut {
+            out: r.stream(),
+            err: r.stream(),
+        }
+    }
+
+    fn push(&mut self, p: &mut dyn Progress, rec: &StepRecord, stream: Stream, bytes: &[u8]) {
+        let (red, is_err) = match stream {
+            Stream::Stdout => (&mut self.out, false),
+            Stream::Stderr => (&mut self.err, true),
+        };
+        let clean = red.push(bytes);
+        if !clean.is_empty() {
+            p.step_output(rec, is_err, &String::from_utf8_lossy(&clean));
+        }
+    }
+
+    fn finish(&mut self, p: &mut dyn Progress, rec: &StepRecord) {
+        for (red, is_err) in [(&mut self.out, false), (&mut self.err, true)] {
+            let rest = red.finish();
+            if !rest.is_empty() {
+                p.step_output(rec, is_err, &String::from_utf8_lossy(&rest));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Other commands
+
+pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
+    let doc = load(file)?;
+    match format {
+        ListFormat::Json => {
+            let steps: Vec<serde_json::Value> = doc
+                .steps
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "name": s.name,
+                        "lang": s.lang,
+                        "line": s.line,
+                        "gate": gate_message(&doc, s, false),
+                        "target": s.attrs.hosts.as_deref().or(s.attrs.host.as_deref()).unwrap_or("local"),
+                        "safe": s.attrs.safe,
+                    })
+                })
+                .collect();
+            let params: serde_json::Value =
+                serde_json::to_value(&doc.front.params).unwrap_or_default();
+            let out = serde_json::json!({
+                "runbook": file.display().to_string(),
+                "title": doc.front.title,
+                "params": params,
+                "steps": steps,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        ListFormat::Human => {
+            let mut out = String::new();
+            if let Some(t) = &doc.front.title {
+                out.push_str(&format!("{t}\n"));
+            }
+            if !doc.front.params.is_empty() {
+                out.push_str("params:\n");
+                for (name, p) in &doc.front.params {
+                    let mut bits = Vec::new();
+                    if p.required {
+                        bits.push("required".to_string());
+                    }
+                    if let Some(d) = &p.default {
+                        bits.push(format!("default {}", plain(d)));
+                    }
+                    if let Some(c) = &p.choices {
+                        let c: Vec<String> = c.iter().map(plain).collect();
+                        bits.push(format!("one of {}", c.join("|")));
+                    }
+                    let desc = p
+                        .description
+                        .as_ref()
+                        .map(|d| format!("  {d}"))
+                        .unwrap_or_default();
+                    out.push_str(&format!("  {name} ({}){desc}\n", bits.join(", ")));
+                }
+            }
+            out.push_str("steps:\n");
+            let width = doc.steps.iter().map(|s| s.name.len()).max().unwrap_or(4);
+            for s in &doc.steps {
+                let target = s
+                    .attrs
+                    .hosts
+                    .as_deref()
+                    .or(s.attrs.host.as_deref())
+                    .unwrap_or("local");
+                let gate = gate_message(&doc, s, false)
+                    .map(|m| format!("  gate: \"{m}\""))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  {:>3}  {:<width$}  {:<6} line {:<4} {target}{gate}\n",
+                    s.index + 1,
+                    s.name,
+                    s.lang,
+                    s.line,
+                ));
+            }
+            print!("{out}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn check_command(args: CheckArgs) -> Result<i32> {
+    use crate::check;
+    let opts = check::CheckOptions {
+        strict: args.strict,
+        preconditions: args.preconditions,
+    };
+    let mut report = check::check_paths(&args.paths, &opts);
+    if args.preconditions {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+        for file in &mut report.files {
+            let Ok(doc) = load(Path::new(&file.path)) else {
+                continue;
+            };
+            let params = match resolve_params(&doc, &args.params, None) {
+                Ok(p) => p,
+                Err(Error::Invalid(d)) => {
+                    file.diagnostics.extend(d);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let templates = Templates::new();
+            let value = minijinja::context! { params => to_value(&params), env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()) };
+            let render = |s: &str| -> std::result::Result<String, String> {
+                templates.render(s, Escape::None, &value).map_err(|e| e.message)
+            };
+            let results = rt.block_on(crate::preconditions::evaluate(&doc.front.requires, &render));
+            let (line, col, width) = front_key_position(&doc, "requires");
+            for r in results.iter().filter(|r| !r.ok) {
+                file.diagnostics.push(Diagnostic::at_line_col(
+                    &doc.source,
+                    line,
+                    col,
+                    width,
+                    format!(
+                        "precondition failed: {} `{}`{}",
+                        r.kind,
+                        r.target,
+                        r.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    let color = terminal::color_enabled(color_choice(args.color), std::io::stdout().is_terminal());
+    let text = match args.format {
+        CheckFormat::Human => check::render_human(&report, color),
+        CheckFormat::Json => check::render_json(&report),
+        CheckFormat::Junit => check::render_junit(&report),
+    };
+    match args.format {
+        CheckFormat::Human => eprint!("{text}"),
+        _ => print!("{text}"),
+    }
+    let has_precondition_failure = report.files.iter().any(|f| {
+        f.diagnostics
+            .iter()
+            .any(|d| d.message.starts_with("precondition failed"))
+    });
+    let code = report.exit_code();
+    if has_precondition_failure && code == exit::INVALID {
+        let only_pre = report.files.iter().all(|f| {
+            f.diagnostics
+                .iter()
+                .all(|d| d.message.starts_with("precondition failed") || d.severity == document::Severity::Warning)
+        });
+        if only_pre {
+            return Ok(exit::PRECONDITION);
+        }
+    }
+    Ok(code)
+}
+
+pub fn publish_command(dir: &Path, to: &str, url: Option<String>) -> Result<i32> {
+    let json_path = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .ok_or_else(|| Error::Usage(format!("{}: no JSON report in this directory", dir.display())))?;
+    let text = std::fs::read_to_string(&json_path).map_err(|e| Error::io(&json_path, e))?;
+    let record: RunRecord = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a runbook JSON report: {e}", json_path.display())))?;
+    let paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(publish_reports(to, url, &record, &paths))
+        .map_err(Error::Other)?;
+    Ok(exit::OK)
+}
