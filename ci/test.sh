@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does: installs the real components the
+# tests start (sshd, Prometheus, moto's EC2 server, Chromium, zsh, jq), then
+# formatting, clippy and every test. Safe to run again: installs are skipped
+# when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need_apt=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+command -v setsid >/dev/null 2>&1 || need_apt+=(util-linux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Debian's prometheus package starts a service where it can; the tests start
+# their own on a free port, so stop it to keep the machine quiet.
+$SUDO systemctl stop prometheus >/dev/null 2>&1 || true
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "==> installing moto[server]"
+  python3 -m pip install -q 'moto[server]'
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "==> cargo test"
+cargo test --no-fail-fast -- --test-threads="${RUNBOOK_TEST_THREADS:-4}"

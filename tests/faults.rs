@@ -1,0 +1,292 @@
+//! Execution under faults through the real binary (issue 3): timeouts that
+//! kill whole process groups, Ctrl-C, huge output, retries, resume, and
+//! secrets that never reach an artifact or the terminal.
+
+mod common;
+
+use common::{Scratch, block_of};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn pids_running(pattern: &str) -> Vec<String> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let s = Scratch::new();
+    // A unique sleep duration so we can find exactly our processes.
+    s.write(
+        "t.md",
+        "```bash {name=hang timeout=1s}\nsleep 613 &\nsleep 613 &\nwait\n```\n\n```bash {name=next}\necho next\n```\n",
+    );
+    let t0 = Instant::now();
+    let r = s.run(&["run", "t.md", "-o", "out.md"]);
+    let took = t0.elapsed();
+    r.expect(1);
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pids_running("sleep 613").is_empty(), "a sleep survived");
+    let out = s.read("out.md");
+    assert!(block_of(&out, "hang").contains("timed out"), "{out}");
+    assert!(block_of(&out, "next").contains("not run"), "{out}");
+}
+
+#[test]
+fn front_matter_timeout_is_the_default() {
+    let s = Scratch::new();
+    s.write("t.md", "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 614\n```\n");
+    let t0 = Instant::now();
+    s.run(&["run", "t.md", "-o", "out.md"]).expect(1);
+    assert!(t0.elapsed() < Duration::from_secs(8));
+    assert!(block_of(&s.read("out.md"), "hang").contains("timed out"));
+}
+
+#[test]
+fn background_process_holding_stdout_does_not_hang_the_run() {
+    let s = Scratch::new();
+    s.write(
+        "bg.md",
+        "```bash {name=leak}\nsleep 615 &\necho started\n```\n\n```bash {name=next}\necho next\n```\n",
+    );
+    let t0 = Instant::now();
+    s.run(&["run", "bg.md", "-o", "out.md"]).expect(0);
+    assert!(t0.elapsed() < Duration::from_secs(8));
+    let out = s.read("out.md");
+    assert!(block_of(&out, "leak").contains("started"));
+    assert!(block_of(&out, "next").contains("next"));
+    for pid in pids_running("sleep 615") {
+        let _ = std::process::Command::new("kill").arg(pid).status();
+    }
+}
+
+#[test]
+fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
+    let s = Scratch::new();
+    s.write(
+        "i.md",
+        "```bash {name=first}\necho first done\n```\n\n```bash {name=long}\necho before the wait\nsleep 616\n```\n\n```bash {name=last}\necho last\n```\n",
+    );
+    let mut child = s
+        .cmd()
+        .args(["run", "i.md", "-o", "out.md"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the long step is running.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids_running("sleep 616").is_empty() {
+        assert!(Instant::now() < deadline, "step never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(3), "no exit within 3 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    let out = s.read("out.md");
+    assert!(block_of(&out, "first").contains("first done"));
+    let long = block_of(&out, "long");
+    assert!(long.contains("interrupted"), "{long}");
+    assert!(long.contains("before the wait"), "{long}");
+    assert!(block_of(&out, "last").contains("not run"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pids_running("sleep 616").is_empty());
+}
+
+#[test]
+fn retries_record_every_attempt() {
+    let s = Scratch::new();
+    let counter = s.path("count");
+    s.write(
+        "r.md",
+        &format!(
+            "```bash {{name=flaky retries=3 retry_delay=100ms}}\nn=$(cat {c} 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > {c}\necho attempt $n\n[ $n -ge 3 ]\n```\n",
+            c = counter.display()
+        ),
+    );
+    s.run(&["run", "r.md", "--report-dir", "rep"]).expect(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&s.read("rep/r.json")).expect("json report");
+    let attempts = json["steps"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0]["status"], "failed");
+    assert_eq!(attempts[1]["exit_code"], 1);
+    assert_eq!(attempts[2]["status"], "ok");
+    assert_eq!(json["steps"][0]["status"], "ok");
+}
+
+#[test]
+fn huge_output_is_cut_in_the_copy_with_the_full_log_beside_it() {
+    let s = Scratch::new();
+    s.write(
+        "big.md",
+        "```bash {name=flood}\nseq 1 2000000\n```\n",
+    );
+    s.run(&["run", "big.md", "-o", "out.md", "--max-output-lines", "40"])
+        .expect(0);
+    let out = s.read("out.md");
+    assert!(out.len() < 1 << 20, "copy is {} bytes", out.len());
+    let block = block_of(&out, "flood");
+    assert!(block.contains("\n1\n"), "{block}");
+    assert!(block.contains("\n2000000\n"), "{block}");
+    assert!(block.contains("lines omitted"), "{block}");
+    let log = s.path("out.md.logs/flood.log");
+    let len = std::fs::metadata(&log).expect("full log beside the report").len();
+    // seq 1 2000000 prints 14 888 897 bytes.
+    assert_eq!(len, 14_888_897);
+}
+
+#[test]
+fn resume_continues_from_the_failed_step_with_earlier_values() {
+    let s = Scratch::new();
+    let fixed = s.path("fixed");
+    let ran = s.path("ran-first");
+    s.write(
+        "res.md",
+        &format!(
+            "```bash {{name=first}}\necho run >> {ran}\nexport TOKEN_ID=abc123\necho id-$RANDOM\n```\n\n```bash {{name=second}}\ntest -e {fixed}\necho \"second sees {{{{ steps.first.stdout | trim }}}} $TOKEN_ID\"\n```\n\n```bash {{name=third}}\necho third\n```\n",
+            ran = ran.display(),
+            fixed = fixed.display()
+        ),
+    );
+    s.run(&["run", "res.md", "-o", "out.md"]).expect(1);
+    let first_out = block_of(&s.read("out.md"), "first");
+    std::fs::write(&fixed, "").unwrap();
+    s.run(&["run", "res.md", "-o", "out.md", "--resume"]).expect(0);
+    let out = s.read("out.md");
+    // The first step was not run again...
+    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "run\n");
+    // ...its earlier result is kept in the copy and visible to templates.
+    let id = first_out
+        .lines()
+        .find(|l| l.starts_with("id-"))
+        .expect("id line")
+        .to_string();
+    assert!(
+        block_of(&out, "second").contains(&format!("second sees {id} abc123")),
+        "{out}"
+    );
+    assert!(block_of(&out, "third").contains("third"));
+}
+
+#[test]
+fn from_starts_at_a_named_step() {
+    let s = Scratch::new();
+    s.write(
+        "f.md",
+        "```bash {name=a}\necho a-ran\n```\n\n```bash {name=b}\necho b-ran\n```\n",
+    );
+    s.run(&["run", "f.md", "-o", "out.md", "--from", "b"]).expect(0);
+    let out = s.read("out.md");
+    assert!(!block_of(&out, "a").contains("a-ran"));
+    assert!(block_of(&out, "b").contains("b-ran"));
+    let r = s.run(&["run", "f.md", "--from", "zz"]);
+    r.expect(2);
+    assert_eq!(r.stderr, "error: --from: no step named `zz` (steps: a, b)\n");
+}
+
+#[test]
+fn secrets_never_reach_artifacts_or_the_terminal() {
+    use base64::Engine;
+    let s = Scratch::new();
+    let secret = "s3cr3t-Pa$$ w0rd/+\"quoted\"";
+    s.write("secret.txt", &format!("{secret}\n"));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    s.write(
+        "sec.md",
+        "---\nsecrets:\n  DB_PASSWORD: { file: secret.txt }\n  API_TOKEN: { env: TEST_API_TOKEN }\n---\n\n\
+```bash {name=leak}\n\
+echo \"raw: $DB_PASSWORD\"\n\
+echo \"tmpl: {{ secrets.DB_PASSWORD }}\"\n\
+printf '%s' \"$DB_PASSWORD\" | base64 -w0; echo\n\
+printf 'xy%s' \"$DB_PASSWORD\" | base64 -w0; echo\n\
+printf 'x%s' \"$DB_PASSWORD\" | base64 -w0; echo\n\
+python3 -c 'import os,urllib.parse,json; p=os.environ[\"DB_PASSWORD\"]; print(urllib.parse.quote(p)); print(json.dumps(p))'\n\
+# split across two writes\n\
+printf '%s' \"${DB_PASSWORD:0:5}\"; sleep 0.2; printf '%s\\n' \"${DB_PASSWORD:5}\"\n\
+echo \"token: $API_TOKEN\" >&2\n\
+```\n",
+    );
+    let out = s
+        .cmd()
+        .args(["run", "sec.md", "--report-dir", "rep", "-o", "rep/sec.md"])
+        .env("TEST_API_TOKEN", "tok-9f8e7d6c5b")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut artifacts = vec![
+        ("stdout".to_string(), String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr".to_string(), String::from_utf8_lossy(&out.stderr).into_owned()),
+    ];
+    for entry in walk(&s.path("rep")) {
+        artifacts.push((
+            entry.display().to_string(),
+            String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned(),
+        ));
+    }
+    let forms = [
+        secret.to_string(),
+        b64.clone(),
+        b64.trim_end_matches('=')[4..20].to_string(),
+        urlencode(secret),
+        serde_json::to_string(secret).unwrap().trim_matches('"').to_string(),
+        "tok-9f8e7d6c5b".to_string(),
+    ];
+    assert!(artifacts.len() >= 5, "{artifacts:?}");
+    for (name, text) in &artifacts {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{name} contains {form:?}:\n{text}");
+        }
+    }
+    let md = s.read("rep/sec.md");
+    assert!(md.contains("[REDACTED:DB_PASSWORD]"), "{md}");
+    assert!(md.contains("[REDACTED:API_TOKEN]"), "{md}");
+    // The report shows the template, not the value.
+    let json = s.read("rep/sec.json");
+    assert!(json.contains("{{ secrets.DB_PASSWORD }}"), "{json}");
+}
+
+/// What Python's `urllib.parse.quote` prints (unreserved characters and `/` kept).
+fn urlencode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
