@@ -48,7 +48,7 @@ pub enum StepKind {
 pub struct Step {
     /// 0-based position among the steps.
     pub index: usize,
-    /// `name=` or a stable default id (`step-N`, 1-based).
+    /// `name=` or a stable default id (`step_N`, 1-based).
     pub name: String,
     /// Whether the name was given by the author.
     pub named: bool,
