@@ -255,9 +255,12 @@ fn find_steps(
         } else {
             "\n"
         };
+        // What runs uses `\n` line endings, whatever the file uses (a bash
+        // script with CRLF fails on its first `\r`).
+        let code = cb.literal.replace("\r\n", "\n");
         let code = match sentinel {
-            Some(s) => cb.literal.replace(s, "\r"),
-            None => cb.literal.clone(),
+            Some(s) => code.replace(s, "\r"),
+            None => code,
         };
 
         let index = steps.len();

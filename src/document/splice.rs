@@ -129,11 +129,24 @@ pub fn splice(source: &str, inserts: &[Insert]) -> String {
         out.push_str(&source[last..at]);
         last = at;
         let add_eol = !out.is_empty() && !out.ends_with('\n');
+        // Only what strip recognises: LF or CRLF, and a prefix of spaces,
+        // tabs and `>`.
+        let eol = if ins.eol == "\r\n" { "\r\n" } else { "\n" };
+        let prefix: String = ins
+            .prefix
+            .chars()
+            .map(|c| {
+                if matches!(c, ' ' | '\t' | '>') {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        let prefix = prefix.as_str();
         if add_eol {
-            out.push_str(ins.eol);
+            out.push_str(eol);
         }
-        let eol = ins.eol;
-        let prefix = ins.prefix.as_str();
         let blank_prefix = prefix.trim_end_matches([' ', '\t']);
         let mut body = String::new();
         let text = ins.body.strip_suffix('\n').unwrap_or(&ins.body);
