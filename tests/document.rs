@@ -451,6 +451,19 @@ proptest! {
                 prop_assert!(st.insert_at <= doc.len());
                 prop_assert_eq!(st.needs_eol, !doc[..st.insert_at].ends_with('\n'));
             }
+            for st in d.steps.iter().filter(|s| s.closed) {
+                // The line before insert_at is the closing fence.
+                let (end_line, _) = d.source.line_col(st.insert_at.saturating_sub(1));
+                let closing = d.source.line_text(end_line);
+                let opening = d.source.line_text(st.line);
+                let fence = &opening[st.col - 1..];
+                let c = fence.chars().next().unwrap_or('`');
+                let run: String = fence.chars().take_while(|&x| x == c).collect();
+                prop_assert!(
+                    closing.trim_start_matches([' ', '\t', '>']).starts_with(&run),
+                    "{:?} closes with {:?}", opening, closing
+                );
+            }
             let once = splice(&doc, &inserts_for(&d, &a));
             prop_assert!(has_generated(&once));
             prop_assert_eq!(strip(&once), doc.clone());
@@ -503,5 +516,37 @@ proptest! {
         }
         let _ = parse("p.md", doc[..cut].to_string());
         let _ = parse("p.md", doc);
+    }
+}
+
+/// The fixtures are runbooks the end-to-end tests run: every shell step
+/// must succeed offline under `set -e`.
+#[test]
+fn fixture_shell_steps_run_offline() {
+    use runbook::document::StepKind;
+    for name in FIXTURES {
+        let d = load(name);
+        for st in &d.steps {
+            let StepKind::Shell { program } = &st.kind else {
+                panic!("{name}: {} is not a shell step", st.name);
+            };
+            let script = format!("set -e\n{}", st.code);
+            let out = std::process::Command::new(program)
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap_or_else(|e| panic!("{name}: {program}: {e}"));
+            assert!(
+                out.status.success(),
+                "{name} {}: {}",
+                st.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !out.stdout.is_empty() || st.name == "silent",
+                "{name} {}",
+                st.name
+            );
+        }
     }
 }

@@ -47,7 +47,13 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
             (FrontMatter::default(), None)
         }
     };
-    let header_at = front_span.map_or(0, |s| s.end);
+    // A byte order mark stays first, before a run header.
+    let bom = if source.text.starts_with('\u{feff}') {
+        3
+    } else {
+        0
+    };
+    let header_at = front_span.map_or(bom, |s| s.end);
     let steps = find_steps(&source, &front, header_at, &mut errors, &mut warnings);
 
     if !errors.is_empty() {
@@ -210,7 +216,13 @@ fn find_steps(
         if line == 0 || line > src.line_count() {
             continue;
         }
-        let end_line = (data.sourcepos.end.line + line0).clamp(line, src.line_count());
+        // The block's last line, counted from its content: every content
+        // line is one line of `literal` (containers only strip prefixes),
+        // whereas comrak's end position is wrong for an unclosed fence
+        // followed by blank lines in a list item.
+        let content_lines = cb.literal.split_inclusive('\n').count();
+        let end_line =
+            (line + content_lines + usize::from(cb.closed)).clamp(line, src.line_count());
         let line_start = src.offset(line, 1);
         let content = src.line_text(line);
         let fence_char = cb.fence_char as char;
@@ -385,6 +397,25 @@ mod tests {
         let d = doc("---\ntitle: x\n---");
         assert_eq!(d.header_at, 16);
         assert!(d.header_insert("h").needs_eol);
+    }
+
+    #[test]
+    fn unclosed_fence_with_blank_lines_in_a_list_item_ends_at_its_last_line() {
+        // comrak reports this block as ending on its fence line.
+        let text = "- ```bash\n  echo\n\n\n- next\n";
+        let d = doc(text);
+        assert_eq!(d.steps[0].insert_at, 19);
+        assert_eq!(d.steps[0].code, "echo\n\n\n");
+    }
+
+    #[test]
+    fn byte_order_mark_stays_first() {
+        let d = doc("\u{feff}# x\n```sh\ny\n```\n");
+        assert_eq!(d.header_at, 3);
+        assert_eq!(d.steps[0].line, 2);
+        let d = doc("\u{feff}---\ntitle: t\n---\n");
+        assert_eq!(d.header_at, 20);
+        assert_eq!(d.front.title.as_deref(), Some("t"));
     }
 
     #[test]
