@@ -81,6 +81,13 @@ pub struct Step {
     pub closed: bool,
 }
 
+impl Document {
+    /// The step with this name.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
 impl Step {
     pub fn is_shell(&self) -> bool {
         matches!(self.kind, StepKind::Shell { .. })

@@ -110,10 +110,6 @@ fn container_prefix(before_fence: &str) -> String {
             '>' | '\t' => c,
             _ => ' ',
         })
-        .collect::<String>()
-        // A multi-byte character cannot stand before a fence; keep the
-        // prefix byte-aligned anyway.
-        .chars()
         .collect()
 }
 
@@ -361,6 +357,8 @@ mod tests {
                 StepKind::Http,
             ]
         );
+        assert_eq!(d.step("step_2").map(|s| s.lang.as_str()), Some("python"));
+        assert!(d.step("nope").is_none());
         let names: Vec<_> = d.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["step_1", "step_2", "step_3", "step_4", "step_5"]);
         assert_eq!(d.steps[0].code, "a\n");
