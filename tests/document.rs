@@ -550,3 +550,21 @@ fn fixture_shell_steps_run_offline() {
         }
     }
 }
+
+/// `parse_file` reads an annotated copy as the runbook it came from.
+#[test]
+fn parse_file_strips_an_annotated_copy() {
+    let d = load("crlf");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("annotated.md");
+    std::fs::write(&path, annotate(&d)).unwrap_or_else(|e| panic!("{e}"));
+    let again = parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.source.text, d.source.text);
+    let spans = |d: &Document| {
+        d.steps
+            .iter()
+            .map(|s| (s.name.clone(), s.insert_at, s.prefix.clone(), s.eol))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(spans(&again), spans(&d));
+}
