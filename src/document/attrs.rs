@@ -1,5 +1,9 @@
 //! The attribute parser for info strings: `bash {name=x timeout=30s confirm}`
 //! and Runme's JSON form `bash {"name":"x","interactive":"false"}`.
+//!
+//! Attributes are how an author configures a step, so every mistake in them
+//! must be caught before anything runs and pointed at precisely: the parser
+//! works on absolute byte offsets into the document.
 
 use super::source::Span;
 use std::time::Duration;
@@ -108,6 +112,567 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A problem in an info string: a message and the absolute byte range it
+/// points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrError {
+    pub span: Span,
+    pub message: String,
+}
+
+impl AttrError {
+    fn new(start: usize, end: usize, message: impl Into<String>) -> Self {
+        AttrError {
+            span: Span::new(start, end),
+            message: message.into(),
+        }
+    }
+}
+
+/// One attribute as written, before validation. Offsets are absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAttr {
+    pub key: String,
+    pub key_span: Span,
+    /// `None` for a bare flag.
+    pub value: Option<String>,
+    /// The value as written (quotes included); the key when there is none.
+    pub value_span: Span,
+    /// `key=value` as a whole.
+    pub span: Span,
+}
+
+/// The attributes this tool understands.
+pub const KEYS: &[&str] = &[
+    "name",
+    "confirm",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "allow_failure",
+    "when",
+    "host",
+    "hosts",
+    "cwd",
+    "env",
+    "capture",
+    "safe",
+    "interpreter",
+    "skip",
+    "expect_status",
+    "interactive",
+];
+
+/// Runme attributes that mean nothing headless: accepted and ignored so
+/// Runme runbooks run as they are.
+pub const RUNME_IGNORED: &[&str] = &[
+    "id",
+    "background",
+    "closeTerminalOnSuccess",
+    "promptEnv",
+    "excludeFromRunAll",
+    "terminalRows",
+    "category",
+    "mimeType",
+];
+
+/// Whether `name` is a valid step name: `[A-Za-z0-9_][A-Za-z0-9_.-]*`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Splits an info string into its language word and the rest (with the
+/// offset of the rest inside `info`). `bash {x}` → (`bash`, ` {x}`, 4);
+/// `{interpreter=x}` has no language.
+pub fn split_info(info: &str) -> (&str, &str, usize) {
+    let end = info
+        .find(|c: char| c.is_whitespace() || c == '{')
+        .unwrap_or(info.len());
+    (&info[..end], &info[end..], end)
+}
+
+/// Reads the attributes after the language: `{k=v k2="v 2" flag}` or the
+/// JSON form `{"k":"v","k2":false}`. `base` is the absolute offset of
+/// `text` in the document. Only syntax is checked here; see [`validate`].
+pub fn tokenize(text: &str, base: usize) -> Result<Vec<RawAttr>, AttrError> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if i == b.len() {
+        return Ok(Vec::new());
+    }
+    if b[i] != b'{' {
+        return Err(AttrError::new(
+            base + i,
+            base + text.trim_end().len(),
+            "expected attributes in braces after the language, e.g. `{name=x}`",
+        ));
+    }
+    let open = i;
+    i = skip_ws(b, i + 1);
+    let (attrs, close) = if i < b.len() && b[i] == b'"' {
+        json_attrs(text, base, open, i)?
+    } else {
+        kv_attrs(text, base, open, i)?
+    };
+    let after = skip_ws(b, close + 1);
+    if after < b.len() {
+        return Err(AttrError::new(
+            base + after,
+            base + text.trim_end().len(),
+            "unexpected text after the attributes",
+        ));
+    }
+    Ok(attrs)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+fn unclosed(base: usize, open: usize) -> AttrError {
+    AttrError::new(base + open, base + open + 1, "unclosed `{` in attributes")
+}
+
+fn char_at(text: &str, i: usize) -> &str {
+    let end = (i + 1..=text.len())
+        .find(|&e| text.is_char_boundary(e))
+        .unwrap_or(text.len());
+    &text[i..end]
+}
+
+/// `k=v k2="v 2" flag}`: returns the attributes and the offset of `}`.
+fn kv_attrs(
+    text: &str,
+    base: usize,
+    open: usize,
+    mut i: usize,
+) -> Result<(Vec<RawAttr>, usize), AttrError> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    loop {
+        i = skip_ws(b, i);
+        if i == b.len() {
+            return Err(unclosed(base, open));
+        }
+        if b[i] == b'}' {
+            return Ok((out, i));
+        }
+        let ks = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'}' | b'"') {
+            i += 1;
+        }
+        if i == ks {
+            return Err(AttrError::new(
+                base + i,
+                base + i + 1,
+                format!("unexpected `{}` in attributes", char_at(text, i)),
+            ));
+        }
+        let key = text[ks..i].to_string();
+        let key_span = Span::new(base + ks, base + i);
+        if i < b.len() && b[i] == b'"' {
+            return Err(AttrError::new(
+                base + i,
+                base + i + 1,
+                "unexpected `\"` in attributes",
+            ));
+        }
+        if i == b.len() || b[i] != b'=' {
+            out.push(RawAttr {
+                key,
+                key_span,
+                value: None,
+                value_span: key_span,
+                span: key_span,
+            });
+            continue;
+        }
+        i += 1;
+        let vs = i;
+        let value = if i < b.len() && b[i] == b'"' {
+            let mut v = String::new();
+            i += 1;
+            loop {
+                let Some(c) = text[i..].chars().next() else {
+                    return Err(AttrError::new(
+                        base + vs,
+                        base + vs + 1,
+                        "unterminated string in attributes",
+                    ));
+                };
+                i += c.len_utf8();
+                match c {
+                    '"' => break,
+                    '\\' => match text[i..].chars().next() {
+                        Some(n @ ('"' | '\\')) => {
+                            v.push(n);
+                            i += 1;
+                        }
+                        _ => v.push('\\'),
+                    },
+                    c => v.push(c),
+                }
+            }
+            if i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'}' {
+                return Err(AttrError::new(
+                    base + i,
+                    base + i + 1,
+                    format!("unexpected `{}` after a quoted value", char_at(text, i)),
+                ));
+            }
+            v
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'}' | b'"') {
+                i += 1;
+            }
+            if i < b.len() && b[i] == b'"' {
+                return Err(AttrError::new(
+                    base + i,
+                    base + i + 1,
+                    "unexpected `\"` in a value (quote the whole value)",
+                ));
+            }
+            text[vs..i].to_string()
+        };
+        out.push(RawAttr {
+            key,
+            key_span,
+            value: Some(value),
+            value_span: Span::new(base + vs, base + i),
+            span: Span::new(base + ks, base + i),
+        });
+    }
+}
+
+/// Reads a JSON string starting at the `"` at `i`: (decoded, end offset).
+fn json_string(text: &str, base: usize, i: usize) -> Result<(String, usize), AttrError> {
+    let b = text.as_bytes();
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => {
+                let raw = &text[i..=j];
+                return serde_json::from_str::<String>(raw)
+                    .map(|s| (s, j + 1))
+                    .map_err(|_| {
+                        AttrError::new(base + i, base + j + 1, "invalid JSON string in attributes")
+                    });
+            }
+            _ => j += 1,
+        }
+    }
+    Err(AttrError::new(
+        base + i,
+        base + i + 1,
+        "unterminated string in attributes",
+    ))
+}
+
+/// `"k":"v","k2":true}`: returns the attributes and the offset of `}`.
+fn json_attrs(
+    text: &str,
+    base: usize,
+    open: usize,
+    mut i: usize,
+) -> Result<(Vec<RawAttr>, usize), AttrError> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    loop {
+        i = skip_ws(b, i);
+        if i == b.len() {
+            return Err(unclosed(base, open));
+        }
+        if b[i] == b'}' {
+            return Ok((out, i));
+        }
+        if b[i] != b'"' {
+            return Err(AttrError::new(
+                base + i,
+                base + i + 1,
+                format!(
+                    "expected a quoted key in JSON attributes, found `{}`",
+                    char_at(text, i)
+                ),
+            ));
+        }
+        let ks = i;
+        let (key, kend) = json_string(text, base, i)?;
+        let key_span = Span::new(base + ks + 1, base + kend - 1);
+        i = skip_ws(b, kend);
+        if i == b.len() {
+            return Err(unclosed(base, open));
+        }
+        if b[i] != b':' {
+            return Err(AttrError::new(
+                base + i,
+                base + i + 1,
+                format!("expected `:` after `\"{key}\"` in JSON attributes"),
+            ));
+        }
+        i = skip_ws(b, i + 1);
+        if i == b.len() {
+            return Err(unclosed(base, open));
+        }
+        let vs = i;
+        let value = if b[i] == b'"' {
+            let (v, end) = json_string(text, base, i)?;
+            i = end;
+            Some(v)
+        } else {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'+' | b'.'))
+            {
+                i += 1;
+            }
+            let word = &text[vs..i];
+            match word {
+                "true" | "false" => Some(word.to_string()),
+                "null" => None,
+                w if !w.is_empty() && serde_json::from_str::<serde_json::Number>(w).is_ok() => {
+                    Some(w.to_string())
+                }
+                _ => {
+                    let end = if i == vs {
+                        vs + char_at(text, vs).len()
+                    } else {
+                        i
+                    };
+                    return Err(AttrError::new(
+                        base + vs,
+                        base + end,
+                        "unsupported JSON value in attributes (use a string, number or boolean)",
+                    ));
+                }
+            }
+        };
+        let value_span = Span::new(base + vs, base + i);
+        out.push(RawAttr {
+            key,
+            key_span,
+            value,
+            value_span,
+            span: Span::new(base + ks, base + i),
+        });
+        i = skip_ws(b, i);
+        if i < b.len() && b[i] == b',' {
+            i += 1;
+        } else if i < b.len() && b[i] != b'}' {
+            return Err(AttrError::new(
+                base + i,
+                base + i + 1,
+                format!(
+                    "expected `,` or `}}` in JSON attributes, found `{}`",
+                    char_at(text, i)
+                ),
+            ));
+        }
+    }
+}
+
+/// Edit distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest known attribute, when it is close enough to be a typo.
+pub fn suggest(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    KEYS.iter()
+        .map(|k| (distance(&lower, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn valid_status(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(',').all(|p| {
+            let p = p.trim().as_bytes();
+            p.len() == 3
+                && matches!(p[0], b'1'..=b'5')
+                && ((p[1].is_ascii_digit() && p[2].is_ascii_digit())
+                    || (p[1] == b'x' && p[2] == b'x'))
+        })
+}
+
+fn parse_env(v: &str) -> Option<Vec<(String, String)>> {
+    v.split_whitespace()
+        .map(|pair| {
+            let (k, val) = pair.split_once('=')?;
+            let ok = k
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ok.then(|| (k.to_string(), val.to_string()))
+        })
+        .collect()
+}
+
+/// Checks the attributes and builds [`Attrs`]. Every problem is reported.
+pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
+    let mut a = Attrs::default();
+    let mut errors = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for r in raw {
+        let key = r.key.as_str();
+        let known = KEYS.contains(&key) || RUNME_IGNORED.contains(&key);
+        if !known {
+            let mut msg = format!("unknown attribute `{key}`");
+            if let Some(s) = suggest(key) {
+                msg.push_str(&format!(" (did you mean `{s}`?)"));
+            }
+            errors.push(AttrError::new(r.key_span.start, r.key_span.end, msg));
+            continue;
+        }
+        if seen.contains(&key) {
+            errors.push(AttrError::new(
+                r.key_span.start,
+                r.key_span.end,
+                format!("duplicate attribute `{key}`"),
+            ));
+            continue;
+        }
+        seen.push(key);
+        a.spans.push((key.to_string(), r.span));
+        if RUNME_IGNORED.contains(&key) {
+            continue;
+        }
+        let invalid = |why: &str| {
+            let v = r.value.as_deref().unwrap_or_default();
+            AttrError::new(
+                r.value_span.start,
+                r.value_span.end,
+                format!("invalid value `{v}` for `{key}`: {why}"),
+            )
+        };
+        // Flags: bare, or true/false.
+        let flag = || match r.value.as_deref() {
+            None => Ok(true),
+            Some(v) => parse_bool(v).ok_or_else(|| invalid("expected true or false")),
+        };
+        let result: Result<(), AttrError> = (|| {
+            match key {
+                "confirm" => {
+                    a.confirm = match r.value.as_deref() {
+                        None | Some("true") => Some(Confirm::Default),
+                        Some("false") => None,
+                        Some("") => return Err(invalid("the message is empty")),
+                        Some(m) => Some(Confirm::Message(m.to_string())),
+                    }
+                }
+                "allow_failure" => a.allow_failure = flag()?,
+                "safe" => a.safe = flag()?,
+                "skip" => a.skip = flag()?,
+                "interactive" => a.interactive = Some(flag()?),
+                _ => {
+                    let Some(v) = r.value.as_deref() else {
+                        return Err(AttrError::new(
+                            r.key_span.start,
+                            r.key_span.end,
+                            format!("attribute `{key}` needs a value, e.g. `{key}=...`"),
+                        ));
+                    };
+                    if v.trim().is_empty() {
+                        return Err(AttrError::new(
+                            r.value_span.start,
+                            r.value_span.end,
+                            format!("attribute `{key}` needs a value, e.g. `{key}=...`"),
+                        ));
+                    }
+                    match key {
+                        "name" => {
+                            if !valid_name(v) {
+                                return Err(invalid(
+                                    "a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`",
+                                ));
+                            }
+                            a.name = Some(v.to_string());
+                        }
+                        "timeout" => a.timeout = Some(parse_duration(v).map_err(|e| invalid(&e))?),
+                        "retry_delay" => {
+                            a.retry_delay = Some(parse_duration(v).map_err(|e| invalid(&e))?)
+                        }
+                        "retries" => {
+                            a.retries = v
+                                .parse()
+                                .map_err(|_| invalid("expected a whole number, e.g. 3"))?
+                        }
+                        "when" => a.when = Some(v.to_string()),
+                        "host" => a.host = Some(v.to_string()),
+                        "hosts" => a.hosts = Some(v.to_string()),
+                        "cwd" => a.cwd = Some(v.to_string()),
+                        "interpreter" => a.interpreter = Some(v.to_string()),
+                        "env" => {
+                            a.env = parse_env(v).ok_or_else(|| {
+                                invalid(
+                                    "expected K=V pairs separated by spaces, e.g. env=\"A=1 B=2\"",
+                                )
+                            })?
+                        }
+                        "capture" => {
+                            a.capture = Some(match v {
+                                "json" => Capture::Json,
+                                "text" => Capture::Text,
+                                _ => return Err(invalid("expected json or text")),
+                            })
+                        }
+                        "expect_status" => {
+                            if !valid_status(v) {
+                                return Err(invalid("expected statuses like 200, 2xx or 200,404"));
+                            }
+                            a.expect_status = Some(v.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(a)
+    } else {
+        Err(errors)
+    }
+}
+
+/// [`tokenize`] then [`validate`].
+pub fn parse(text: &str, base: usize) -> Result<Attrs, Vec<AttrError>> {
+    let raw = tokenize(text, base).map_err(|e| vec![e])?;
+    validate(&raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +689,311 @@ mod tests {
         );
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    fn err(text: &str) -> Vec<(String, usize, usize)> {
+        match parse(text, 100) {
+            Ok(a) => panic!("parsed {text}: {a:?}"),
+            Err(es) => es
+                .into_iter()
+                .map(|e| (e.message, e.span.start - 100, e.span.end - 100))
+                .collect(),
+        }
+    }
+
+    fn one(text: &str) -> (String, usize, usize) {
+        let mut es = err(text);
+        assert_eq!(es.len(), 1, "{es:?}");
+        es.remove(0)
+    }
+
+    fn ok(text: &str) -> Attrs {
+        match parse(text, 0) {
+            Ok(a) => a,
+            Err(e) => panic!("{text}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn key_value_form() {
+        let a = ok(
+            r#" {name=deploy confirm="Really \"sure\"?" timeout=30s retries=2 retry_delay=500ms allow_failure when="{{ x }}" host=db1 hosts=web cwd=/tmp env="A=1 B=x=y" capture=json safe expect_status=2xx,404 interactive=false}"#,
+        );
+        assert_eq!(a.name.as_deref(), Some("deploy"));
+        assert_eq!(a.confirm, Some(Confirm::Message("Really \"sure\"?".into())));
+        assert_eq!(a.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(a.retries, 2);
+        assert_eq!(a.retry_delay, Some(Duration::from_millis(500)));
+        assert!(a.allow_failure && a.safe && !a.skip);
+        assert_eq!(a.when.as_deref(), Some("{{ x }}"));
+        assert_eq!(a.host.as_deref(), Some("db1"));
+        assert_eq!(a.hosts.as_deref(), Some("web"));
+        assert_eq!(a.cwd.as_deref(), Some("/tmp"));
+        assert_eq!(
+            a.env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!(a.capture, Some(Capture::Json));
+        assert_eq!(a.expect_status.as_deref(), Some("2xx,404"));
+        assert_eq!(a.interactive, Some(false));
+        assert_eq!(a.span_of("name"), Some(Span::new(2, 13)));
+        assert_eq!(a.span_of("safe"), Some(Span::new(167, 171)));
+        assert_eq!(a.spans.len(), 15);
+    }
+
+    #[test]
+    fn flags_accept_booleans() {
+        let a = ok("{confirm=true safe=false skip=false allow_failure=true}");
+        assert_eq!(a.confirm, Some(Confirm::Default));
+        assert!(!a.safe && !a.skip && a.allow_failure);
+        assert_eq!(ok("{confirm=false}").confirm, None);
+        assert_eq!(ok("{ confirm }").confirm, Some(Confirm::Default));
+        assert!(ok("{skip}").skip);
+        assert!(ok("").spans.is_empty());
+        assert!(ok("  {}  ").spans.is_empty());
+    }
+
+    #[test]
+    fn runme_json_form() {
+        let a = ok(
+            r#" {"name":"setup","interactive":"false","background":false,"terminalRows":20,"id":"01HF","interpreter":"bash -x","closeTerminalOnSuccess":null}"#,
+        );
+        assert_eq!(a.name.as_deref(), Some("setup"));
+        assert_eq!(a.interactive, Some(false));
+        assert_eq!(a.interpreter.as_deref(), Some("bash -x"));
+        assert_eq!(a.span_of("name"), Some(Span::new(2, 16)));
+        let a = ok(r#"{ "timeout": 5, "confirm": "Go \"now\"?", "safe": true, }"#);
+        assert_eq!(a.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(a.confirm, Some(Confirm::Message("Go \"now\"?".into())));
+        assert!(a.safe);
+    }
+
+    #[test]
+    fn unknown_attribute() {
+        assert_eq!(
+            one("{name=a tiemout=3s}"),
+            (
+                "unknown attribute `tiemout` (did you mean `timeout`?)".into(),
+                8,
+                15
+            )
+        );
+        assert_eq!(
+            one("{frobnicate}"),
+            ("unknown attribute `frobnicate`".into(), 1, 11)
+        );
+        assert_eq!(
+            one(r#"{"nmae":"x"}"#),
+            (
+                "unknown attribute `nmae` (did you mean `name`?)".into(),
+                2,
+                6
+            )
+        );
+    }
+
+    #[test]
+    fn bad_values() {
+        assert_eq!(
+            one("{timeout=abc}"),
+            (
+                "invalid value `abc` for `timeout`: `abc` is not a duration (expected e.g. 30s, 500ms, 5m, 1h30m)".into(),
+                9,
+                12
+            )
+        );
+        assert_eq!(
+            one("{retry_delay=3x}"),
+            (
+                "invalid value `3x` for `retry_delay`: `3x` has an unknown unit `x` (use ms, s, m or h)".into(),
+                13,
+                15
+            )
+        );
+        assert_eq!(
+            one("{retries=-1}"),
+            (
+                "invalid value `-1` for `retries`: expected a whole number, e.g. 3".into(),
+                9,
+                11
+            )
+        );
+        assert_eq!(
+            one("{safe=yes}"),
+            (
+                "invalid value `yes` for `safe`: expected true or false".into(),
+                6,
+                9
+            )
+        );
+        assert_eq!(
+            one("{capture=xml}"),
+            (
+                "invalid value `xml` for `capture`: expected json or text".into(),
+                9,
+                12
+            )
+        );
+        assert_eq!(
+            one(r#"{env="A=1 B"}"#),
+            (
+                "invalid value `A=1 B` for `env`: expected K=V pairs separated by spaces, e.g. env=\"A=1 B=2\"".into(),
+                5,
+                12
+            )
+        );
+        assert_eq!(
+            one("{expect_status=20}"),
+            (
+                "invalid value `20` for `expect_status`: expected statuses like 200, 2xx or 200,404".into(),
+                15,
+                17
+            )
+        );
+        assert_eq!(
+            one("{name=-x}"),
+            (
+                "invalid value `-x` for `name`: a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`".into(),
+                6,
+                8
+            )
+        );
+        assert_eq!(
+            one(r#"{confirm=""}"#),
+            (
+                "invalid value `` for `confirm`: the message is empty".into(),
+                9,
+                11
+            )
+        );
+        assert_eq!(
+            one("{timeout}"),
+            (
+                "attribute `timeout` needs a value, e.g. `timeout=...`".into(),
+                1,
+                8
+            )
+        );
+        assert_eq!(
+            one("{host=}"),
+            (
+                "attribute `host` needs a value, e.g. `host=...`".into(),
+                6,
+                6
+            )
+        );
+        assert_eq!(
+            one("{name=a name=b}"),
+            ("duplicate attribute `name`".into(), 8, 12)
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        assert_eq!(
+            err("{tiemout=1 retries=x safe=2}")
+                .into_iter()
+                .map(|e| e.0)
+                .collect::<Vec<_>>(),
+            [
+                "unknown attribute `tiemout` (did you mean `timeout`?)",
+                "invalid value `x` for `retries`: expected a whole number, e.g. 3",
+                "invalid value `2` for `safe`: expected true or false",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert_eq!(one("{name=a"), ("unclosed `{` in attributes".into(), 0, 1));
+        assert_eq!(
+            one(r#" {confirm="oops}"#),
+            ("unterminated string in attributes".into(), 10, 11)
+        );
+        assert_eq!(
+            one("{name=a} extra"),
+            ("unexpected text after the attributes".into(), 9, 14)
+        );
+        assert_eq!(
+            one("title=x"),
+            (
+                "expected attributes in braces after the language, e.g. `{name=x}`".into(),
+                0,
+                7
+            )
+        );
+        assert_eq!(one("{=x}"), ("unexpected `=` in attributes".into(), 1, 2));
+        assert_eq!(
+            one(r#"{a"b=1}"#),
+            ("unexpected `\"` in attributes".into(), 2, 3)
+        );
+        assert_eq!(
+            one(r#"{name=a"b"}"#),
+            (
+                "unexpected `\"` in a value (quote the whole value)".into(),
+                7,
+                8
+            )
+        );
+        assert_eq!(
+            one(r#"{name="a"b}"#),
+            ("unexpected `b` after a quoted value".into(), 9, 10)
+        );
+        assert_eq!(
+            one(r#"{"name" "x"}"#),
+            (
+                "expected `:` after `\"name\"` in JSON attributes".into(),
+                8,
+                9
+            )
+        );
+        assert_eq!(
+            one(r#"{"name":["x"]}"#),
+            (
+                "unsupported JSON value in attributes (use a string, number or boolean)".into(),
+                8,
+                9
+            )
+        );
+        assert_eq!(
+            one(r#"{"name":"x" "a":1}"#),
+            (
+                "expected `,` or `}` in JSON attributes, found `\"`".into(),
+                12,
+                13
+            )
+        );
+        assert_eq!(
+            one(r#"{"name":"x", a:1}"#),
+            (
+                "expected a quoted key in JSON attributes, found `a`".into(),
+                13,
+                14
+            )
+        );
+        assert_eq!(
+            one(r#"{"name":"\q"}"#),
+            ("invalid JSON string in attributes".into(), 8, 12)
+        );
+        assert_eq!(
+            one(r#"{"name":"x""#),
+            ("unclosed `{` in attributes".into(), 0, 1)
+        );
+        assert_eq!(
+            one(r#"{"name":"x}"#),
+            ("unterminated string in attributes".into(), 8, 9)
+        );
+    }
+
+    #[test]
+    fn split_and_suggest() {
+        assert_eq!(split_info("bash {x}"), ("bash", " {x}", 4));
+        assert_eq!(split_info("sh{x}"), ("sh", "{x}", 2));
+        assert_eq!(split_info("{interpreter=x}"), ("", "{interpreter=x}", 0));
+        assert_eq!(suggest("retires"), Some("retries"));
+        assert_eq!(suggest("Name"), Some("name"));
+        assert_eq!(suggest("zzzzzz"), None);
+        assert!(valid_name("a.b-c_1") && valid_name("_x") && valid_name("9"));
+        assert!(!valid_name("") && !valid_name(".a") && !valid_name("a b"));
     }
 }

@@ -48,7 +48,7 @@ pub enum StepKind {
 pub struct Step {
     /// 0-based position among the steps.
     pub index: usize,
-    /// `name=` or a stable default id (`step-N`, 1-based).
+    /// `name=` or a stable default id (`step_N`, 1-based).
     pub name: String,
     /// Whether the name was given by the author.
     pub named: bool,
@@ -79,6 +79,13 @@ pub struct Step {
     pub eol: &'static str,
     /// Whether the fence was closed.
     pub closed: bool,
+}
+
+impl Document {
+    /// The step with this name.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
 }
 
 impl Step {

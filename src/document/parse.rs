@@ -1,19 +1,439 @@
 //! comrak → steps with exact byte spans.
+//!
+//! comrak finds the fenced code blocks (in lists and blockquotes too, with
+//! CommonMark's rules for where a block ends); everything positional is then
+//! recomputed from the source bytes themselves, because the splice has to
+//! land on exact byte offsets and the info string has to be read as written
+//! (comrak unescapes it).
 
-use super::Document;
-use crate::error::Result;
+use super::attrs::{self, AttrError, Attrs};
+use super::frontmatter::{self, FrontMatter};
+use super::splice::first_eol;
+use super::{Diagnostic, Document, Source, Span, Step, StepKind};
+use crate::error::{Error, Result};
+use comrak::nodes::NodeValue;
+use comrak::{Arena, Options, parse_document};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// Languages whose blocks are steps.
+pub const STEP_LANGS: &[&str] = &[
+    "bash", "sh", "zsh", "shell", "python", "python3", "node", "ruby", "perl", "http",
+];
+
+/// Stands in for a lone `\r` while comrak parses: CommonMark treats it as a
+/// line ending, the line index (and the splice) do not.
+const CR_SENTINEL: char = '\u{FDD0}';
 
 /// Parses a runbook. The text must not contain generated blocks (see
 /// [`super::splice::strip`]). All problems found are returned at once as
 /// `Error::Invalid`.
 pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
-    let _ = (path.into(), text);
-    unimplemented!("document::parse")
+    let source = Source::new(path, text);
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let mut warnings: Vec<Diagnostic> = Vec::new();
+
+    let (front, front_span) = match frontmatter::locate(&source) {
+        Ok(Some(block)) => match frontmatter::parse_front(&source, &block) {
+            Ok(f) => (f, Some(block.span)),
+            Err(d) => {
+                errors.push(d);
+                (FrontMatter::default(), Some(block.span))
+            }
+        },
+        Ok(None) => (FrontMatter::default(), None),
+        Err(d) => {
+            errors.push(d);
+            (FrontMatter::default(), None)
+        }
+    };
+    // A byte order mark stays first, before a run header.
+    let bom = if source.text.starts_with('\u{feff}') {
+        3
+    } else {
+        0
+    };
+    let header_at = front_span.map_or(bom, |s| s.end);
+    let steps = find_steps(&source, &front, header_at, &mut errors, &mut warnings);
+
+    if !errors.is_empty() {
+        errors.sort_by_key(|d| (d.line, d.col));
+        return Err(Error::Invalid(errors));
+    }
+    Ok(Document {
+        source,
+        front,
+        front_span,
+        header_at,
+        steps,
+        warnings,
+    })
 }
 
 /// Reads, strips generated blocks, and parses.
 pub fn parse_file(path: &Path) -> Result<Document> {
     let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
     parse(path, super::splice::strip(&text))
+}
+
+/// The body as comrak sees it: lone `\r` replaced so comrak's lines are the
+/// line index's lines.
+fn comrak_text(body: &str) -> (String, Option<char>) {
+    let b = body.as_bytes();
+    let lone_cr = |i: usize| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n');
+    if !(0..b.len()).any(lone_cr) {
+        return (body.to_string(), None);
+    }
+    let sentinel = if body.contains(CR_SENTINEL) {
+        None
+    } else {
+        Some(CR_SENTINEL)
+    };
+    let mut out = String::with_capacity(body.len() + 8);
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push(sentinel.unwrap_or(' '));
+        } else {
+            out.push(c);
+        }
+    }
+    (out, sentinel)
+}
+
+/// The container prefix of the lines spliced after a block: the bytes
+/// before the fence with list markers turned into spaces.
+fn container_prefix(before_fence: &str) -> String {
+    before_fence
+        .chars()
+        .map(|c| match c {
+            '>' | '\t' => c,
+            _ => ' ',
+        })
+        .collect()
+}
+
+fn diag(src: &Source, e: &AttrError) -> Diagnostic {
+    Diagnostic::at(src, e.span.start, e.span.end, e.message.clone())
+}
+
+/// What a fenced block is, once its info string is read.
+enum Block {
+    Prose,
+    Step(Box<(String, StepKind, Attrs)>),
+    Invalid,
+}
+
+fn classify(
+    src: &Source,
+    info: &str,
+    info_at: usize,
+    front: &FrontMatter,
+    errors: &mut Vec<Diagnostic>,
+) -> Block {
+    let (lang, rest, rest_off) = attrs::split_info(info);
+    let base = info_at + rest_off;
+    let lower = lang.to_ascii_lowercase();
+    let attrs = if STEP_LANGS.contains(&lower.as_str()) {
+        match attrs::parse(rest, base) {
+            Ok(a) => a,
+            Err(es) => {
+                errors.extend(es.iter().map(|e| diag(src, e)));
+                return Block::Invalid;
+            }
+        }
+    } else {
+        // Prose, unless it names an interpreter; only then are its
+        // attributes this tool's business.
+        match attrs::tokenize(rest, base) {
+            Ok(raw) if raw.iter().any(|r| r.key == "interpreter") => match attrs::validate(&raw) {
+                Ok(a) => a,
+                Err(es) => {
+                    errors.extend(es.iter().map(|e| diag(src, e)));
+                    return Block::Invalid;
+                }
+            },
+            _ => return Block::Prose,
+        }
+    };
+    if attrs.skip {
+        return Block::Prose;
+    }
+    let kind = if let Some(cmd) = &attrs.interpreter {
+        StepKind::Interpreter {
+            command: cmd.clone(),
+        }
+    } else {
+        match lower.as_str() {
+            "bash" | "sh" | "zsh" => StepKind::Shell { program: lower },
+            "shell" => StepKind::Shell {
+                program: front.shell.clone().unwrap_or_else(|| "bash".into()),
+            },
+            "python" | "python3" => StepKind::Interpreter {
+                command: "python3".into(),
+            },
+            "http" => StepKind::Http,
+            other => StepKind::Interpreter {
+                command: other.to_string(),
+            },
+        }
+    };
+    Block::Step(Box::new((lang.to_string(), kind, attrs)))
+}
+
+fn find_steps(
+    src: &Source,
+    front: &FrontMatter,
+    body_start: usize,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<Step> {
+    let text = src.text.as_str();
+    if body_start >= text.len() {
+        return Vec::new();
+    }
+    let (body, sentinel) = comrak_text(&text[body_start..]);
+    // Lines before the body (the front matter): comrak's line 1 is this + 1.
+    let line0 = src.line_col(body_start).0 - 1;
+    let arena = Arena::new();
+    let root = parse_document(&arena, &body, &Options::default());
+
+    let mut steps: Vec<Step> = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for node in root.descendants() {
+        let data = node.data();
+        let NodeValue::CodeBlock(cb) = &data.value else {
+            continue;
+        };
+        if !cb.fenced {
+            continue;
+        }
+        let line = data.sourcepos.start.line + line0;
+        if line == 0 || line > src.line_count() {
+            continue;
+        }
+        // The block's last line, counted from its content: every content
+        // line is one line of `literal` (containers only strip prefixes),
+        // whereas comrak's end position is wrong for an unclosed fence
+        // followed by blank lines in a list item.
+        let content_lines = cb.literal.split_inclusive('\n').count();
+        let end_line =
+            (line + content_lines + usize::from(cb.closed)).clamp(line, src.line_count());
+        let line_start = src.offset(line, 1);
+        let content = src.line_text(line);
+        let fence_char = cb.fence_char as char;
+        let Some(fence_idx) = content.find(fence_char) else {
+            continue;
+        };
+        let run = content[fence_idx..]
+            .bytes()
+            .take_while(|&b| b == cb.fence_char)
+            .count();
+        let fence_at = line_start + fence_idx;
+        if !cb.closed {
+            warnings.push(
+                Diagnostic::at(
+                    src,
+                    fence_at,
+                    fence_at + run,
+                    "unclosed code fence: the block runs to the end of the document",
+                )
+                .warning(),
+            );
+        }
+        let raw_info = &content[fence_idx + run..];
+        let lead = raw_info.len() - raw_info.trim_start().len();
+        let info = raw_info.trim();
+        let info_at = fence_at + run + lead;
+        let (lang, kind, attrs) = match classify(src, info, info_at, front, errors) {
+            Block::Step(b) => *b,
+            Block::Prose | Block::Invalid => continue,
+        };
+
+        let insert_at = if end_line < src.line_count() {
+            src.offset(end_line + 1, 1)
+        } else {
+            text.len()
+        };
+        let needs_eol = !text[..insert_at].ends_with('\n');
+        let eol = if needs_eol {
+            first_eol(text)
+        } else if text[..insert_at].ends_with("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        // What runs uses `\n` line endings, whatever the file uses (a bash
+        // script with CRLF fails on its first `\r`).
+        let code = cb.literal.replace("\r\n", "\n");
+        let code = match sentinel {
+            Some(s) => code.replace(s, "\r"),
+            None => code,
+        };
+
+        let index = steps.len();
+        let named = attrs.name.is_some();
+        let name = attrs
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("step_{}", index + 1));
+        if let Some(first) = names.get(&name) {
+            let span = attrs
+                .spans
+                .iter()
+                .find(|(k, _)| k == "name")
+                .map(|(_, s)| *s)
+                .unwrap_or(Span::new(fence_at, fence_at + run));
+            errors.push(Diagnostic::at(
+                src,
+                span.start,
+                span.end,
+                format!("duplicate step name `{name}` (first used on line {first})"),
+            ));
+        } else {
+            names.insert(name.clone(), line);
+        }
+        steps.push(Step {
+            index,
+            name,
+            named,
+            lang,
+            kind,
+            attrs,
+            code,
+            line,
+            col: fence_idx + 1,
+            code_line: line + 1,
+            block: Span::new(line_start, insert_at),
+            insert_at,
+            needs_eol,
+            prefix: container_prefix(&content[..fence_idx]),
+            eol,
+            closed: cb.closed,
+        });
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        match parse("t.md", text.to_string()) {
+            Ok(d) => d,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn err(text: &str) -> String {
+        match parse("t.md", text.to_string()) {
+            Ok(_) => panic!("parsed: {text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn kinds_and_defaults() {
+        let d = doc(
+            "---\nshell: zsh\n---\n```shell\na\n```\n```python\nb\n```\n```ruby\nc\n```\n```text {interpreter=\"deno run\"}\nd\n```\n```http\nGET /\n```\n```json\n{}\n```\n```bash {skip}\nx\n```\n    ```bash\n    indented\n    ```\n",
+        );
+        let kinds: Vec<_> = d.steps.iter().map(|s| s.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                StepKind::Shell {
+                    program: "zsh".into()
+                },
+                StepKind::Interpreter {
+                    command: "python3".into()
+                },
+                StepKind::Interpreter {
+                    command: "ruby".into()
+                },
+                StepKind::Interpreter {
+                    command: "deno run".into()
+                },
+                StepKind::Http,
+            ]
+        );
+        assert_eq!(d.step("step_2").map(|s| s.lang.as_str()), Some("python"));
+        assert!(d.step("nope").is_none());
+        let names: Vec<_> = d.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["step_1", "step_2", "step_3", "step_4", "step_5"]);
+        assert_eq!(d.steps[0].code, "a\n");
+        assert_eq!(d.steps[0].line, 4);
+        assert_eq!(d.steps[0].code_line, 5);
+        assert_eq!(d.header_at, 19);
+        assert_eq!(d.front_span, Some(Span::new(0, 19)));
+    }
+
+    #[test]
+    fn spans_in_containers() {
+        let text = "- > ```bash\n  > echo\n  > ```\n\n1. x\n\n   ~~~sh\n   y\n   ~~~\r\n";
+        let d = doc(text);
+        assert_eq!(d.steps[0].prefix, "  > ");
+        assert_eq!(d.steps[0].insert_at, 29);
+        assert_eq!(d.steps[0].code, "echo\n");
+        assert_eq!(d.steps[0].col, 5);
+        assert_eq!(d.steps[1].prefix, "   ");
+        assert_eq!(d.steps[1].insert_at, text.len());
+        assert_eq!(d.steps[1].eol, "\r\n");
+        assert!(!d.steps[1].needs_eol);
+    }
+
+    #[test]
+    fn unclosed_and_no_final_newline() {
+        let d = doc("```bash\necho");
+        assert!(!d.steps[0].closed);
+        assert!(d.steps[0].needs_eol);
+        assert_eq!(d.steps[0].insert_at, 12);
+        assert_eq!(
+            d.warnings[0].to_string(),
+            "warning: unclosed code fence: the block runs to the end of the document\n --> t.md:1:1\n  |\n1 | ```bash\n  | ^^^"
+        );
+        let d = doc("---\ntitle: x\n---");
+        assert_eq!(d.header_at, 16);
+        assert!(d.header_insert("h").needs_eol);
+    }
+
+    #[test]
+    fn unclosed_fence_with_blank_lines_in_a_list_item_ends_at_its_last_line() {
+        // comrak reports this block as ending on its fence line.
+        let text = "- ```bash\n  echo\n\n\n- next\n";
+        let d = doc(text);
+        assert_eq!(d.steps[0].insert_at, 19);
+        assert_eq!(d.steps[0].code, "echo\n\n\n");
+    }
+
+    #[test]
+    fn byte_order_mark_stays_first() {
+        let d = doc("\u{feff}# x\n```sh\ny\n```\n");
+        assert_eq!(d.header_at, 3);
+        assert_eq!(d.steps[0].line, 2);
+        let d = doc("\u{feff}---\ntitle: t\n---\n");
+        assert_eq!(d.header_at, 20);
+        assert_eq!(d.front.title.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn lone_carriage_return_keeps_lines() {
+        let d = doc("a\rb\n```sh\nx\ry\n```\n```sh\nz\n```\n");
+        assert_eq!(d.steps[0].code, "x\ry\n");
+        assert_eq!(d.steps[1].line, 5);
+    }
+
+    #[test]
+    fn duplicate_names() {
+        assert_eq!(
+            err("```sh {name=a}\n```\n\n```sh {name=a}\n```\n"),
+            "error: duplicate step name `a` (first used on line 1)\n --> t.md:4:8\n  |\n4 | ```sh {name=a}\n  |        ^^^^^^"
+        );
+    }
+
+    #[test]
+    fn all_errors_at_once() {
+        let e = err("---\ntitel: x\n---\n```sh {tiemout=3s}\n```\n```sh {timeout=abc}\n```\n");
+        assert_eq!(e.matches("error:").count(), 3, "{e}");
+    }
 }
