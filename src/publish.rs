@@ -164,11 +164,29 @@ pub struct Upload {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishOutcome {
+    /// Where it was published (`gitlab:group/project#42`).
+    pub target: String,
     pub uploads: Vec<Upload>,
     /// The id of the created note.
     pub note_id: Option<u64>,
     /// The note body that was posted.
     pub body: String,
+}
+
+/// `published to gitlab:sre/incidents#42: note 302, 2 reports uploaded`.
+impl std::fmt::Display for PublishOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "published to {}: ", self.target)?;
+        if let Some(id) = self.note_id {
+            write!(f, "note {id}, ")?;
+        }
+        let n = self.uploads.len();
+        write!(
+            f,
+            "{n} {} uploaded",
+            if n == 1 { "report" } else { "reports" }
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +300,7 @@ pub async fn publish(
             message: e.to_string(),
         })?;
     Ok(PublishOutcome {
+        target: target.to_string(),
         uploads,
         note_id: note.get("id").and_then(|v| v.as_u64()),
         body,

@@ -241,6 +241,38 @@ fn a_missing_file_is_an_error_naming_it() {
     );
 }
 
+#[test]
+fn positions_account_for_list_containers_and_crlf() {
+    let crlf = runbook::check::check_text(
+        Path::new("p.md"),
+        "# T\r\n\r\n- item\r\n\r\n  ```bash {name=a}\r\n  echo {{ params.nope }}\r\n  ```\r\n",
+    );
+    assert_eq!(
+        crlf.diagnostics
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>(),
+        vec![
+            "error: undefined param `nope`: not declared under `params:` in the front matter\n \
+             --> p.md:6:11\n  |\n6 |   echo {{ params.nope }}\n  |           ^^^^^^^^^^^"
+        ]
+    );
+    let list = runbook::check::check_text(
+        Path::new("p.md"),
+        "1. step one\n\n   ```bash {name=a env=\"X={{secrets.S}}\"}\n   echo ok\n   echo {{ steps.zz.stdout }}\n   ```\n",
+    );
+    assert_eq!(
+        list.diagnostics
+            .iter()
+            .map(|d| d.short())
+            .collect::<Vec<_>>(),
+        vec![
+            "p.md:3:29: error: undefined secret `S`: not declared under `secrets:` in the front matter",
+            "p.md:5:12: error: undefined step `zz`: no step is named `zz`",
+        ]
+    );
+}
+
 /// The runbook from the design brief: declared params, secrets, hosts,
 /// preconditions with templates, steps referring to earlier steps.
 const DESIGN_EXAMPLE: &str = r#"---
@@ -462,4 +494,45 @@ fn json_lists_every_diagnostic_with_its_position() {
             "ok": false
         })
     );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    /// Markdown-ish fragments that stress the checker: fences in containers,
+    /// templates cut in half, multi-byte characters next to references.
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "---\n",
+            "params:\n  a: { default: 1, choices: [2] }\n",
+            "hosts:\n  h: { group: [x] }\n",
+            "interactive: false\n",
+            "```bash {name=a}\n",
+            "```bash {name=b when=\"steps.a.exit_code ==\" host=zz}\n",
+            "> ```sh {confirm}\n> echo {{ params.é }}\n",
+            "- ```bash {cwd=\"{% if %}\"}\n  echo ünï {{ steps.b.stdout\n",
+            "```\n",
+            "echo {{ params.a }} {{ secrets.S }} {{ hosts.h }} {{ nope }}\n",
+            "{% for x in steps.a.json %}{{ x }}{% endfor %}\n",
+            "\r\n",
+            "é",
+            "{{",
+            "}}",
+            "~~~python {interpreter=\"/no/such\"}\n",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn check_text_never_panics(parts in prop::collection::vec(fragment(), 0..24)) {
+            let text: String = parts.concat();
+            let report = runbook::check::check_text(Path::new("fuzz.md"), &text);
+            for d in &report.diagnostics {
+                prop_assert!(d.line >= 1 && d.col >= 1);
+                let _ = d.to_string();
+            }
+        }
+    }
 }

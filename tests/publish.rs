@@ -279,6 +279,10 @@ async fn uploads_each_report_and_posts_one_note_with_links_and_timeline() {
         "/timeline runbook P90 latency: failed at step restart | 2026-11-21 12:03"
     );
     assert_eq!(out.note_id, Some(302));
+    assert_eq!(
+        out.to_string(),
+        "published to gitlab:sre/incidents#42: note 302, 2 reports uploaded"
+    );
 }
 
 #[tokio::test]
