@@ -73,8 +73,8 @@ pub fn parse_target(s: &str) -> Result<GitLabTarget, String> {
     Ok(GitLabTarget { project, issue_iid })
 }
 
-/// How to reach GitLab.
-#[derive(Debug, Clone)]
+/// How to reach GitLab. `Debug` does not show the token.
+#[derive(Clone)]
 pub struct PublishConfig {
     /// The API root, e.g. `https://gitlab.example.com/api/v4` (`CI_API_V4_URL`
     /// in a pipeline, or `--gitlab-url`).
@@ -82,6 +82,15 @@ pub struct PublishConfig {
     /// A personal, project or group access token with the `api` scope
     /// (`GITLAB_TOKEN`). The CI job token cannot post notes.
     pub token: String,
+}
+
+impl std::fmt::Debug for PublishConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishConfig")
+            .field("base_url", &self.base_url)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 /// What the note says about the run. The caller fills it from the run record
@@ -534,6 +543,18 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_the_token() {
+        let c = PublishConfig {
+            base_url: "https://gitlab.example.com/api/v4".into(),
+            token: "glpat-secret".into(),
+        };
+        assert_eq!(
+            format!("{c:?}"),
+            "PublishConfig { base_url: \"https://gitlab.example.com/api/v4\", token: \"[redacted]\" }"
+        );
+    }
 
     #[test]
     fn targets() {

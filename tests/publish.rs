@@ -36,6 +36,8 @@ enum Mode {
     Unauthorized,
     /// The project exists but the issue does not.
     NoIssue,
+    /// Notes fail with a 500 and GitLab's error JSON.
+    Broken,
 }
 
 struct Server {
@@ -124,6 +126,12 @@ async fn handle(
         ));
     }
     if method == "POST" && path == "/api/v4/projects/sre%2Fincidents/issues/42/notes" {
+        if matches!(mode, Mode::Broken) {
+            return Ok(json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({"message": "500 Internal Server Error"}),
+            ));
+        }
         if matches!(mode, Mode::NoIssue) {
             return Ok(json(
                 StatusCode::NOT_FOUND,
@@ -351,6 +359,23 @@ async fn missing_issue_and_project_are_named() {
         err.to_string(),
         format!(
             "GitLab project `sre/other` not found (404 Not Found) at http://{}/api/v4",
+            server.addr
+        )
+    );
+}
+
+#[tokio::test]
+async fn other_statuses_carry_gitlab_s_message() {
+    let server = start(Mode::Broken).await;
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4", server.addr),
+        token: TOKEN.into(),
+    };
+    let err = publish(&cfg, &target(), &summary(), &[]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitLab answered 500 Internal Server Error to POST http://{}/api/v4/projects/sre%2Fincidents/issues/42/notes: 500 Internal Server Error",
             server.addr
         )
     );
