@@ -115,7 +115,7 @@ echo "restarting" {{ params.service }}
 Steps see the results of earlier steps: `steps.NAME.stdout`, `.exit_code`,
 `.json` (with `capture=json`), `.status`.
 
-```bash {name=verify safe when="steps.restart.exit_code == 0"}
+```bash {name=verify when="steps.restart.exit_code == 0"}
 echo "restart output was:" {{ steps.restart.stdout }}
 ```
 
