@@ -1,1 +1,673 @@
-//! (in progress)
+//! Publishing a run to a GitLab incident: the reports are uploaded to the
+//! project and a note is posted on the incident with the run summary, links to
+//! the uploads and a `/timeline` quick action, so the audit record lands on the
+//! ticket where the incident is being handled.
+//!
+//! Only GitLab's REST API v4 is spoken: `POST /projects/:id/uploads`
+//! (multipart, field `file`) and `POST /projects/:id/issues/:iid/notes`
+//! (quick actions in a note body are executed by GitLab, `/timeline` adds an
+//! incident timeline event: `/timeline <comment> | <YYYY-MM-DD> <HH:MM>`).
+
+use crate::record::{RunRecord, StepStatus};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Characters encoded in a project path: everything except what GitLab keeps
+/// verbatim in a path segment. `/` becomes `%2F` as the API requires.
+const PROJECT_PATH: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_');
+
+/// GitLab incident timeline events are limited to 280 characters.
+const TIMELINE_MAX: usize = 280;
+
+/// Where to publish: an issue (incident) of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitLabTarget {
+    /// A numeric project id, or the URL-encoded full path (`group%2Fproj`).
+    pub project: String,
+    /// The issue's project-local number (`#42`).
+    pub issue_iid: u64,
+}
+
+impl GitLabTarget {
+    /// The project as the user wrote it (`group/proj` or `1234`), for messages.
+    pub fn project_display(&self) -> String {
+        percent_decode_str(&self.project)
+            .decode_utf8_lossy()
+            .into_owned()
+    }
+}
+
+impl std::fmt::Display for GitLabTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "gitlab:{}#{}", self.project_display(), self.issue_iid)
+    }
+}
+
+/// Parses `gitlab:<project>#<iid>`, where project is a numeric id or a full
+/// path (`group/subgroup/project`, URL-encoded or not).
+pub fn parse_target(s: &str) -> Result<GitLabTarget, String> {
+    let usage = "expected gitlab:<project>#<issue>, e.g. gitlab:group/project#42";
+    let Some(rest) = s.strip_prefix("gitlab:") else {
+        return Err(format!("unknown publish target `{s}`: {usage}"));
+    };
+    let Some((project, iid)) = rest.rsplit_once('#') else {
+        return Err(format!("publish target `{s}` has no issue number: {usage}"));
+    };
+    let project = project.trim_matches('/');
+    if project.is_empty() {
+        return Err(format!("publish target `{s}` has no project: {usage}"));
+    }
+    let issue_iid = match iid.parse::<u64>() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            return Err(format!(
+                "publish target `{s}`: issue number `{iid}` is not a positive integer"
+            ));
+        }
+    };
+    // Decode first so an already encoded path is not encoded twice.
+    let decoded = percent_decode_str(project).decode_utf8_lossy();
+    let project = utf8_percent_encode(&decoded, PROJECT_PATH).to_string();
+    Ok(GitLabTarget { project, issue_iid })
+}
+
+/// How to reach GitLab. `Debug` does not show the token.
+#[derive(Clone)]
+pub struct PublishConfig {
+    /// The API root, e.g. `https://gitlab.example.com/api/v4` (`CI_API_V4_URL`
+    /// in a pipeline, or `--gitlab-url`).
+    pub base_url: String,
+    /// A personal, project or group access token with the `api` scope
+    /// (`GITLAB_TOKEN`). The CI job token cannot post notes.
+    pub token: String,
+}
+
+impl std::fmt::Debug for PublishConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishConfig")
+            .field("base_url", &self.base_url)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// What the note says about the run. The caller fills it from the run record
+/// ([`PublishSummary::from_record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishSummary {
+    /// The runbook's path as given to `runbook run`.
+    pub runbook: String,
+    /// The front matter title, if any.
+    pub title: Option<String>,
+    /// `succeeded`, `failed`, `aborted`, ... (the record's result word).
+    pub result: String,
+    pub exit_code: Option<i32>,
+    pub operator: String,
+    pub machine: String,
+    /// RFC 3339 timestamps.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub dry_run: bool,
+    /// Steps that ran and succeeded, and the total number of steps.
+    pub steps_ok: usize,
+    pub steps_total: usize,
+    /// The first failed step, if any.
+    pub failed_step: Option<FailedStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedStep {
+    pub name: String,
+    /// 1-based line of its fence in the runbook.
+    pub line: usize,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+impl PublishSummary {
+    pub fn from_record(r: &RunRecord) -> Self {
+        let failed_step = r
+            .steps
+            .iter()
+            .find(|s| s.status.is_failure())
+            .map(|s| FailedStep {
+                name: s.name.clone(),
+                line: s.line,
+                exit_code: s.exit_code,
+                reason: s.reason.clone(),
+            });
+        PublishSummary {
+            runbook: r.runbook.path.clone(),
+            title: r.runbook.title.clone(),
+            result: r.result.as_str().to_string(),
+            exit_code: r.exit_code,
+            operator: r.operator.clone(),
+            machine: r.machine.clone(),
+            started_at: r.started_at.clone(),
+            finished_at: r.finished_at.clone(),
+            dry_run: r.dry_run,
+            steps_ok: r
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Ok)
+                .count(),
+            steps_total: r.steps.len(),
+            failed_step,
+        }
+    }
+}
+
+/// One uploaded file, as GitLab answered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Upload {
+    /// `[report.html](/uploads/<secret>/report.html)`.
+    pub markdown: String,
+    /// `/uploads/<secret>/report.html` (relative to the project).
+    pub url: String,
+    /// `/-/project/<id>/uploads/<secret>/report.html` (GitLab 17+).
+    #[serde(default)]
+    pub full_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// Where it was published (`gitlab:group/project#42`).
+    pub target: String,
+    pub uploads: Vec<Upload>,
+    /// The id of the created note.
+    pub note_id: Option<u64>,
+    /// The note body that was posted.
+    pub body: String,
+}
+
+/// `published to gitlab:sre/incidents#42: note 302, 2 reports uploaded`.
+impl std::fmt::Display for PublishOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "published to {}: ", self.target)?;
+        if let Some(id) = self.note_id {
+            write!(f, "note {id}, ")?;
+        }
+        let n = self.uploads.len();
+        write!(
+            f,
+            "{n} {} uploaded",
+            if n == 1 { "report" } else { "reports" }
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(
+        "GitLab rejected the token ({status}): check GITLAB_TOKEN has the api scope; the CI job token cannot post notes"
+    )]
+    Unauthorized { status: String },
+    #[error("GitLab project `{project}` not found ({status}) at {base_url}")]
+    ProjectNotFound {
+        project: String,
+        status: String,
+        base_url: String,
+    },
+    #[error("GitLab issue {project}#{iid} not found ({status}) at {base_url}")]
+    IssueNotFound {
+        project: String,
+        iid: u64,
+        status: String,
+        base_url: String,
+    },
+    #[error("cannot reach GitLab at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("GitLab answered {status} to POST {url}: {message}")]
+    Status {
+        url: String,
+        status: String,
+        message: String,
+    },
+    #[error("GitLab answered POST {url} with an unexpected body: {message}")]
+    Response { url: String, message: String },
+    #[error("cannot read report {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("GitLab URL `{0}` is not an http(s) URL")]
+    BadUrl(String),
+}
+
+impl From<PublishError> for crate::Error {
+    fn from(e: PublishError) -> Self {
+        crate::Error::Other(e.to_string())
+    }
+}
+
+/// Uploads each report file, then posts one note on the issue with the run
+/// summary, the upload links and a `/timeline` quick action.
+pub async fn publish(
+    cfg: &PublishConfig,
+    target: &GitLabTarget,
+    summary: &PublishSummary,
+    files: &[PathBuf],
+) -> Result<PublishOutcome, PublishError> {
+    let base = cfg.base_url.trim_end_matches('/').to_string();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(PublishError::BadUrl(cfg.base_url.clone()));
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| PublishError::Network {
+            url: base.clone(),
+            message: error_chain(&e),
+        })?;
+
+    let mut uploads = Vec::with_capacity(files.len());
+    for path in files {
+        uploads.push(upload(&client, cfg, &base, target, path).await?);
+    }
+
+    let body = note_body(summary, &uploads);
+    let url = format!(
+        "{base}/projects/{}/issues/{}/notes",
+        target.project, target.issue_iid
+    );
+    let resp = client
+        .post(&url)
+        .header("PRIVATE-TOKEN", &cfg.token)
+        .json(&serde_json::json!({ "body": body }))
+        .send()
+        .await
+        .map_err(|e| network(&url, &e))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(match status.as_u16() {
+            401 | 403 => PublishError::Unauthorized {
+                status: status_text(status),
+            },
+            404 => PublishError::IssueNotFound {
+                project: target.project_display(),
+                iid: target.issue_iid,
+                status: status_text(status),
+                base_url: base,
+            },
+            _ => PublishError::Status {
+                url,
+                status: status_text(status),
+                message: api_message(&text),
+            },
+        });
+    }
+    let text = resp.text().await.map_err(|e| network(&url, &e))?;
+    let note: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| PublishError::Response {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(PublishOutcome {
+        target: target.to_string(),
+        uploads,
+        note_id: note.get("id").and_then(|v| v.as_u64()),
+        body,
+    })
+}
+
+async fn upload(
+    client: &reqwest::Client,
+    cfg: &PublishConfig,
+    base: &str,
+    target: &GitLabTarget,
+    path: &Path,
+) -> Result<Upload, PublishError> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|source| PublishError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.clone())
+        .mime_str(mime_for(&name))
+        .map_err(|e| PublishError::Response {
+            url: base.to_string(),
+            message: e.to_string(),
+        })?;
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let url = format!("{base}/projects/{}/uploads", target.project);
+    let resp = client
+        .post(&url)
+        .header("PRIVATE-TOKEN", &cfg.token)
+        .multipart(form)
+        .send()
+        .await
+        .map_err(|e| network(&url, &e))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| network(&url, &e))?;
+    if !status.is_success() {
+        return Err(match status.as_u16() {
+            401 | 403 => PublishError::Unauthorized {
+                status: status_text(status),
+            },
+            404 => PublishError::ProjectNotFound {
+                project: target.project_display(),
+                status: status_text(status),
+                base_url: base.to_string(),
+            },
+            _ => PublishError::Status {
+                url,
+                status: status_text(status),
+                message: api_message(&text),
+            },
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| PublishError::Response {
+        url,
+        message: e.to_string(),
+    })
+}
+
+fn mime_for(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".html") || lower.ends_with(".htm") {
+        "text/html"
+    } else if lower.ends_with(".md") {
+        "text/markdown"
+    } else if lower.ends_with(".json") {
+        "application/json"
+    } else if lower.ends_with(".xml") {
+        "application/xml"
+    } else if lower.ends_with(".log") || lower.ends_with(".txt") {
+        "text/plain"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+fn status_text(s: reqwest::StatusCode) -> String {
+    match s.canonical_reason() {
+        Some(r) => format!("{} {r}", s.as_u16()),
+        None => s.as_u16().to_string(),
+    }
+}
+
+/// GitLab errors are `{"message": ...}` or `{"error": ...}`; fall back to the
+/// start of the body.
+fn api_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        for key in ["message", "error"] {
+            if let Some(m) = v.get(key) {
+                return match m.as_str() {
+                    Some(s) => s.to_string(),
+                    None => m.to_string(),
+                };
+            }
+        }
+    }
+    let t = body.trim();
+    if t.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        t.chars().take(200).collect()
+    }
+}
+
+fn network(url: &str, e: &reqwest::Error) -> PublishError {
+    PublishError::Network {
+        url: url.to_string(),
+        message: error_chain(e),
+    }
+}
+
+/// reqwest's top-level message is vague ("error sending request"); the
+/// sources say what happened (connection refused, dns, tls).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+/// The note posted on the incident. The `/timeline` quick action must be on
+/// its own line outside any code block; GitLab removes it from the note and
+/// adds the timeline event.
+pub fn note_body(summary: &PublishSummary, uploads: &[Upload]) -> String {
+    let name = summary.title.as_deref().unwrap_or(&summary.runbook);
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "**runbook** `{}`{}: **{}**",
+        md_code(&summary.runbook),
+        summary
+            .title
+            .as_deref()
+            .map(|t| format!(" ({})", md_inline(t)))
+            .unwrap_or_default(),
+        md_inline(&summary.result)
+    );
+    b.push('\n');
+    let _ = writeln!(b, "| | |\n|---|---|");
+    let _ = writeln!(b, "| Result | {} |", cell(&summary.result));
+    if let Some(code) = summary.exit_code {
+        let _ = writeln!(b, "| Exit code | {code} |");
+    }
+    if summary.dry_run {
+        let _ = writeln!(b, "| Mode | dry run |");
+    }
+    let _ = writeln!(
+        b,
+        "| Operator | {} on {} |",
+        cell(&summary.operator),
+        cell(&summary.machine)
+    );
+    let _ = writeln!(b, "| Started | {} |", cell(&summary.started_at));
+    if let Some(end) = &summary.finished_at {
+        let _ = writeln!(b, "| Finished | {} |", cell(end));
+    }
+    let _ = writeln!(
+        b,
+        "| Steps ok | {} of {} |",
+        summary.steps_ok, summary.steps_total
+    );
+    if let Some(f) = &summary.failed_step {
+        let mut s = format!("`{}` (line {})", md_code(&f.name), f.line);
+        if let Some(c) = f.exit_code {
+            let _ = write!(s, ", exit code {c}");
+        }
+        if let Some(r) = &f.reason {
+            let _ = write!(s, ": {}", cell(r));
+        }
+        let _ = writeln!(b, "| Failed step | {s} |");
+    }
+    if !uploads.is_empty() {
+        b.push_str("\nReports:\n\n");
+        for u in uploads {
+            let _ = writeln!(b, "- {}", u.markdown);
+        }
+    }
+    b.push('\n');
+    b.push_str(&timeline_line(name, summary));
+    b.push('\n');
+    b
+}
+
+/// `/timeline <comment> | <YYYY-MM-DD> <HH:MM>` (UTC). Without a parsable
+/// time the date part is left out and GitLab uses the current time.
+pub fn timeline_line(name: &str, summary: &PublishSummary) -> String {
+    let mut text = format!("runbook {name}: {}", summary.result);
+    if let Some(f) = &summary.failed_step {
+        let _ = write!(text, " at step {}", f.name);
+    }
+    // `|` separates the date; a line break would end the quick action.
+    let text: String = text
+        .chars()
+        .map(|c| if c == '|' || c.is_control() { ' ' } else { c })
+        .collect();
+    let text: String = text.trim().chars().take(TIMELINE_MAX).collect();
+    let when = summary
+        .finished_at
+        .as_deref()
+        .unwrap_or(&summary.started_at);
+    match when.parse::<jiff::Timestamp>() {
+        Ok(ts) => format!("/timeline {text} | {}", ts.strftime("%Y-%m-%d %H:%M")),
+        Err(_) => format!("/timeline {text}"),
+    }
+}
+
+fn md_code(s: &str) -> String {
+    s.replace('`', "'")
+}
+
+fn md_inline(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+fn cell(s: &str) -> String {
+    md_inline(s).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_token() {
+        let c = PublishConfig {
+            base_url: "https://gitlab.example.com/api/v4".into(),
+            token: "glpat-secret".into(),
+        };
+        assert_eq!(
+            format!("{c:?}"),
+            "PublishConfig { base_url: \"https://gitlab.example.com/api/v4\", token: \"[redacted]\" }"
+        );
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            parse_target("gitlab:group/sub/proj#12").unwrap(),
+            GitLabTarget {
+                project: "group%2Fsub%2Fproj".into(),
+                issue_iid: 12
+            }
+        );
+        assert_eq!(
+            parse_target("gitlab:1234#7").unwrap(),
+            GitLabTarget {
+                project: "1234".into(),
+                issue_iid: 7
+            }
+        );
+        assert_eq!(
+            parse_target("gitlab:group%2Fproj#3").unwrap().project,
+            "group%2Fproj"
+        );
+        assert_eq!(
+            parse_target("gitlab:my.group/my-proj_x#3")
+                .unwrap()
+                .to_string(),
+            "gitlab:my.group/my-proj_x#3"
+        );
+        assert_eq!(
+            parse_target("github:a/b#1").unwrap_err(),
+            "unknown publish target `github:a/b#1`: expected gitlab:<project>#<issue>, e.g. gitlab:group/project#42"
+        );
+        assert_eq!(
+            parse_target("gitlab:a/b").unwrap_err(),
+            "publish target `gitlab:a/b` has no issue number: expected gitlab:<project>#<issue>, e.g. gitlab:group/project#42"
+        );
+        assert_eq!(
+            parse_target("gitlab:#4").unwrap_err(),
+            "publish target `gitlab:#4` has no project: expected gitlab:<project>#<issue>, e.g. gitlab:group/project#42"
+        );
+        assert_eq!(
+            parse_target("gitlab:a/b#x1").unwrap_err(),
+            "publish target `gitlab:a/b#x1`: issue number `x1` is not a positive integer"
+        );
+        assert_eq!(
+            parse_target("gitlab:a/b#0").unwrap_err(),
+            "publish target `gitlab:a/b#0`: issue number `0` is not a positive integer"
+        );
+    }
+
+    fn summary() -> PublishSummary {
+        PublishSummary {
+            runbook: "runbooks/latency.md".into(),
+            title: Some("P90 latency | spike".into()),
+            result: "failed".into(),
+            exit_code: Some(1),
+            operator: "alice".into(),
+            machine: "bastion".into(),
+            started_at: "2026-11-21T12:00:05Z".into(),
+            finished_at: Some("2026-11-21T12:03:59.5+00:00".into()),
+            dry_run: false,
+            steps_ok: 2,
+            steps_total: 4,
+            failed_step: Some(FailedStep {
+                name: "restart".into(),
+                line: 31,
+                exit_code: Some(3),
+                reason: Some("exit status 3".into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn timeline_quick_action_follows_gitlab_syntax() {
+        let s = summary();
+        assert_eq!(
+            timeline_line("P90 latency | spike", &s),
+            "/timeline runbook P90 latency   spike: failed at step restart | 2026-11-21 12:03"
+        );
+        let mut s2 = s.clone();
+        s2.finished_at = None;
+        s2.started_at = "not a time".into();
+        assert_eq!(
+            timeline_line("x", &s2),
+            "/timeline runbook x: failed at step restart"
+        );
+    }
+
+    #[test]
+    fn note_lists_summary_and_links() {
+        let up = Upload {
+            markdown: "[report.html](/uploads/abc/report.html)".into(),
+            url: "/uploads/abc/report.html".into(),
+            full_path: None,
+        };
+        let body = note_body(&summary(), &[up]);
+        assert_eq!(
+            body,
+            "**runbook** `runbooks/latency.md` (P90 latency | spike): **failed**\n\
+             \n\
+             | | |\n|---|---|\n\
+             | Result | failed |\n\
+             | Exit code | 1 |\n\
+             | Operator | alice on bastion |\n\
+             | Started | 2026-11-21T12:00:05Z |\n\
+             | Finished | 2026-11-21T12:03:59.5+00:00 |\n\
+             | Steps ok | 2 of 4 |\n\
+             | Failed step | `restart` (line 31), exit code 3: exit status 3 |\n\
+             \n\
+             Reports:\n\
+             \n\
+             - [report.html](/uploads/abc/report.html)\n\
+             \n\
+             /timeline runbook P90 latency   spike: failed at step restart | 2026-11-21 12:03\n"
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! The GitLab CI/CD component in ci/templates/runbook.yml: its structure
+//! (a `spec: inputs:` header, `---`, then the jobs), that every
+//! `$[[ inputs.X ]]` it uses is declared (and every declared input is used),
+//! that the jobs call the CLI with flags the real binary has, and, when
+//! gitlab-ci-local is installed, that GitLab's own schema and input
+//! validation accept it.
+
+use regex::Regex;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+const TEMPLATE: &str = "ci/templates/runbook.yml";
+
+fn documents() -> (Value, Value) {
+    let text = std::fs::read_to_string(TEMPLATE).expect("read template");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("valid YAML");
+    assert_eq!(docs.len(), 2, "a header document and the jobs document");
+    let mut it = docs.into_iter();
+    (it.next().expect("header"), it.next().expect("jobs"))
+}
+
+fn script(job: &Value) -> String {
+    job["script"]
+        .as_array()
+        .expect("script is a list")
+        .iter()
+        .map(|l| l.as_str().expect("script lines are strings"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn header_declares_the_inputs() {
+    let (header, _) = documents();
+    let inputs = header["spec"]["inputs"]
+        .as_object()
+        .expect("spec.inputs is a map");
+    let names: BTreeSet<&str> = inputs.keys().map(String::as_str).collect();
+    for required in [
+        "stage",
+        "runbooks",
+        "image",
+        "runbook",
+        "params",
+        "report_dir",
+        "publish",
+    ] {
+        assert!(names.contains(required), "missing input {required}");
+    }
+    for (name, spec) in inputs {
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "input {name} has no description"
+        );
+        // A default must satisfy the input's own constraints, or GitLab
+        // refuses the include.
+        if let (Some(default), Some(options)) = (spec.get("default"), spec.get("options")) {
+            let options = options.as_array().expect("options is a list");
+            assert!(options.contains(default), "{name}: default not in options");
+        }
+        if let (Some(default), Some(re)) = (spec.get("default"), spec.get("regex")) {
+            let re = Regex::new(re.as_str().expect("regex")).expect("valid regex");
+            assert!(
+                re.is_match(default.as_str().expect("string default")),
+                "{name}: default does not match its regex"
+            );
+        }
+        if spec.get("type").and_then(Value::as_str) == Some("boolean") {
+            assert!(spec["default"].is_boolean(), "{name}: boolean default");
+        }
+    }
+    // The image has no sensible default: the including project names it.
+    assert!(inputs["image"].get("default").is_none());
+    assert_eq!(inputs["runbooks"]["default"], "runbooks");
+    assert_eq!(inputs["report_dir"]["default"], "reports");
+}
+
+#[test]
+fn every_input_used_is_declared_and_every_declared_input_is_used() {
+    let text = std::fs::read_to_string(TEMPLATE).expect("read template");
+    let (header, _) = documents();
+    let declared: BTreeSet<String> = header["spec"]["inputs"]
+        .as_object()
+        .expect("inputs")
+        .keys()
+        .cloned()
+        .collect();
+    let body = text.split("\n---\n").nth(1).expect("body after ---");
+    let re = Regex::new(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*(\|[^\]]*)?\]\]").expect("regex");
+    let used: BTreeSet<String> = re.captures_iter(body).map(|c| c[1].to_string()).collect();
+    let undeclared: Vec<_> = used.difference(&declared).collect();
+    assert!(undeclared.is_empty(), "undeclared inputs: {undeclared:?}");
+    let unused: Vec<_> = declared.difference(&used).collect();
+    assert!(unused.is_empty(), "declared but unused inputs: {unused:?}");
+    // Nothing that looks like an interpolation escaped the pattern.
+    assert_eq!(body.matches("$[[").count(), re.find_iter(body).count());
+}
+
+#[test]
+fn check_job_runs_on_merge_requests_that_change_runbooks_and_reports_junit() {
+    let (_, jobs) = documents();
+    let job = &jobs["runbook-check"];
+    assert_eq!(job["stage"], "$[[ inputs.stage ]]");
+    assert_eq!(job["image"], "$[[ inputs.image ]]");
+    let s = script(job);
+    assert!(
+        s.contains("runbook check --format junit $strict \"$[[ inputs.runbooks ]]\" > check.xml"),
+        "{s}"
+    );
+    assert!(
+        s.contains("runbook check $strict \"$[[ inputs.runbooks ]]\""),
+        "{s}"
+    );
+    assert!(s.contains("strict=\"--strict\""), "{s}");
+    assert_eq!(job["artifacts"]["when"], "always");
+    assert_eq!(job["artifacts"]["reports"]["junit"], "check.xml");
+
+    let rules = job["rules"].as_array().expect("rules");
+    let mr = rules
+        .iter()
+        .find(|r| {
+            r["if"]
+                .as_str()
+                .is_some_and(|i| i.contains("$CI_PIPELINE_SOURCE == \"merge_request_event\""))
+        })
+        .expect("a merge request rule");
+    let paths: Vec<&str> = mr["changes"]["paths"]
+        .as_array()
+        .expect("changes.paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(paths.contains(&"$[[ inputs.runbooks ]]/**/*"), "{paths:?}");
+    // No rule runs the check unconditionally.
+    for r in rules {
+        assert!(r.get("changes").is_some(), "rule without changes: {r}");
+    }
+}
+
+#[test]
+fn run_job_runs_the_runbook_headless_and_keeps_reports_always() {
+    let (_, jobs) = documents();
+    let job = &jobs["runbook-run"];
+    assert_eq!(job["stage"], "$[[ inputs.run_stage ]]");
+    let s = script(job);
+    let run = s
+        .lines()
+        .find(|l| l.starts_with("runbook run "))
+        .expect("a runbook run line");
+    assert!(
+        run.starts_with("runbook run \"$[[ inputs.runbook ]]\" --yes "),
+        "{run}"
+    );
+    assert!(
+        run.contains("--report-dir \"$[[ inputs.report_dir ]]\""),
+        "{run}"
+    );
+    assert!(
+        run.contains("${RUNBOOK_PUBLISH:+--publish \"$RUNBOOK_PUBLISH\"}"),
+        "{run}"
+    );
+    assert!(run.ends_with(" $[[ inputs.params ]]"), "{run}");
+    let a = &job["artifacts"];
+    assert_eq!(a["when"], "always");
+    assert_eq!(a["paths"][0], "$[[ inputs.report_dir ]]/");
+    assert_eq!(a["reports"]["junit"], "$[[ inputs.report_dir ]]/*.xml");
+    assert_eq!(job["interruptible"], false);
+    let rules = job["rules"].as_array().expect("rules");
+    assert_eq!(rules[0]["if"], "$RUNBOOK_FILE !~ /./");
+    assert_eq!(rules[0]["when"], "never");
+    assert_eq!(job["variables"]["RUNBOOK_FILE"], "$[[ inputs.runbook ]]");
+}
+
+/// The flags the jobs use exist in the real binary.
+#[test]
+fn jobs_use_flags_the_cli_has() {
+    let bin = env!("CARGO_BIN_EXE_runbook");
+    let help = |sub: &str| {
+        let out = Command::new(bin)
+            .args([sub, "--help"])
+            .output()
+            .expect("run runbook");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let check = help("check");
+    for flag in ["--format", "junit", "--strict"] {
+        assert!(
+            check.contains(flag),
+            "`runbook check --help` lacks {flag}:\n{check}"
+        );
+    }
+    let run = help("run");
+    for flag in ["--yes", "--report-dir", "--publish", "-p"] {
+        assert!(
+            run.contains(flag),
+            "`runbook run --help` lacks {flag}:\n{run}"
+        );
+    }
+}
+
+/// gitlab-ci-local (npm) validates the component against GitLab's JSON
+/// schema and input rules. Optional: set GITLAB_CI_LOCAL to its command line,
+/// or have `gitlab-ci-local` on PATH; skipped otherwise.
+#[test]
+fn gitlab_ci_local_accepts_the_component() {
+    let cmd: Vec<String> = match std::env::var("GITLAB_CI_LOCAL") {
+        Ok(c) if !c.trim().is_empty() => c.split_whitespace().map(str::to_string).collect(),
+        _ => {
+            let on_path = Command::new("gitlab-ci-local")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !on_path {
+                eprintln!("gitlab-ci-local not installed: skipped");
+                return;
+            }
+            vec!["gitlab-ci-local".to_string()]
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("ci/templates")).expect("mkdir");
+    std::fs::create_dir_all(root.join("runbooks")).expect("mkdir");
+    std::fs::copy(TEMPLATE, root.join(TEMPLATE)).expect("copy");
+    std::fs::write(root.join("runbooks/restart.md"), "# Restart\n").expect("write");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    let gcl = |ci: &str, args: &[&str], vars: &[&str]| {
+        std::fs::write(root.join(".gitlab-ci.yml"), ci).expect("write");
+        let mut c = Command::new(&cmd[0]);
+        c.args(&cmd[1..]).args(args).current_dir(root);
+        for v in vars {
+            c.args(["--variable", v]);
+        }
+        c.env("GCL_IGNORE_PREDEFINED_VARS", "CI_PIPELINE_SOURCE");
+        let out = c.output().expect("run gitlab-ci-local");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+
+    let include = |extra: &str| {
+        format!(
+            "include:\n  - local: ci/templates/runbook.yml\n    inputs:\n      image: alpine:3.20\n{extra}"
+        )
+    };
+    let full = include(
+        "      runbook: runbooks/restart.md\n      params: -p service=api\n      publish: gitlab:sre/incidents#42\n",
+    );
+    let (ok, out) = gcl(&full, &["--preview"], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("json schema validated"), "{out}");
+    assert!(
+        out.contains(
+            "runbook run \"runbooks/restart.md\" --yes --report-dir \"reports\" ${RUNBOOK_PUBLISH:+--publish \"$RUNBOOK_PUBLISH\"} -p service=api"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("RUNBOOK_PUBLISH: gitlab:sre/incidents#42"),
+        "{out}"
+    );
+
+    // A scheduled pipeline gets the run job.
+    let (ok, out) = gcl(&full, &["--list"], &["CI_PIPELINE_SOURCE=schedule"]);
+    assert!(ok, "{out}");
+    assert!(
+        Regex::new(r"(?m)^runbook-run\s+deploy\s+on_success")
+            .expect("re")
+            .is_match(&out),
+        "{out}"
+    );
+    // Without a runbook there is no run job, even on a schedule.
+    let (ok, out) = gcl(&include(""), &["--list"], &["CI_PIPELINE_SOURCE=schedule"]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("runbook-run"), "{out}");
+
+    // GitLab's input validation.
+    let (ok, out) = gcl(
+        "include:\n  - local: ci/templates/runbook.yml\n",
+        &["--list"],
+        &[],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("`image` input: required value has not been provided"),
+        "{out}"
+    );
+    let (ok, out) = gcl(&include("      run_when: sometimes\n"), &["--list"], &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("`run_when` input: `sometimes` cannot be used because it is not in the list of allowed options"),
+        "{out}"
+    );
+    let (ok, out) = gcl(&include("      runbooks: runbooks/\n"), &["--list"], &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("`runbooks` input"), "{out}");
+    assert!(Path::new(&root.join(".gitlab-ci.yml")).exists());
+}

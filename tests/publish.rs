@@ -1,0 +1,436 @@
+//! Publishing to a GitLab incident against a local HTTP server (127.0.0.1)
+//! that answers with the shapes of GitLab's REST API v4: it checks the
+//! `PRIVATE-TOKEN` header, parses the multipart upload, answers with a
+//! realistic upload JSON and records the note body.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use runbook::publish::{
+    FailedStep, GitLabTarget, PublishConfig, PublishSummary, parse_target, publish,
+};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+const TOKEN: &str = "glpat-test-0123456789";
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    token: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    GitLab,
+    /// Answers every request 401 like GitLab does for a bad token.
+    Unauthorized,
+    /// The project exists but the issue does not.
+    NoIssue,
+    /// Notes fail with a 500 and GitLab's error JSON.
+    Broken,
+}
+
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+async fn start(mode: Mode) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen2.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| handle(req, mode, seen.clone()));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Server { addr, seen }
+}
+
+fn json(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("header"));
+    r
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    mode: Mode,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let method = req.method().to_string();
+    // The raw path, as sent: `%2F` must arrive encoded.
+    let path = req.uri().path().to_string();
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let token = header("private-token");
+    let content_type = header("content-type");
+    let body = req.into_body().collect().await?.to_bytes().to_vec();
+    seen.lock().expect("lock").push(Seen {
+        method: method.clone(),
+        path: path.clone(),
+        token: token.clone(),
+        content_type: content_type.clone(),
+        body: body.clone(),
+    });
+
+    if matches!(mode, Mode::Unauthorized) || token.as_deref() != Some(TOKEN) {
+        return Ok(json(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"message": "401 Unauthorized"}),
+        ));
+    }
+    if method == "POST" && path == "/api/v4/projects/sre%2Fincidents/uploads" {
+        let Some((name, _content)) = multipart_file(content_type.as_deref(), &body) else {
+            return Ok(json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"error": "file is missing"}),
+            ));
+        };
+        let secret = format!("{:032x}", body.len() * 7919);
+        return Ok(json(
+            StatusCode::CREATED,
+            serde_json::json!({
+                "id": 5,
+                "alt": name,
+                "url": format!("/uploads/{secret}/{name}"),
+                "full_path": format!("/-/project/1/uploads/{secret}/{name}"),
+                "markdown": format!("[{name}](/uploads/{secret}/{name})"),
+            }),
+        ));
+    }
+    if method == "POST" && path == "/api/v4/projects/sre%2Fincidents/issues/42/notes" {
+        if matches!(mode, Mode::Broken) {
+            return Ok(json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({"message": "500 Internal Server Error"}),
+            ));
+        }
+        if matches!(mode, Mode::NoIssue) {
+            return Ok(json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"message": "404 Issue Not Found"}),
+            ));
+        }
+        let v: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                return Ok(json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": "body is invalid"}),
+                ));
+            }
+        };
+        return Ok(json(
+            StatusCode::CREATED,
+            serde_json::json!({
+                "id": 302,
+                "body": v["body"],
+                "author": {"id": 1, "username": "runbook-bot"},
+                "noteable_type": "Issue",
+                "noteable_iid": 42,
+                "system": false,
+            }),
+        ));
+    }
+    Ok(json(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({"message": "404 Project Not Found"}),
+    ))
+}
+
+/// Returns the file name and content of the `file` field of a multipart body.
+fn multipart_file(content_type: Option<&str>, body: &[u8]) -> Option<(String, Vec<u8>)> {
+    let ct = content_type?;
+    let boundary = ct.split("boundary=").nth(1)?.trim_matches('"');
+    let delim = format!("--{boundary}");
+    let text = String::from_utf8_lossy(body).into_owned();
+    for part in text.split(&delim) {
+        let Some((head, content)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        if !head.contains("name=\"file\"") {
+            continue;
+        }
+        let name = head
+            .split("filename=\"")
+            .nth(1)?
+            .split('"')
+            .next()?
+            .to_string();
+        let content = content.strip_suffix("\r\n").unwrap_or(content);
+        return Some((name, content.as_bytes().to_vec()));
+    }
+    None
+}
+
+fn summary() -> PublishSummary {
+    PublishSummary {
+        runbook: "runbooks/latency.md".into(),
+        title: Some("P90 latency".into()),
+        result: "failed".into(),
+        exit_code: Some(1),
+        operator: "alice".into(),
+        machine: "bastion".into(),
+        started_at: "2026-11-21T12:00:05Z".into(),
+        finished_at: Some("2026-11-21T12:03:59Z".into()),
+        dry_run: false,
+        steps_ok: 1,
+        steps_total: 3,
+        failed_step: Some(FailedStep {
+            name: "restart".into(),
+            line: 31,
+            exit_code: Some(3),
+            reason: None,
+        }),
+    }
+}
+
+fn reports(dir: &tempfile::TempDir) -> Vec<PathBuf> {
+    let html = dir.path().join("report.html");
+    let md = dir.path().join("latency.run.md");
+    std::fs::write(&html, "<!doctype html><title>run</title><p>failed</p>").expect("write");
+    std::fs::write(&md, "# P90 latency\n\n```bash\nuptime\n```\n").expect("write");
+    vec![html, md]
+}
+
+fn target() -> GitLabTarget {
+    parse_target("gitlab:sre/incidents#42").expect("target")
+}
+
+#[tokio::test]
+async fn uploads_each_report_and_posts_one_note_with_links_and_timeline() {
+    let server = start(Mode::GitLab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = reports(&dir);
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4/", server.addr),
+        token: TOKEN.into(),
+    };
+    let out = publish(&cfg, &target(), &summary(), &files)
+        .await
+        .expect("publish");
+
+    let seen = server.seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    for s in &seen {
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.token.as_deref(), Some(TOKEN));
+    }
+    let uploads: Vec<_> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/uploads"))
+        .collect();
+    assert_eq!(uploads.len(), 2);
+    let (name, content) =
+        multipart_file(uploads[0].content_type.as_deref(), &uploads[0].body).expect("multipart");
+    assert_eq!(name, "report.html");
+    assert_eq!(
+        content,
+        b"<!doctype html><title>run</title><p>failed</p>".to_vec()
+    );
+    let (name, _) =
+        multipart_file(uploads[1].content_type.as_deref(), &uploads[1].body).expect("multipart");
+    assert_eq!(name, "latency.run.md");
+
+    let notes: Vec<_> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/issues/42/notes"))
+        .collect();
+    assert_eq!(notes.len(), 1);
+    let note: serde_json::Value = serde_json::from_slice(&notes[0].body).expect("json");
+    let body = note["body"].as_str().expect("body");
+    assert_eq!(body, out.body);
+    assert_eq!(out.uploads.len(), 2);
+    for u in &out.uploads {
+        assert!(body.contains(&format!("- {}\n", u.markdown)), "{body}");
+        assert!(
+            u.full_path
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("/-/project/1/uploads/")
+        );
+    }
+    assert!(body.contains("[report.html](/uploads/"));
+    assert!(body.contains("[latency.run.md](/uploads/"));
+    assert!(body.contains("| Failed step | `restart` (line 31), exit code 3 |"));
+    assert!(body.contains("| Operator | alice on bastion |"));
+    let last = body.lines().last().expect("line");
+    assert_eq!(
+        last,
+        "/timeline runbook P90 latency: failed at step restart | 2026-11-21 12:03"
+    );
+    assert_eq!(out.note_id, Some(302));
+    assert_eq!(
+        out.to_string(),
+        "published to gitlab:sre/incidents#42: note 302, 2 reports uploaded"
+    );
+}
+
+#[tokio::test]
+async fn a_numeric_project_id_is_sent_as_is() {
+    let server = start(Mode::GitLab).await;
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4", server.addr),
+        token: TOKEN.into(),
+    };
+    let t = parse_target("gitlab:1234#42").expect("target");
+    let err = publish(&cfg, &t, &summary(), &[]).await.unwrap_err();
+    // Our server only knows the path form: GitLab's 404 names the project.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitLab issue 1234#42 not found (404 Not Found) at http://{}/api/v4",
+            server.addr
+        )
+    );
+    let seen = server.seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/api/v4/projects/1234/issues/42/notes");
+}
+
+#[tokio::test]
+async fn rejected_token_says_what_to_check() {
+    let server = start(Mode::Unauthorized).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4", server.addr),
+        token: "wrong".into(),
+    };
+    let err = publish(&cfg, &target(), &summary(), &reports(&dir))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GitLab rejected the token (401 Unauthorized): check GITLAB_TOKEN has the api scope; the CI job token cannot post notes"
+    );
+    // Stopped at the first upload: nothing else was attempted.
+    assert_eq!(server.seen.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn missing_issue_and_project_are_named() {
+    let server = start(Mode::NoIssue).await;
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4", server.addr),
+        token: TOKEN.into(),
+    };
+    let err = publish(&cfg, &target(), &summary(), &[]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitLab issue sre/incidents#42 not found (404 Not Found) at http://{}/api/v4",
+            server.addr
+        )
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = parse_target("gitlab:sre/other#42").expect("target");
+    let err = publish(&cfg, &other, &summary(), &reports(&dir))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitLab project `sre/other` not found (404 Not Found) at http://{}/api/v4",
+            server.addr
+        )
+    );
+}
+
+#[tokio::test]
+async fn other_statuses_carry_gitlab_s_message() {
+    let server = start(Mode::Broken).await;
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4", server.addr),
+        token: TOKEN.into(),
+    };
+    let err = publish(&cfg, &target(), &summary(), &[]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitLab answered 500 Internal Server Error to POST http://{}/api/v4/projects/sre%2Fincidents/issues/42/notes: 500 Internal Server Error",
+            server.addr
+        )
+    );
+}
+
+#[tokio::test]
+async fn closed_port_is_a_network_error_naming_the_url() {
+    // Bind then drop to get a port nothing listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = PublishConfig {
+        base_url: format!("http://127.0.0.1:{port}/api/v4"),
+        token: TOKEN.into(),
+    };
+    let err = publish(&cfg, &target(), &summary(), &reports(&dir))
+        .await
+        .unwrap_err()
+        .to_string();
+    let prefix = format!(
+        "cannot reach GitLab at http://127.0.0.1:{port}/api/v4/projects/sre%2Fincidents/uploads: "
+    );
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn unreadable_report_is_named() {
+    let server = start(Mode::GitLab).await;
+    let cfg = PublishConfig {
+        base_url: format!("http://{}/api/v4", server.addr),
+        token: TOKEN.into(),
+    };
+    let missing = PathBuf::from("/nonexistent/report.html");
+    let err = publish(&cfg, &target(), &summary(), &[missing])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read report /nonexistent/report.html: No such file or directory (os error 2)"
+    );
+    assert!(server.seen.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn non_http_base_url_is_refused() {
+    let cfg = PublishConfig {
+        base_url: "gitlab.example.com/api/v4".into(),
+        token: TOKEN.into(),
+    };
+    let err = publish(&cfg, &target(), &summary(), &[]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GitLab URL `gitlab.example.com/api/v4` is not an http(s) URL"
+    );
+}
