@@ -191,7 +191,7 @@ fn file_diagnostic(path: &Path, message: String) -> Diagnostic {
 /// The minijinja environment used to compile templates: minijinja's default
 /// syntax, as the runner uses.
 pub fn template_env() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
+    let mut env = crate::template::base_environment();
     env.set_debug(true);
     env
 }
@@ -533,21 +533,6 @@ impl<'a> Checker<'a> {
             Ok(t) => t.undeclared_variables(true),
             Err(e) => {
                 let detail = error_detail(&e);
-                if detail.contains("end of comment")
-                    && let Some(at) = unclosed_comment(text)
-                {
-                    let (s, e2) = (self.map(origin, at), self.map(origin, at + 2));
-                    self.error(
-                        s,
-                        e2,
-                        format!(
-                            "template syntax error: {detail}: `{{#` starts a template comment \
-                             (so does `${{#var}}` in shell): wrap such text in \
-                             `{{% raw %}}...{{% endraw %}}`"
-                        ),
-                    );
-                    return;
-                }
                 let (s, e2) = self.error_span(text, origin, &e);
                 self.error(s, e2, format!("template syntax error: {detail}"));
                 return;
@@ -783,19 +768,6 @@ fn template_regions(text: &str) -> Vec<(usize, usize)> {
         }
     }
     out
-}
-
-/// The first `{#` with no `#}` after it.
-fn unclosed_comment(text: &str) -> Option<usize> {
-    let mut i = 0;
-    while let Some(rel) = text[i..].find("{#") {
-        let start = i + rel;
-        match text[start + 2..].find("#}") {
-            Some(end) => i = start + 2 + end + 2,
-            None => return Some(start),
-        }
-    }
-    None
 }
 
 fn error_detail(e: &minijinja::Error) -> String {
@@ -1432,19 +1404,11 @@ error: default `z` of param `b` is not one of its choices: x, w
     }
 
     #[test]
-    fn shell_length_expansion_is_pointed_at_with_a_hint() {
+    fn shell_length_expansion_is_not_a_template_comment() {
         let d = doc("```bash {name=a}\nn=${#arr[@]}\necho $n\n```\n", |_| {
             named("a")
         });
-        assert_eq!(
-            render(&check_document(&d)),
-            "\
-error: template syntax error: unexpected end of comment: `{#` starts a template comment (so does `${#var}` in shell): wrap such text in `{% raw %}...{% endraw %}`
- --> rb.md:2:4
-  |
-2 | n=${#arr[@]}
-  |    ^^"
-        );
+        assert_eq!(render(&check_document(&d)), "");
     }
 
     #[test]

@@ -235,7 +235,12 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             gitlab_url,
         } => crate::run::publish_command(&report_dir, &to, gitlab_url),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "runbook",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::Man => {

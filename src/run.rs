@@ -122,7 +122,10 @@ pub fn resolve_params(
                 "invalid param `{kv}`: expected KEY=VALUE"
             )));
         };
-        given.insert(k.trim().to_string(), serde_json::Value::String(v.to_string()));
+        given.insert(
+            k.trim().to_string(),
+            serde_json::Value::String(v.to_string()),
+        );
     }
     let declared = &doc.front.params;
     let mut diags = Vec::new();
@@ -138,7 +141,13 @@ pub fn resolve_params(
                     names.join(", ")
                 )
             };
-            diags.push(Diagnostic::at_line_col(&doc.source, pline, pcol, pwidth, msg));
+            diags.push(Diagnostic::at_line_col(
+                &doc.source,
+                pline,
+                pcol,
+                pwidth,
+                msg,
+            ));
         }
     }
     let mut out = IndexMap::new();
@@ -615,7 +624,12 @@ async fn run_async(args: RunArgs) -> Result<i32> {
 
     let masked_params: IndexMap<String, serde_json::Value> = params
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(redactor.redact(&plain(v)))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::Value::String(redactor.redact(&plain(v))),
+            )
+        })
         .collect();
     let started_at = now_rfc3339();
     let record = RunRecord {
@@ -763,7 +777,12 @@ impl Runner {
     fn restore(&mut self, previous: Vec<JournalEntry>) {
         let mut shell = None;
         for entry in previous {
-            if let JournalEntry::Step { record, ctx, shell: s } = entry {
+            if let JournalEntry::Step {
+                record,
+                ctx,
+                shell: s,
+            } = entry
+            {
                 if let Some(slot) = self.record.steps.get_mut(record.index) {
                     if slot.name == record.name {
                         self.ctx.steps.insert(record.name.clone(), ctx);
@@ -861,7 +880,11 @@ impl Runner {
             } else {
                 RunResult::DryRunOk
             };
-            return if render_failed { exit::INVALID } else { exit::OK };
+            return if render_failed {
+                exit::INVALID
+            } else {
+                exit::OK
+            };
         }
         self.record.result = RunResult::Ok;
         exit::OK
@@ -952,14 +975,20 @@ impl Runner {
                 let (decision, label) = if self.args.yes {
                     (Decision::Yes, "approved (--yes)")
                 } else {
-                    match ask(&step, &message, self.progress.as_mut(), &mut self.interrupts).await {
+                    match ask(
+                        &step,
+                        &message,
+                        self.progress.as_mut(),
+                        &mut self.interrupts,
+                    )
+                    .await
+                    {
                         Some(Decision::Yes) => (Decision::Yes, "approved"),
                         Some(Decision::Skip) => (Decision::Skip, "skipped"),
                         Some(Decision::Abort) => (Decision::Abort, "aborted"),
                         None => {
                             self.record.steps[i].status = StepStatus::Interrupted;
-                            self.record.steps[i].reason =
-                                Some("interrupted at the gate".into());
+                            self.record.steps[i].reason = Some("interrupted at the gate".into());
                             return StepFlow::Stop(RunResult::Interrupted);
                         }
                     }
@@ -1093,7 +1122,12 @@ impl Runner {
 
     fn journal_step(&mut self, i: usize) {
         let record = self.record.steps[i].clone();
-        let ctx = self.ctx.steps.get(&record.name).cloned().unwrap_or_default();
+        let ctx = self
+            .ctx
+            .steps
+            .get(&record.name)
+            .cloned()
+            .unwrap_or_default();
         let shell = self
             .kernels
             .get("local")
@@ -1186,8 +1220,7 @@ impl Runner {
             StepKind::Interpreter { command } => {
                 let dir = self.state_dir.path().join("scripts");
                 let spec = match std::fs::create_dir_all(&dir).and_then(|_| {
-                    let mut spec =
-                        crate::exec::shell::interpreter_spec(command, rendered, &dir)?;
+                    let mut spec = crate::exec::shell::interpreter_spec(command, rendered, &dir)?;
                     spec.timeout = timeout;
                     spec.kill_grace = KILL_GRACE;
                     if let Some(cwd) = &step.attrs.cwd {
@@ -1246,7 +1279,12 @@ impl Runner {
         }
     }
 
-    async fn execute_http(&mut self, step: &Step, rendered: &str, timeout: Option<Duration>) -> Exec {
+    async fn execute_http(
+        &mut self,
+        step: &Step,
+        rendered: &str,
+        timeout: Option<Duration>,
+    ) -> Exec {
         use crate::exec::http;
         let request = match http::parse_request(rendered) {
             Ok(r) => r,
@@ -1298,8 +1336,11 @@ impl Runner {
             (None, None) => (StepStatus::Failed, Some("no response".into())),
         };
         if let Some(e) = &error {
-            self.progress
-                .message(&format!("step `{}`: {}", step.name, self.redactor.redact(e)));
+            self.progress.message(&format!(
+                "step `{}`: {}",
+                step.name,
+                self.redactor.redact(e)
+            ));
         }
         Exec {
             status,
@@ -1314,7 +1355,12 @@ impl Runner {
         }
     }
 
-    async fn execute_remote(&mut self, step: &Step, rendered: &str, timeout: Option<Duration>) -> Exec {
+    async fn execute_remote(
+        &mut self,
+        step: &Step,
+        rendered: &str,
+        timeout: Option<Duration>,
+    ) -> Exec {
         use crate::exec::inventory;
         let name = step
             .attrs
@@ -1333,9 +1379,7 @@ impl Runner {
                 step.name, step.lang
             ));
         }
-        let pool = self
-            .ssh
-            .get_or_insert_with(crate::exec::ssh::SshPool::new);
+        let pool = self.ssh.get_or_insert_with(crate::exec::ssh::SshPool::new);
         let forks = self.args.forks.max(1);
         let mut captures = Vec::new();
         for t in &targets {
@@ -1359,7 +1403,14 @@ impl Runner {
             })
         };
         let results = pool
-            .run_many(&targets, forks, rendered, timeout, &make_sink, self.interrupts.clone())
+            .run_many(
+                &targets,
+                forks,
+                rendered,
+                timeout,
+                &make_sink,
+                self.interrupts.clone(),
+            )
             .await;
         let captures = match Arc::try_unwrap(captures) {
             Ok(c) => c,
@@ -1457,7 +1508,10 @@ impl Runner {
     fn apply(&mut self, i: usize, step: &Step, mut result: Exec) {
         let mut json = None;
         if step.attrs.capture == Some(document::Capture::Json) && result.status == StepStatus::Ok {
-            let source = result.json_source.take().unwrap_or_else(|| result.stdout.clone());
+            let source = result
+                .json_source
+                .take()
+                .unwrap_or_else(|| result.stdout.clone());
             match serde_json::from_str::<serde_json::Value>(&source) {
                 Ok(v) => json = Some(v),
                 Err(e) => {
@@ -1545,8 +1599,10 @@ impl Runner {
             if let Err(e) = self.publish(&target, &paths).await {
                 // The local report is on disk; publishing is best effort.
                 eprintln!("error: publishing to {target} failed: {e}");
-                self.progress
-                    .message(&format!("the report is still at {}", self.outputs.markdown.display()));
+                self.progress.message(&format!(
+                    "the report is still at {}",
+                    self.outputs.markdown.display()
+                ));
             }
         }
         Ok(code)
@@ -1555,7 +1611,11 @@ impl Runner {
     fn write_reports(&self) -> Result<Vec<PathBuf>> {
         use crate::report::{html, json, junit, markdown};
         let mut written = Vec::new();
-        let md = markdown::annotate(&self.doc, &self.record, &markdown::MarkdownOptions::default());
+        let md = markdown::annotate(
+            &self.doc,
+            &self.record,
+            &markdown::MarkdownOptions::default(),
+        );
         let md = self.redactor.redact(&md);
         write_atomic(&self.outputs.markdown, md.as_bytes())?;
         written.push(self.outputs.markdown.clone());
@@ -1570,7 +1630,9 @@ impl Runner {
                 let (name, text) = match f {
                     ReportFormat::Md => continue,
                     ReportFormat::Json => (format!("{stem}.json"), json::to_json(&self.record)),
-                    ReportFormat::Junit => (format!("{stem}.junit.xml"), junit::to_junit(&self.record)),
+                    ReportFormat::Junit => {
+                        (format!("{stem}.junit.xml"), junit::to_junit(&self.record))
+                    }
                     ReportFormat::Html => (
                         format!("{stem}.html"),
                         html::to_html(
@@ -1603,9 +1665,8 @@ async fn publish_reports(
 ) -> std::result::Result<(), String> {
     use crate::publish;
     let target = publish::parse_target(target)?;
-    let base_url = url.ok_or_else(|| {
-        "no GitLab API URL: set CI_API_V4_URL or pass --gitlab-url".to_string()
-    })?;
+    let base_url =
+        url.ok_or_else(|| "no GitLab API URL: set CI_API_V4_URL or pass --gitlab-url".to_string())?;
     let token = std::env::var("GITLAB_TOKEN")
         .ok()
         .filter(|t| !t.is_empty())
@@ -1882,7 +1943,9 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
             let templates = Templates::new();
             let value = minijinja::context! { params => to_value(&params), env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()) };
             let render = |s: &str| -> std::result::Result<String, String> {
-                templates.render(s, Escape::None, &value).map_err(|e| e.message)
+                templates
+                    .render(s, Escape::None, &value)
+                    .map_err(|e| e.message)
             };
             let results = rt.block_on(crate::preconditions::evaluate(&doc.front.requires, &render));
             let (line, col, width) = front_key_position(&doc, "requires");
@@ -1896,7 +1959,10 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                         "precondition failed: {} `{}`{}",
                         r.kind,
                         r.target,
-                        r.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+                        r.detail
+                            .as_ref()
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default()
                     ),
                 ));
             }
@@ -1920,9 +1986,10 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
     let code = report.exit_code();
     if has_precondition_failure && code == exit::INVALID {
         let only_pre = report.files.iter().all(|f| {
-            f.diagnostics
-                .iter()
-                .all(|d| d.message.starts_with("precondition failed") || d.severity == document::Severity::Warning)
+            f.diagnostics.iter().all(|d| {
+                d.message.starts_with("precondition failed")
+                    || d.severity == document::Severity::Warning
+            })
         });
         if only_pre {
             return Ok(exit::PRECONDITION);
@@ -1936,10 +2003,19 @@ pub fn publish_command(dir: &Path, to: &str, url: Option<String>) -> Result<i32>
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
-        .ok_or_else(|| Error::Usage(format!("{}: no JSON report in this directory", dir.display())))?;
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: no JSON report in this directory",
+                dir.display()
+            ))
+        })?;
     let text = std::fs::read_to_string(&json_path).map_err(|e| Error::io(&json_path, e))?;
-    let record: RunRecord = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: not a runbook JSON report: {e}", json_path.display())))?;
+    let record: RunRecord = serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{}: not a runbook JSON report: {e}",
+            json_path.display()
+        ))
+    })?;
     let paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -54,16 +54,31 @@ fn convert(err: minijinja::Error) -> TemplateError {
     }
 }
 
+/// The comment delimiters. Jinja's default `{# #}` collides with shell:
+/// `${#var}` (string length) and `${#arr[@]}` would open a comment. `{##`
+/// does not occur in ordinary shell.
+pub const COMMENT_START: &str = "{##";
+pub const COMMENT_END: &str = "##}";
+
+/// The base environment every template of a runbook is compiled with (the
+/// runner and `runbook check` share it): strict undefined, trailing newline
+/// kept, shell-friendly comment delimiters.
+pub fn base_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .comment_delimiters(COMMENT_START, COMMENT_END)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env
+}
+
 impl Templates {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-        {
-            env.set_syntax(syntax);
-        }
+        let mut env = base_environment();
         env.set_auto_escape_callback(|name| {
             if name.starts_with(SHELL) {
                 AutoEscape::Custom("shell".into())
@@ -231,6 +246,21 @@ mod tests {
             err.message.starts_with("undefined value"),
             "{}",
             err.message
+        );
+    }
+
+    #[test]
+    fn shell_length_expansion_is_not_a_comment() {
+        let t = Templates::new();
+        let ctx = context! { params => context! { n => 2 } };
+        assert_eq!(
+            t.render(
+                "a=(1 2); echo ${#a[@]} {{ params.n }} {## note ##}",
+                Escape::Shell,
+                &ctx
+            )
+            .unwrap(),
+            "a=(1 2); echo ${#a[@]} 2 "
         );
     }
 

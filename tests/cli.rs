@@ -62,7 +62,10 @@ fn parameters_are_shell_quoted_and_never_execute() {
         assert!(!marker.exists(), "payload {payload:?} executed");
         let out = s.read("out.md");
         let first = payload.lines().next().unwrap();
-        assert!(out.contains(first), "payload {payload:?} not echoed literally:\n{out}");
+        assert!(
+            out.contains(first),
+            "payload {payload:?} not echoed literally:\n{out}"
+        );
     }
 }
 
@@ -130,7 +133,10 @@ fn failing_step_stops_the_run_and_the_copy_records_it() {
     let out = s.read("out.md");
     assert!(out.contains("before"), "{out}");
     assert!(out.contains("partial"), "{out}");
-    assert!(!out.contains("never"), "set -e did not stop the block:\n{out}");
+    assert!(
+        !out.contains("never"),
+        "set -e did not stop the block:\n{out}"
+    );
     assert!(!out.contains("\nthree\n"), "{out}");
     let two = block_of(&out, "two");
     assert!(two.contains("failed"), "{two}");
@@ -138,10 +144,7 @@ fn failing_step_stops_the_run_and_the_copy_records_it() {
     let three = block_of(&out, "three");
     assert!(three.contains("not run"), "{three}");
     // The copy still strips back to the source.
-    assert_eq!(
-        runbook::document::splice::strip(&out),
-        s.read("fail.md")
-    );
+    assert_eq!(runbook::document::splice::strip(&out), s.read("fail.md"));
 }
 
 #[test]
@@ -153,7 +156,10 @@ fn allow_failure_lets_the_run_go_on() {
     );
     s.run(&["run", "af.md", "-o", "out.md"]).expect(0);
     let out = s.read("out.md");
-    assert!(out.contains("prev=3 'failed (allowed)'") || out.contains("prev=3 failed"), "{out}");
+    assert!(
+        out.contains("prev=3 'failed (allowed)'") || out.contains("prev=3 failed"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -166,7 +172,10 @@ fn later_steps_see_earlier_results() {
     s.run(&["run", "chain.md", "-o", "out.md"]).expect(0);
     let out = s.read("out.md");
     assert!(out.contains("n1=2 code=0"), "{out}");
-    assert!(out.contains("got {\"level\": 7, \"host\": \"db-2\"}"), "{out}");
+    assert!(
+        out.contains("got {\"level\": 7, \"host\": \"db-2\"}"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -180,7 +189,8 @@ fn when_false_skips_with_reason() {
     let b = block_of(&s.read("out.md"), "prod_only");
     assert!(b.contains("skipped"), "{b}");
     assert!(b.contains("params.env == 'prod'"), "{b}");
-    s.run(&["run", "when.md", "-p", "env=prod", "-o", "out.md"]).expect(0);
+    s.run(&["run", "when.md", "-p", "env=prod", "-o", "out.md"])
+        .expect(0);
     assert!(block_of(&s.read("out.md"), "prod_only").contains("prod"));
 }
 
@@ -234,7 +244,10 @@ fn fixtures_round_trip_and_rerun_is_idempotent() {
 #[test]
 fn list_shows_steps_params_and_gates() {
     let s = Scratch::new();
-    let r = s.run(&["list", repo().join("runbooks/disk-pressure.md").to_str().unwrap()]);
+    let r = s.run(&[
+        "list",
+        repo().join("runbooks/disk-pressure.md").to_str().unwrap(),
+    ]);
     r.expect(0);
     insta::assert_snapshot!(r.stdout);
 }
@@ -270,8 +283,9 @@ fn required_param_missing_is_an_error() {
     let r = s.run(&["run", "r.md", "-p", "service=db"]);
     r.expect(2);
     assert!(
-        r.stderr
-            .starts_with("error: param `service` must be one of api, worker (got `db`)\n --> r.md:3:3\n"),
+        r.stderr.starts_with(
+            "error: param `service` must be one of api, worker (got `db`)\n --> r.md:3:3\n"
+        ),
         "{}",
         r.stderr
     );
@@ -287,8 +301,7 @@ fn template_error_names_the_step_and_line() {
     let r = s.run(&["run", "t.md", "-o", "out.md"]);
     r.expect(1);
     assert!(
-        r.stderr.contains("template error in step `bad`")
-            && r.stderr.contains("--> t.md:5:1"),
+        r.stderr.contains("template error in step `bad`") && r.stderr.contains("--> t.md:5:1"),
         "{}",
         r.stderr
     );
@@ -334,7 +347,11 @@ fn garbage_input_never_panics() {
                 r.code,
                 r.stderr
             );
-            assert!(!r.stderr.contains("panicked"), "{args:?} on {text:?}: {}", r.stderr);
+            assert!(
+                !r.stderr.contains("panicked"),
+                "{args:?} on {text:?}: {}",
+                r.stderr
+            );
         }
     }
 }

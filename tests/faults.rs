@@ -42,7 +42,10 @@ fn timeout_kills_the_whole_process_group() {
 #[test]
 fn front_matter_timeout_is_the_default() {
     let s = Scratch::new();
-    s.write("t.md", "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 614\n```\n");
+    s.write(
+        "t.md",
+        "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 614\n```\n",
+    );
     let t0 = Instant::now();
     s.run(&["run", "t.md", "-o", "out.md"]).expect(1);
     assert!(t0.elapsed() < Duration::from_secs(8));
@@ -124,8 +127,7 @@ fn retries_record_every_attempt() {
         ),
     );
     s.run(&["run", "r.md", "--report-dir", "rep"]).expect(0);
-    let json: serde_json::Value =
-        serde_json::from_str(&s.read("rep/r.json")).expect("json report");
+    let json: serde_json::Value = serde_json::from_str(&s.read("rep/r.json")).expect("json report");
     let attempts = json["steps"][0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
     assert_eq!(attempts[0]["status"], "failed");
@@ -137,10 +139,7 @@ fn retries_record_every_attempt() {
 #[test]
 fn huge_output_is_cut_in_the_copy_with_the_full_log_beside_it() {
     let s = Scratch::new();
-    s.write(
-        "big.md",
-        "```bash {name=flood}\nseq 1 2000000\n```\n",
-    );
+    s.write("big.md", "```bash {name=flood}\nseq 1 2000000\n```\n");
     s.run(&["run", "big.md", "-o", "out.md", "--max-output-lines", "40"])
         .expect(0);
     let out = s.read("out.md");
@@ -150,7 +149,9 @@ fn huge_output_is_cut_in_the_copy_with_the_full_log_beside_it() {
     assert!(block.contains("\n2000000\n"), "{block}");
     assert!(block.contains("lines omitted"), "{block}");
     let log = s.path("out.md.logs/flood.log");
-    let len = std::fs::metadata(&log).expect("full log beside the report").len();
+    let len = std::fs::metadata(&log)
+        .expect("full log beside the report")
+        .len();
     // seq 1 2000000 prints 14 888 897 bytes.
     assert_eq!(len, 14_888_897);
 }
@@ -171,7 +172,8 @@ fn resume_continues_from_the_failed_step_with_earlier_values() {
     s.run(&["run", "res.md", "-o", "out.md"]).expect(1);
     let first_out = block_of(&s.read("out.md"), "first");
     std::fs::write(&fixed, "").unwrap();
-    s.run(&["run", "res.md", "-o", "out.md", "--resume"]).expect(0);
+    s.run(&["run", "res.md", "-o", "out.md", "--resume"])
+        .expect(0);
     let out = s.read("out.md");
     // The first step was not run again...
     assert_eq!(std::fs::read_to_string(&ran).unwrap(), "run\n");
@@ -195,13 +197,17 @@ fn from_starts_at_a_named_step() {
         "f.md",
         "```bash {name=a}\necho a-ran\n```\n\n```bash {name=b}\necho b-ran\n```\n",
     );
-    s.run(&["run", "f.md", "-o", "out.md", "--from", "b"]).expect(0);
+    s.run(&["run", "f.md", "-o", "out.md", "--from", "b"])
+        .expect(0);
     let out = s.read("out.md");
     assert!(!block_of(&out, "a").contains("a-ran"));
     assert!(block_of(&out, "b").contains("b-ran"));
     let r = s.run(&["run", "f.md", "--from", "zz"]);
     r.expect(2);
-    assert_eq!(r.stderr, "error: --from: no step named `zz` (steps: a, b)\n");
+    assert_eq!(
+        r.stderr,
+        "error: --from: no step named `zz` (steps: a, b)\n"
+    );
 }
 
 #[test]
@@ -232,10 +238,21 @@ echo \"token: $API_TOKEN\" >&2\n\
         .env("TEST_API_TOKEN", "tok-9f8e7d6c5b")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut artifacts = vec![
-        ("stdout".to_string(), String::from_utf8_lossy(&out.stdout).into_owned()),
-        ("stderr".to_string(), String::from_utf8_lossy(&out.stderr).into_owned()),
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
     ];
     for entry in walk(&s.path("rep")) {
         artifacts.push((
@@ -248,13 +265,19 @@ echo \"token: $API_TOKEN\" >&2\n\
         b64.clone(),
         b64.trim_end_matches('=')[4..20].to_string(),
         urlencode(secret),
-        serde_json::to_string(secret).unwrap().trim_matches('"').to_string(),
+        serde_json::to_string(secret)
+            .unwrap()
+            .trim_matches('"')
+            .to_string(),
         "tok-9f8e7d6c5b".to_string(),
     ];
     assert!(artifacts.len() >= 5, "{artifacts:?}");
     for (name, text) in &artifacts {
         for form in &forms {
-            assert!(!text.contains(form.as_str()), "{name} contains {form:?}:\n{text}");
+            assert!(
+                !text.contains(form.as_str()),
+                "{name} contains {form:?}:\n{text}"
+            );
         }
     }
     let md = s.read("rep/sec.md");

@@ -151,7 +151,10 @@ fn operator_aborts_at_a_gate_exit_4() {
 #[test]
 fn step_mode_gates_every_step() {
     let s = Scratch::new();
-    s.write("p.md", "```bash {name=a}\necho a\n```\n\n```bash {name=b}\necho b\n```\n");
+    s.write(
+        "p.md",
+        "```bash {name=a}\necho a\n```\n\n```bash {name=b}\necho b\n```\n",
+    );
     let mut run = PtyRun::spawn(&s, &["run", "p.md", "--step", "-o", "out.md"]);
     run.wait_for("[y]es / [s]kip / [a]bort", 1);
     run.answer("y\n");

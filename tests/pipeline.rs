@@ -38,7 +38,12 @@ fn dry_run_renders_everything_and_runs_only_safe_steps() {
         .env("PIPELINE_TOKEN", "hunter2-very-secret")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!s.path("changed.txt").exists(), "a non-safe step ran");
     let dry = s.read("dry.md");
     assert!(block_of(&dry, "look").contains("looking at api"), "{dry}");
@@ -59,7 +64,11 @@ fn dry_run_fails_when_a_step_cannot_render() {
     );
     let r = s.run(&["run", "bad.md", "--dry-run", "-o", "dry.md"]);
     r.expect(2);
-    assert!(r.stderr.contains("template error in step `a`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("template error in step `a`"),
+        "{}",
+        r.stderr
+    );
     // b refers to a's output, which a dry run does not have: a placeholder, not an error.
     assert!(block_of(&s.read("dry.md"), "b").contains("⟨steps.a.stdout⟩"));
 }
@@ -74,7 +83,12 @@ fn report_dir_gets_every_format() {
         .env("PIPELINE_TOKEN", "hunter2-very-secret")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in ["p.md", "p.json", "p.junit.xml", "p.html"] {
         let text = s.read(&format!("reports/{f}"));
         assert!(!text.contains("hunter2"), "{f} leaks the secret");
@@ -89,8 +103,12 @@ fn report_dir_gets_every_format() {
     assert_eq!(junit.matches("<skipped").count(), 1, "{junit}");
     let html = s.read("reports/p.html");
     assert!(html.contains("<style"), "inline CSS");
-    let external = regex::Regex::new(r#"(?i)<(link|script|img)[^>]+(src|href)\s*=\s*"https?://"#).unwrap();
-    assert!(!external.is_match(&html), "external asset in the HTML report");
+    let external =
+        regex::Regex::new(r#"(?i)<(link|script|img)[^>]+(src|href)\s*=\s*"https?://"#).unwrap();
+    assert!(
+        !external.is_match(&html),
+        "external asset in the HTML report"
+    );
 }
 
 #[test]
@@ -108,9 +126,15 @@ fn gitlab_ci_log_has_one_section_pair_per_step() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let log = String::from_utf8_lossy(&out.stderr);
-    let start = regex::Regex::new(r"\x1b\[0Ksection_start:(\d+):([a-z0-9_]+)(\[collapsed=true\])?\r\x1b\[0K").unwrap();
+    let start = regex::Regex::new(
+        r"\x1b\[0Ksection_start:(\d+):([a-z0-9_]+)(\[collapsed=true\])?\r\x1b\[0K",
+    )
+    .unwrap();
     let end = regex::Regex::new(r"\x1b\[0Ksection_end:(\d+):([a-z0-9_]+)\r\x1b\[0K").unwrap();
-    let starts: Vec<String> = start.captures_iter(&log).map(|c| c[2].to_string()).collect();
+    let starts: Vec<String> = start
+        .captures_iter(&log)
+        .map(|c| c[2].to_string())
+        .collect();
     let ends: Vec<String> = end.captures_iter(&log).map(|c| c[2].to_string()).collect();
     assert_eq!(starts.len(), 2, "{log:?}");
     assert_eq!(starts, ends, "{log:?}");

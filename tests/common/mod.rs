@@ -38,8 +38,7 @@ impl Scratch {
     }
 
     pub fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name))
-            .unwrap_or_else(|e| panic!("read {name}: {e}"))
+        std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
     /// Runs the binary in this directory with stdin from /dev/null.
