@@ -640,6 +640,8 @@ fn html_is_self_contained_and_escaped() {
         assert!(!html.contains(banned), "{banned} in the page");
     }
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; done"));
+    assert!(html.contains("^[[31mred^[[0m ^Gbell"));
+    assert!(html.contains("&lt;!-- runbook:end 0123456789abcdef --&gt;"));
     // The author's link stays; the remote image became a link.
     assert!(html.contains("href=\"https://grafana.example/d/p90\">dashboard</a>"));
     assert!(html.contains("href=\"https://grafana.example/render/p90.png\">the graph</a>"));
@@ -712,6 +714,8 @@ fn html_renders_in_headless_chromium() {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=2000",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", shot.display()))
@@ -733,6 +737,34 @@ fn html_renders_in_headless_chromium() {
     assert_eq!((width, height), (1200, 1600));
     // A blank page compresses to a few kilobytes; a rendered report does not.
     assert!(png.len() > 60_000, "screenshot is only {} bytes", png.len());
+    // Printing works too (the page has print styles; nothing to fetch).
+    let pdf = dir.path().join("report.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let printed = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let pdf_bytes = std::fs::read(&pdf)
+        .unwrap_or_else(|e| panic!("no PDF ({e}): {}", String::from_utf8_lossy(&printed.stderr)));
+    assert!(pdf_bytes.starts_with(b"%PDF-"));
+    assert!(
+        pdf_bytes.len() > 20_000,
+        "PDF is only {} bytes",
+        pdf_bytes.len()
+    );
     if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOT").is_some() {
         let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-screenshot.png");
         std::fs::copy(&shot, dest).unwrap();

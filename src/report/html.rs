@@ -8,7 +8,7 @@
 //! of the step that starts on that line. Raw HTML in the runbook is not
 //! passed through, and remote images become plain links.
 
-use super::{cut_marker, fmt_duration, status_symbol, visible_controls};
+use super::{cut_marker, fmt_duration, status_symbol};
 use crate::document::Document;
 use crate::record::{HostResult, OutputRecord, RunRecord, StepRecord, StepStatus};
 use comrak::nodes::NodeValue;
@@ -170,8 +170,14 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
     h.push_str("<header class=\"run\">\n");
     let _ = writeln!(
         h,
-        "<h1>{}</h1>\n<p class=\"result\"><span class=\"badge big {class}\">{}{}</span></p>",
+        "<h1>{}</h1>\n<p class=\"result\"><span class=\"badge big {class}\">{} {}{}</span></p>",
         esc(title),
+        match class {
+            "ok" => "✔",
+            "bad" => "✘",
+            "skip" => "■",
+            _ => "…",
+        },
         esc(rec.result.as_str()),
         rec.exit_code
             .map(|c| format!(" · exit {c}"))
@@ -408,17 +414,25 @@ fn output_html(out: &OutputRecord) -> String {
     s
 }
 
-/// Escapes text for HTML content and attribute values; control characters
-/// become visible.
+/// Escapes text for HTML content and attribute values. Control characters
+/// are shown in caret notation (`^[` for ESC, as `cat -v` does): every font
+/// has those glyphs, unlike the Unicode control pictures.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in visible_controls(s).chars() {
+    for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => {
+                out.push('^');
+                out.push(char::from(c as u8 + 0x40));
+            }
+            '\u{7f}' => out.push_str("^?"),
+            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -436,6 +450,7 @@ code, pre { font: 13px/1.45 ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", 
 h1 { font-size: 28px; margin: 0 0 8px; }
 h2 { border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 a { color: #0969da; }
+blockquote { margin: 0 0 16px; padding: 0 0 0 16px; border-left: 4px solid var(--line); }
 header.run { border: 1px solid var(--line); border-radius: 10px; padding: 20px 24px; margin-bottom: 28px;
   background: linear-gradient(180deg, #f6f8fa, #fff); }
 header.run h2 { font-size: 16px; border: 0; margin: 16px 0 4px; }
@@ -471,7 +486,7 @@ main :not(pre) > code { background: var(--code); padding: 1px 5px; border-radius
 .label { font-weight: 600; font-size: 13px; color: var(--muted); }
 .card pre.output { background: #0d1117; color: #e6edf3; border: 0; margin: 8px 0 0; max-height: 560px;
   overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
-.card pre.output .cut { display: block; color: #f2cc60; font-style: italic; margin: 4px 0; }
+.card pre.output .cut { color: #f2cc60; font-style: italic; }
 .card pre.output .hk { color: #79c0ff; }
 .card pre.output .err { color: #ff7b72; }
 .host { border-top: 1px dashed var(--line); margin-top: 10px; padding-top: 8px; }
@@ -503,3 +518,24 @@ table { border-collapse: collapse; } th, td { border: 1px solid var(--line); pad
   a { color: inherit; }
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_control_characters() {
+        assert_eq!(
+            esc("<a href='x'>\"&\"</a>\u{1b}[0m\u{7}\u{7f}\r\n"),
+            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;^[[0m^G^?^M\n"
+        );
+    }
+
+    #[test]
+    fn remote_urls_are_recognised() {
+        assert!(is_remote("https://x/y.png"));
+        assert!(is_remote(" HTTP://x"));
+        assert!(is_remote("//cdn/x.png"));
+        assert!(!is_remote("images/local.png"));
+    }
+}
