@@ -666,6 +666,18 @@ fn html_is_self_contained_and_escaped() {
     }
     assert!(!html.contains("checked>"));
     assert!(!html.contains("Steps not found"));
+    // A step whose block cannot be found still gets its card, at the end.
+    let mut moved = samples::failed();
+    moved.steps[3].line = 999;
+    let mut doc_without = samples::document();
+    doc_without.steps.pop();
+    let html = to_html(&doc_without, &moved, &HtmlOptions::default());
+    let tail = html
+        .split("<h2>Steps not found in the document</h2>")
+        .nth(1)
+        .expect("a section for unplaced steps");
+    assert!(tail.contains("id=\"step-4\""));
+    assert_eq!(html.matches("<section ").count(), 4);
     let hidden = to_html(&doc, &samples::failed(), &HtmlOptions { hide_code: true });
     assert!(hidden.contains("<input type=\"checkbox\" id=\"hide-code\" class=\"toggle\" checked>"));
 }
@@ -768,5 +780,126 @@ fn html_renders_in_headless_chromium() {
     if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOT").is_some() {
         let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-screenshot.png");
         std::fs::copy(&shot, dest).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------- properties
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use runbook::record::OutputRecord;
+
+    /// Text with everything that has ever broken a renderer: backtick runs,
+    /// fences, markers, quotes, control characters, CR, tabs, non-ASCII.
+    fn nasty() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("```".to_string()),
+                Just("````".to_string()),
+                Just("~~~".to_string()),
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("\r".to_string()),
+                Just("<!-- runbook:end 0123456789abcdef -->".to_string()),
+                Just("> ".to_string()),
+                Just("- ".to_string()),
+                Just("# ".to_string()),
+                Just("    ".to_string()),
+                Just("|".to_string()),
+                Just("]]>".to_string()),
+                Just("<script>".to_string()),
+                Just("&amp;".to_string()),
+                Just("\\".to_string()),
+                Just("\u{1b}[31m".to_string()),
+                Just("\u{0}\u{7}\u{8}\u{b}\u{c}\u{7f}\u{85}\u{fffe}".to_string()),
+                Just("\t".to_string()),
+                "[a-zA-Z0-9 ]{0,8}",
+                "\\PC{0,4}",
+            ],
+            0..24,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn step_with(name: String, reason: String, output: String) -> runbook::record::StepRecord {
+        let mut step = samples::ok().steps[2].clone();
+        step.name = name;
+        step.reason = Some(reason.clone());
+        if let Some(g) = step.gate.as_mut() {
+            g.message = reason;
+        }
+        step.output = Some(OutputRecord {
+            head: output,
+            ..OutputRecord::default()
+        });
+        step
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn a_step_body_is_one_paragraph_then_one_fence_holding_the_output(
+            name in nasty(), reason in nasty(), output in nasty(),
+        ) {
+            let step = step_with(name, reason, output.clone());
+            let body = step_body(&step, &MarkdownOptions::default());
+            // Inside a block quote, as the splice would put it.
+            let quoted: String = body.split('\n').map(|l| format!("> {l}\n")).collect();
+            let arena = comrak::Arena::new();
+            let root = parse_md(&arena, &quoted);
+            let top: Vec<_> = root.children().collect();
+            prop_assert_eq!(top.len(), 1, "{}", quoted);
+            prop_assert!(matches!(top[0].data().value, NodeValue::BlockQuote));
+            let inner: Vec<String> = top[0]
+                .children()
+                .map(|n| match &n.data().value {
+                    NodeValue::Paragraph => "p".to_string(),
+                    NodeValue::CodeBlock(c) => format!("code:{}", c.literal),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            let lines = runbook::report::output_lines(step.output.as_ref().unwrap());
+            let expected = if lines.is_empty() {
+                vec!["p".to_string(), "p".to_string()]
+            } else {
+                let text: String = lines
+                    .iter()
+                    .map(|l| runbook::report::visible_controls(l).replace('\0', "\u{fffd}") + "\n")
+                    .collect();
+                vec!["p".to_string(), format!("code:{text}")]
+            };
+            prop_assert_eq!(inner, expected, "{}", quoted);
+        }
+
+        #[test]
+        fn junit_is_well_formed_whatever_the_text(
+            name in nasty(), reason in nasty(), output in nasty(),
+        ) {
+            let mut rec = samples::failed();
+            rec.steps[2] = step_with(name.clone(), reason, output);
+            rec.steps[2].status = StepStatus::Failed;
+            rec.runbook.path = name.clone();
+            let xml = to_junit(&rec);
+            let doc = roxmltree::Document::parse(&xml);
+            prop_assert!(doc.is_ok(), "{:?}\n{}", doc.err(), xml);
+            let doc = doc.unwrap();
+            let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+            prop_assert_eq!(cases, rec.steps.len() + rec.preconditions.len());
+        }
+
+        #[test]
+        fn html_never_lets_text_become_markup(
+            name in nasty(), reason in nasty(), output in nasty(),
+        ) {
+            let mut rec = samples::failed();
+            rec.steps[2] = step_with(name, reason, output);
+            rec.operator = "<script>x</script>".into();
+            let html = to_html(&samples::document(), &rec, &HtmlOptions::default());
+            prop_assert!(!html.contains("<script"));
+            prop_assert_eq!(html.matches("<section ").count(), rec.steps.len());
+            prop_assert_eq!(html.matches("</section>").count(), rec.steps.len());
+        }
     }
 }

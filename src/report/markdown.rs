@@ -150,7 +150,9 @@ fn header_insert(doc: &Document, body: String) -> Insert {
     let at = doc.header_at.min(text.len());
     Insert {
         at,
-        needs_eol: at > 0 && !text[..at].ends_with('\n'),
+        needs_eol: text
+            .get(..at)
+            .is_some_and(|t| !t.is_empty() && !t.ends_with('\n')),
         prefix: String::new(),
         eol: if text.contains("\r\n") { "\r\n" } else { "\n" },
         label: "header".to_string(),
