@@ -65,7 +65,7 @@ fn markdown_shows_the_rendered_command_when_asked() {
     assert_eq!(
         body.lines().take(5).collect::<Vec<_>>(),
         [
-            "✔ ok · started 2026-03-14T09:26:54Z · 182 ms · on local",
+            "✓ ok · started 2026-03-14T09:26:54Z · 182 ms · on local",
             "",
             "Rendered:",
             "",
@@ -515,11 +515,11 @@ fn plain_progress_is_line_oriented_and_prefixed() {
         "runbook running runbooks/latency.md (4 steps: P90 latency spike on my_service)
 ▶ levels (line 12) on local
 [levels] {\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}
-✔ levels ok 182 ms
+✓ levels ok 182 ms
 ▶ disks (line 18) on web
 [disks] /dev/nvme0n1p2  100G   41G   59G  41% /
 [disks] /dev/nvme0n1p2  100G   87G   13G  87% /
-✔ disks ok 1.2 s on web
+✓ disks ok 1.2 s on web
 ▶ restart (line 24) on local
 [restart] Job for api.service failed.
 [restart] ```
@@ -529,7 +529,7 @@ fn plain_progress_is_line_oriented_and_prefixed() {
 [restart]   File \"/srv/api/app.py\", line 12
 [restart] ````` five backticks
 [restart] Error: <script>alert(1)</script> & ]]> done
-✘ restart failed 12.0 s (exit 1)
+✗ restart failed 12.0 s (exit 1)
 ○ verify not run: an earlier step failed
 Report written to out.md
 runbook failed: 2 ok, 1 failed, 0 skipped, 1 not run in 46.9 s
@@ -550,7 +550,7 @@ fn gitlab_progress_puts_each_step_in_one_collapsible_section() {
 \x1b[0Ksection_start:TS:step_1_levels[collapsed=true]\r\x1b[0K▶ levels (line 12) on local
 {\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}
 \x1b[0Ksection_end:TS:step_1_levels\r\x1b[0K
-✔ levels ok 182 ms
+✓ levels ok 182 ms
 \x1b[0Ksection_start:TS:step_2_disks[collapsed=true]\r\x1b[0K▶ disks (line 18) on web
 /dev/nvme0n1p2  100G   41G   59G  41% /
 \x1b[0Ksection_end:TS:step_2_disks\r\x1b[0K
@@ -559,7 +559,7 @@ fn gitlab_progress_puts_each_step_in_one_collapsible_section() {
 \x1b[0Ksection_start:TS:step_4_verify[collapsed=true]\r\x1b[0K▶ verify (line 28) on local
 {\"status\":\"up\"}
 \x1b[0Ksection_end:TS:step_4_verify\r\x1b[0K
-✔ verify ok 64 ms
+✓ verify ok 64 ms
 Report written to out.md
 runbook ok: 2 ok, 1 failed, 1 skipped in 1m 12s
 "
@@ -601,7 +601,7 @@ fn quiet_progress_shows_only_failures_and_messages() {
     drive(p.as_mut(), &samples::failed());
     assert_eq!(
         cap.text(),
-        "✘ restart failed 12.0 s (exit 1)\nReport written to out.md\n"
+        "✗ restart failed 12.0 s (exit 1)\nReport written to out.md\n"
     );
 }
 
@@ -613,10 +613,10 @@ fn tty_progress_ends_with_result_lines() {
     drop(p);
     let text = cap.text();
     for line in [
-        "✔ levels ok 182 ms",
-        "✔ disks ok 1.2 s on web",
-        "✔ restart ok 58.3 s",
-        "✔ verify ok 64 ms",
+        "✓ levels ok 182 ms",
+        "✓ disks ok 1.2 s on web",
+        "✓ restart ok 58.3 s",
+        "✓ verify ok 64 ms",
         "runbook ok: 4 ok, 0 failed, 0 skipped in 1m 12s",
     ] {
         assert!(text.contains(line), "{line:?} missing from {text:?}");

@@ -173,8 +173,8 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
         "<h1>{}</h1>\n<p class=\"result\"><span class=\"badge big {class}\">{} {}{}</span></p>",
         esc(title),
         match class {
-            "ok" => "✔",
-            "bad" => "✘",
+            "ok" => "✓",
+            "bad" => "✗",
             "skip" => "■",
             _ => "…",
         },
@@ -252,7 +252,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
     if !rec.preconditions.is_empty() {
         h.push_str("<h2>Preconditions</h2>\n<ul class=\"pre\">\n");
         for p in &rec.preconditions {
-            let (class, sym) = if p.ok { ("ok", "✔") } else { ("bad", "✘") };
+            let (class, sym) = if p.ok { ("ok", "✓") } else { ("bad", "✗") };
             let _ = writeln!(
                 h,
                 "<li><span class=\"badge {class}\">{sym} {}</span> <code>{}</code>{}</li>",

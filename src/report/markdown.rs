@@ -62,7 +62,7 @@ pub fn header_body(rec: &RunRecord) -> String {
     for p in &rec.preconditions {
         let mut cell = format!(
             "{} {} {}",
-            if p.ok { "✔" } else { "✘" },
+            if p.ok { "✓" } else { "✗" },
             inline(&p.kind),
             code(&p.target)
         );
@@ -163,8 +163,8 @@ fn header_insert(doc: &Document, body: String) -> Insert {
 fn run_symbol(rec: &RunRecord) -> &'static str {
     use crate::record::RunResult::*;
     match rec.result {
-        Ok | DryRunOk => "✔",
-        Failed | PreconditionFailed | DryRunFailed => "✘",
+        Ok | DryRunOk => "✓",
+        Failed | PreconditionFailed | DryRunFailed => "✗",
         Aborted => "■",
         Interrupted => "✋",
         Running => "…",

@@ -44,8 +44,8 @@ pub fn group_thousands(n: u64) -> String {
 /// One symbol per status, used in Markdown, HTML and the terminal.
 pub fn status_symbol(status: StepStatus) -> &'static str {
     match status {
-        StepStatus::Ok => "✔",
-        StepStatus::Failed => "✘",
+        StepStatus::Ok => "✓",
+        StepStatus::Failed => "✗",
         StepStatus::FailedAllowed => "⚠",
         StepStatus::TimedOut => "⏱",
         StepStatus::Interrupted => "✋",

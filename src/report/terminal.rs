@@ -140,7 +140,7 @@ fn status_color(status: StepStatus) -> &'static str {
     }
 }
 
-/// `✔ name ok 1.2 s`, with the exit code when it is not 0 and the reason.
+/// `✓ name ok 1.2 s`, with the exit code when it is not 0 and the reason.
 fn result_line(step: &StepRecord, color: bool) -> String {
     let mut line = format!(
         "{} {} {}",
@@ -235,6 +235,14 @@ impl LineBuffers {
             lines.push(std::mem::take(buf));
         }
         lines
+    }
+
+    /// The unfinished line of a step, if any.
+    fn pending(&self, step: usize) -> Option<&str> {
+        self.partial
+            .get(&step)
+            .map(|s| s.trim_end_matches('\r'))
+            .filter(|s| !s.is_empty())
     }
 
     fn finish(&mut self, step: usize) -> Option<String> {
@@ -442,8 +450,21 @@ impl Progress for TtyProgress {
 
     fn step_output(&mut self, step: &StepRecord, _stream_is_err: bool, text: &str) {
         let lines = self.lines.push(step.index, text);
-        if let (Some(bar), Some(last)) = (self.bars.get(&step.index), lines.last()) {
-            bar.set_message(one_line(last));
+        let Some(bar) = self.bars.get(&step.index) else {
+            return;
+        };
+        // The last whole line, or the line being written (progress bars).
+        match self
+            .lines
+            .pending(step.index)
+            .filter(|p| !p.trim().is_empty())
+        {
+            Some(partial) => bar.set_message(one_line(partial)),
+            None => {
+                if let Some(last) = lines.last() {
+                    bar.set_message(one_line(last));
+                }
+            }
         }
     }
 
@@ -570,6 +591,8 @@ mod tests {
         assert_eq!(b.push(0, "x\r"), Vec::<String>::new());
         assert_eq!(b.push(0, "\ny"), ["x",]);
         assert_eq!(b.push(0, "\ntail"), ["y"]);
+        assert_eq!(b.pending(0), Some("tail"));
+        assert_eq!(b.pending(1), None);
         assert_eq!(b.finish(0).as_deref(), Some("tail"));
         assert_eq!(b.finish(0), None);
     }
