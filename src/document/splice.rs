@@ -403,3 +403,4 @@ mod tests {
         assert_eq!(strip(&out), "");
     }
 }
+

@@ -1,1 +1,340 @@
-//! (in progress)
+//! The annotated copy: Markdown bodies for the run header and for each step,
+//! spliced into the untouched source by [`crate::document::splice`].
+//!
+//! The annotated copy itself is `splice(&doc.source.text, &inserts(..))`.
+//!
+//! Every body line is either plain text that starts with a character that
+//! cannot open a Markdown block (so it can never break out of the list or
+//! blockquote the step lives in) or part of a fenced block whose fence is
+//! longer than any backtick run inside it. Values from the record are
+//! flattened to one line and escaped, so output can never forge structure.
+
+use super::{fmt_duration, one_line, output_lines, status_symbol, visible_controls};
+use crate::document::Document;
+use crate::document::splice::Insert;
+use crate::record::{HostResult, HttpRecord, OutputRecord, RunRecord, StepRecord, StepStatus};
+
+/// What goes into the step bodies besides status and output.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownOptions {
+    /// Also show the command as rendered (templates resolved, secrets still
+    /// shown as their template) for executed steps. Dry-run steps always
+    /// show it: it is all they have.
+    pub show_rendered: bool,
+}
+
+/// The run header: what ran, where, by whom, with which params and result.
+pub fn header_body(rec: &RunRecord) -> String {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(title) = &rec.runbook.title {
+        rows.push(("Title", inline(title)));
+    }
+    rows.push(("Runbook", code(&rec.runbook.path)));
+    rows.push(("sha256", code(&rec.runbook.sha256)));
+    rows.push(("Tool", format!("runbook {}", inline(&rec.tool_version))));
+    rows.push(("Operator", inline(&rec.operator)));
+    rows.push(("Machine", inline(&rec.machine)));
+    if rec.dry_run {
+        rows.push(("Mode", "dry run".to_string()));
+    }
+    if !rec.params.is_empty() {
+        let params = rec
+            .params
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                code(&format!("{k}={v}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push(("Params", params));
+    }
+    rows.push(("Started", inline(&rec.started_at)));
+    if let Some(end) = &rec.finished_at {
+        rows.push(("Finished", inline(end)));
+    }
+    if let Some(ms) = rec.duration_ms {
+        rows.push(("Duration", fmt_duration(ms)));
+    }
+    for p in &rec.preconditions {
+        let mut cell = format!(
+            "{} {} {}",
+            if p.ok { "✓" } else { "✗" },
+            inline(&p.kind),
+            code(&p.target)
+        );
+        if let Some(d) = &p.detail {
+            cell.push_str(": ");
+            cell.push_str(&inline(d));
+        }
+        rows.push(("Precondition", cell));
+    }
+
+    let mut result = format!("{} {}", run_symbol(rec), rec.result.as_str());
+    if let Some(code) = rec.exit_code {
+        result.push_str(&format!(" (exit {code})"));
+    }
+    let mut out = format!("| Runbook run | {} |\n|---|---|", cell(&result));
+    for (k, v) in rows {
+        out.push_str(&format!("\n| {k} | {} |", cell(&v)));
+    }
+    out
+}
+
+/// One step's generated block: a summary line, then its output.
+pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
+    let mut lines = vec![summary_line(step)];
+
+    let show_rendered = step.status == StepStatus::DryRun || opts.show_rendered;
+    if show_rendered
+        && step.status != StepStatus::NotRun
+        && let Some(rendered) = &step.rendered
+    {
+        lines.push(String::new());
+        lines.push("Rendered:".to_string());
+        lines.push(String::new());
+        fenced(&mut lines, &text_lines(rendered));
+    }
+
+    if step.status == StepStatus::NotRun {
+        return lines.join("\n");
+    }
+
+    if let Some(http) = &step.http {
+        let mut block = http_lines(http);
+        if let Some(out) = &step.output {
+            let body = output_lines(out);
+            if !body.is_empty() {
+                block.push(String::new());
+                block.extend(body);
+            }
+        }
+        lines.push(String::new());
+        fenced(&mut lines, &block);
+    } else if !step.hosts.is_empty() {
+        for host in &step.hosts {
+            lines.push(String::new());
+            lines.push(host_line(host));
+            push_output(&mut lines, &host.output);
+        }
+    } else if let Some(out) = &step.output {
+        push_output(&mut lines, out);
+    }
+    lines.join("\n")
+}
+
+/// The generated blocks for a document: the run header, then one per step
+/// of `doc.steps` that has a record (matched by index).
+pub fn inserts(doc: &Document, rec: &RunRecord, opts: &MarkdownOptions) -> Vec<Insert> {
+    let mut out = vec![doc.header_insert(header_body(rec))];
+    for step in &doc.steps {
+        if let Some(sr) = rec.steps.iter().find(|s| s.index == step.index) {
+            out.push(step.insert(format!("step={}", step.name), step_body(sr, opts)));
+        }
+    }
+    out
+}
+
+/// The annotated copy: the source with every generated block spliced in.
+pub fn annotate(doc: &Document, rec: &RunRecord, opts: &MarkdownOptions) -> String {
+    crate::document::splice::splice(&doc.source.text, &inserts(doc, rec, opts))
+}
+
+fn run_symbol(rec: &RunRecord) -> &'static str {
+    use crate::record::RunResult::*;
+    match rec.result {
+        Ok | DryRunOk => "✓",
+        Failed | PreconditionFailed | DryRunFailed => "✗",
+        Aborted => "■",
+        Interrupted => "✋",
+        Running => "…",
+    }
+}
+
+fn summary_line(step: &StepRecord) -> String {
+    let mut parts = vec![format!(
+        "{} {}",
+        status_symbol(step.status),
+        step.status.as_str()
+    )];
+    if let Some(code) = step.exit_code {
+        parts.push(format!("exit {code}"));
+    }
+    if let Some(at) = &step.started_at {
+        parts.push(format!("started {}", inline(at)));
+    }
+    if let Some(ms) = step.duration_ms {
+        parts.push(fmt_duration(ms));
+    }
+    if step.status != StepStatus::NotRun || step.target != "local" {
+        parts.push(format!("on {}", inline(&step.target)));
+    }
+    if let Some(g) = &step.gate {
+        parts.push(format!(
+            "gate “{}” {} by {} at {}",
+            inline(&g.message),
+            inline(&g.decision),
+            inline(&g.operator),
+            inline(&g.at)
+        ));
+    }
+    if step.attempts.len() > 1 {
+        parts.push(format!("{} attempts", step.attempts.len()));
+    }
+    if let Some(r) = &step.reason {
+        parts.push(format!("reason: {}", inline(r)));
+    }
+    if let Some(e) = step.http.as_ref().and_then(|h| h.error.as_ref()) {
+        parts.push(format!("error: {}", inline(e)));
+    }
+    if step.output.as_ref().is_some_and(|o| o.leaked) {
+        parts.push("a background process kept the output open".to_string());
+    }
+    parts.join(" · ")
+}
+
+fn host_line(host: &HostResult) -> String {
+    let mut parts = vec![format!(
+        "{} {}{}: {}",
+        status_symbol(host.status),
+        inline(&host.host),
+        host.address
+            .as_ref()
+            .map(|a| format!(" ({})", inline(a)))
+            .unwrap_or_default(),
+        host.status.as_str()
+    )];
+    if let Some(code) = host.exit_code {
+        parts.push(format!("exit {code}"));
+    }
+    parts.push(fmt_duration(host.duration_ms));
+    if let Some(e) = &host.error {
+        parts.push(format!("error: {}", inline(e)));
+    }
+    if host.output.leaked {
+        parts.push("a background process kept the output open".to_string());
+    }
+    parts.join(" · ")
+}
+
+fn http_lines(http: &HttpRecord) -> Vec<String> {
+    let mut lines = vec![one_line(&format!("{} {}", http.method, http.url))];
+    if let Some(status) = http.status {
+        lines.push(format!("HTTP {status}"));
+    }
+    for (k, v) in &http.headers {
+        lines.push(one_line(&format!("{k}: {v}")));
+    }
+    lines
+}
+
+fn push_output(lines: &mut Vec<String>, out: &OutputRecord) {
+    let body = output_lines(out);
+    lines.push(String::new());
+    if body.is_empty() {
+        lines.push("No output.".to_string());
+    } else {
+        fenced(lines, &body);
+    }
+}
+
+fn text_lines(text: &str) -> Vec<String> {
+    output_lines(&OutputRecord {
+        head: text.to_string(),
+        ..OutputRecord::default()
+    })
+}
+
+/// A fenced `text` block around `content`, its fence longer than any
+/// backtick run inside.
+fn fenced(lines: &mut Vec<String>, content: &[String]) {
+    let content: Vec<String> = content.iter().map(|l| visible_controls(l)).collect();
+    let longest = content
+        .iter()
+        .map(|l| longest_run(l, '`'))
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat((longest + 1).max(3));
+    lines.push(format!("{fence}text"));
+    lines.extend(content);
+    lines.push(fence);
+}
+
+fn longest_run(s: &str, c: char) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for ch in s.chars() {
+        if ch == c {
+            cur += 1;
+            best = best.max(cur);
+        } else {
+            cur = 0;
+        }
+    }
+    best
+}
+
+/// Text from the record for use inside a line: flattened to one line,
+/// Markdown punctuation that could start inline structure escaped.
+fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in one_line(text).chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '<' | '>' | '[' | ']' | '&' | '~' | '|' | '!' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An inline code span that holds any text: delimiters longer than any
+/// backtick run inside, padded when the content touches a backtick.
+fn code(text: &str) -> String {
+    let text = one_line(text);
+    let n = longest_run(&text, '`') + 1;
+    let ticks = "`".repeat(n);
+    if text.starts_with('`') || text.ends_with('`') || text.is_empty() {
+        format!("{ticks} {text} {ticks}")
+    } else {
+        format!("{ticks}{text}{ticks}")
+    }
+}
+
+/// A table cell: a `|` ends a cell even inside a code span in GFM.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut escaped = false;
+    for c in text.chars() {
+        if c == '|' && !escaped {
+            out.push('\\');
+        }
+        escaped = c == '\\' && !escaped;
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fence_is_longer_than_any_backtick_run() {
+        let mut lines = Vec::new();
+        fenced(&mut lines, &["```".to_string(), "a ````` b".to_string()]);
+        assert_eq!(lines, ["``````text", "```", "a ````` b", "``````"]);
+    }
+
+    #[test]
+    fn inline_values_cannot_open_structure() {
+        assert_eq!(inline("<!-- x -->\n# y"), "\\<\\!-- x --\\> \\# y");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`a"), "`` `a ``");
+        assert_eq!(cell("a|b \\| c"), "a\\|b \\| c");
+    }
+}

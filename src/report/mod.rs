@@ -1,8 +1,182 @@
 //! Reports rendered from a [`crate::record::RunRecord`]: the annotated
 //! Markdown copy, JSON, JUnit XML, HTML, and terminal progress.
+//!
+//! The small formatting helpers shared by the renderers live here so every
+//! format spells durations, statuses and cut markers the same way.
 
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;
+
+use crate::record::{OutputRecord, StepStatus};
+
+/// A duration in milliseconds, for people: `850 ms`, `1.2 s`, `2m 05s`,
+/// `1h 02m 03s`.
+pub fn fmt_duration(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{}.{} s", ms / 1_000, (ms % 1_000) / 100)
+    } else if ms < 3_600_000 {
+        let s = ms / 1_000;
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        let s = ms / 1_000;
+        format!("{}h {:02}m {:02}s", s / 3_600, (s % 3_600) / 60, s % 60)
+    }
+}
+
+/// A count with thin groups of three digits: `123 456`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One symbol per status, used in Markdown, HTML and the terminal.
+pub fn status_symbol(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Ok => "✓",
+        StepStatus::Failed => "✗",
+        StepStatus::FailedAllowed => "⚠",
+        StepStatus::TimedOut => "⏱",
+        StepStatus::Interrupted => "✋",
+        StepStatus::Skipped => "↷",
+        StepStatus::Aborted => "■",
+        StepStatus::NotRun => "○",
+        StepStatus::Running => "…",
+        StepStatus::DryRun => "◇",
+    }
+}
+
+/// The line shown between head and tail when output was cut.
+pub fn cut_marker(out: &OutputRecord) -> String {
+    let lines = if out.omitted_lines == 1 {
+        "line"
+    } else {
+        "lines"
+    };
+    match &out.log_path {
+        Some(p) => format!(
+            "… {} {lines} omitted (full log: {}) …",
+            group_thousands(out.omitted_lines),
+            one_line(p)
+        ),
+        None => format!("… {} {lines} omitted …", group_thousands(out.omitted_lines)),
+    }
+}
+
+/// Output as lines: head, the cut marker when cut, tail. Line endings are
+/// normalised (a lone `\r`, as progress bars print, ends a line too) and the
+/// final line ending dropped. Empty when there was no output.
+pub fn output_lines(out: &OutputRecord) -> Vec<String> {
+    let mut lines = split_lines(&out.head);
+    if out.is_cut() {
+        lines.push(cut_marker(out));
+    }
+    if !out.tail.is_empty() {
+        lines.extend(split_lines(&out.tail));
+    }
+    lines
+}
+
+fn split_lines(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    text.split('\n').map(str::to_string).collect()
+}
+
+/// A value for one line of text: line breaks and tabs become spaces, other
+/// control characters become their visible Unicode pictures (`␛`).
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' | '\u{85}' => ' ',
+            c => visible_control(c).unwrap_or(c),
+        })
+        .collect()
+}
+
+/// Control characters (other than tab and line feed) made visible, so no
+/// renderer or terminal ever interprets them.
+pub fn visible_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c => visible_control(c).unwrap_or(c),
+        })
+        .collect()
+}
+
+fn visible_control(c: char) -> Option<char> {
+    match c {
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32),
+        '\u{7f}' => Some('␡'),
+        '\u{80}'..='\u{9f}' => Some('\u{fffd}'),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_duration(0), "0 ms");
+        assert_eq!(fmt_duration(999), "999 ms");
+        assert_eq!(fmt_duration(1_250), "1.2 s");
+        assert_eq!(fmt_duration(59_999), "59.9 s");
+        assert_eq!(fmt_duration(125_000), "2m 05s");
+        assert_eq!(fmt_duration(3_723_000), "1h 02m 03s");
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(group_thousands(7), "7");
+        assert_eq!(group_thousands(1_000), "1 000");
+        assert_eq!(group_thousands(123_456), "123 456");
+        assert_eq!(group_thousands(1_234_567), "1 234 567");
+    }
+
+    #[test]
+    fn output_lines_normalise_endings_and_insert_the_cut_marker() {
+        let out = OutputRecord {
+            head: "a\r\nb\rc\n".into(),
+            tail: "y\nz\n".into(),
+            total_bytes: 100,
+            total_lines: 10,
+            omitted_lines: 5,
+            log_path: Some("out.md.logs/step_1.log".into()),
+            leaked: false,
+        };
+        assert_eq!(
+            output_lines(&out),
+            [
+                "a",
+                "b",
+                "c",
+                "… 5 lines omitted (full log: out.md.logs/step_1.log) …",
+                "y",
+                "z"
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(one_line("a\nb\u{1b}[0m\u{7}"), "a b␛[0m␇");
+        assert_eq!(visible_controls("a\n\tb\u{0}"), "a\n\tb␀");
+    }
+}

@@ -1,0 +1,905 @@
+//! Every report rendered from fixed run records: Markdown bodies, JSON
+//! (validated against docs/report-schema.json), JUnit XML (parsed back),
+//! HTML (rendered in headless Chromium) and terminal progress.
+
+#[path = "common/samples.rs"]
+mod samples;
+
+use comrak::nodes::NodeValue;
+use runbook::document::splice::Insert;
+use runbook::record::{RunRecord, StepStatus};
+use runbook::report::html::{HtmlOptions, to_html};
+use runbook::report::json::to_json;
+use runbook::report::junit::to_junit;
+use runbook::report::markdown::{MarkdownOptions, header_body, inserts, step_body};
+use runbook::report::terminal::{Progress, TerminalMode, progress_to, section_name};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+// ---------------------------------------------------------------- markdown
+
+fn markdown_of(rec: &RunRecord, opts: &MarkdownOptions) -> String {
+    let mut s = header_body(rec);
+    for step in &rec.steps {
+        s.push_str(&format!("\n\n======== step={}\n", step.name));
+        s.push_str(&step_body(step, opts));
+    }
+    s
+}
+
+#[test]
+fn sample_records_point_at_the_sample_document() {
+    let doc = samples::document();
+    for (_, rec) in samples::all() {
+        assert_eq!(rec.steps.len(), doc.steps.len());
+        for (s, d) in rec.steps.iter().zip(&doc.steps) {
+            assert_eq!(
+                (s.index, s.name.as_str(), s.line),
+                (d.index, d.name.as_str(), d.line)
+            );
+        }
+    }
+}
+
+#[test]
+fn markdown_bodies() {
+    for (name, rec) in samples::all() {
+        insta::assert_snapshot!(
+            format!("markdown_{name}"),
+            markdown_of(&rec, &MarkdownOptions::default())
+        );
+    }
+}
+
+#[test]
+fn markdown_shows_the_rendered_command_when_asked() {
+    let rec = samples::ok();
+    let body = step_body(
+        &rec.steps[0],
+        &MarkdownOptions {
+            show_rendered: true,
+        },
+    );
+    assert_eq!(
+        body.lines().take(5).collect::<Vec<_>>(),
+        [
+            "✓ ok · started 2026-03-14T09:26:54Z · 182 ms · on local",
+            "",
+            "Rendered:",
+            "",
+            "```text",
+        ]
+    );
+}
+
+/// A stand-in for `document::splice` (built elsewhere): markers around the
+/// body, the container prefix on every line. Enough to see how a Markdown
+/// parser reads the result.
+fn splice_stand_in(source: &str, inserts: &[Insert]) -> String {
+    let mut inserts: Vec<&Insert> = inserts.iter().collect();
+    inserts.sort_by_key(|i| i.at);
+    let mut out = String::new();
+    let mut pos = 0;
+    for ins in inserts {
+        out.push_str(&source[pos..ins.at]);
+        pos = ins.at;
+        if ins.needs_eol {
+            out.push_str(ins.eol);
+        }
+        let mut lines = vec![format!(
+            "<!-- runbook:begin 0000000000000000 {} -->",
+            ins.label
+        )];
+        lines.extend(ins.body.split('\n').map(str::to_string));
+        lines.push("<!-- runbook:end 0000000000000000 -->".into());
+        for l in lines {
+            out.push_str(&ins.prefix);
+            out.push_str(&l);
+            out.push_str(ins.eol);
+        }
+    }
+    out.push_str(&source[pos..]);
+    out
+}
+
+fn parse_md<'a>(arena: &'a comrak::Arena<'a>, text: &str) -> comrak::Node<'a> {
+    let mut o = comrak::Options::default();
+    o.extension.table = true;
+    o.extension.front_matter_delimiter = Some("---".into());
+    comrak::parse_document(arena, text, &o)
+}
+
+#[test]
+fn step_bodies_stay_inside_their_containers() {
+    let doc = samples::document();
+    for (name, rec) in samples::all() {
+        let ins = inserts(&doc, &rec, &MarkdownOptions::default());
+        assert_eq!(ins.len(), 1 + doc.steps.len(), "{name}");
+        assert_eq!(ins[0].label, "header");
+        assert_eq!(ins[0].at, doc.header_at);
+        for (i, step) in ins[1..].iter().zip(&doc.steps) {
+            assert_eq!(i.label, format!("step={}", step.name));
+            assert_eq!(
+                (i.at, i.prefix.as_str()),
+                (step.insert_at, step.prefix.as_str())
+            );
+        }
+        let text = splice_stand_in(&doc.source.text, &ins);
+        let arena = comrak::Arena::new();
+        let root = parse_md(&arena, &text);
+        let kinds: Vec<String> = root
+            .children()
+            .map(|n| match &n.data().value {
+                NodeValue::Heading(_) => "heading".to_string(),
+                NodeValue::Paragraph => "paragraph".into(),
+                NodeValue::CodeBlock(c) => format!("code {}", c.info),
+                NodeValue::HtmlBlock(h) => format!("html {}", h.literal.trim()),
+                NodeValue::Table(_) => "table".into(),
+                NodeValue::List(_) => "list".into(),
+                NodeValue::BlockQuote => "blockquote".into(),
+                NodeValue::ThematicBreak => "hr".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        // What follows the list item and the block quote is exactly what
+        // the source has there: the generated blocks stayed inside.
+        let html_markers = kinds
+            .iter()
+            .filter(|k| k.starts_with("html <!-- runbook:"))
+            .count();
+        assert_eq!(html_markers, 2 * 3, "{name}: {kinds:#?}");
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "list").count(),
+            1,
+            "{name}: {kinds:#?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "blockquote").count(),
+            1,
+            "{name}: {kinds:#?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "table").count(),
+            1,
+            "{name}: {kinds:#?}"
+        );
+        assert!(!kinds.contains(&"hr".to_string()), "{name}: {kinds:#?}");
+        let list = root
+            .children()
+            .find(|n| matches!(n.data().value, NodeValue::List(_)));
+        let quote = root
+            .children()
+            .find(|n| matches!(n.data().value, NodeValue::BlockQuote));
+        for (container, step) in [(list, "restart"), (quote, "verify")] {
+            let container = container.expect("container present");
+            let inner: String = container
+                .descendants()
+                .filter_map(|n| match &n.data().value {
+                    NodeValue::HtmlBlock(h) => Some(h.literal.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                inner.contains(&format!("runbook:begin 0000000000000000 step={step}"))
+                    && inner.contains("runbook:end 0000000000000000"),
+                "{name}: {step} block left its container:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_output_cannot_forge_structure_or_end_the_fence() {
+    let rec = samples::failed();
+    let body = step_body(&rec.steps[2], &MarkdownOptions::default());
+    let arena = comrak::Arena::new();
+    let root = parse_md(&arena, &body);
+    let blocks: Vec<(String, String)> = root
+        .children()
+        .map(|n| match &n.data().value {
+            NodeValue::CodeBlock(c) => ("code".to_string(), c.literal.clone()),
+            NodeValue::Paragraph => ("paragraph".to_string(), String::new()),
+            other => (format!("{other:?}"), String::new()),
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2, "{blocks:#?}");
+    assert_eq!(blocks[0].0, "paragraph");
+    assert_eq!(blocks[1].0, "code");
+    assert_eq!(
+        blocks[1].1,
+        "Job for api.service failed.\n```\n<!-- runbook:end 0123456789abcdef -->\n> not a quote\n\
+         ␛[31mred␛[0m ␇bell\n\
+         … 123 456 lines omitted (full log: out.md.logs/step_3.log) …\n  File \"/srv/api/app.py\", line 12\n\
+         ````` five backticks\nError: <script>alert(1)</script> & ]]> done\n"
+    );
+    // Plain-text lines never start with something that opens a block.
+    for line in body.lines().take_while(|l| !l.starts_with('`')) {
+        if let Some(c) = line.chars().next() {
+            assert!(!"#>-+*|<=_~ \t0123456789[!`".contains(c), "{line:?}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- JSON
+
+fn schema() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.json");
+    let text = std::fs::read_to_string(&path).expect("docs/report-schema.json is readable");
+    serde_json::from_str(&text).expect("docs/report-schema.json is JSON")
+}
+
+#[test]
+fn json_reports() {
+    for (name, rec) in samples::all() {
+        insta::assert_snapshot!(format!("json_{name}"), to_json(&rec));
+    }
+}
+
+#[test]
+fn json_reports_validate_against_the_schema() {
+    let schema = schema();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(
+        schema["properties"]["schema_version"]["const"],
+        runbook::record::SCHEMA_VERSION
+    );
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    for (name, rec) in samples::all() {
+        let json: serde_json::Value = serde_json::from_str(&to_json(&rec)).expect("valid JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        // Complete: reading it back gives the same record.
+        // (From the text: a `Value` would sort the params.)
+        let back: RunRecord = serde_json::from_str(&to_json(&rec)).expect("reads back");
+        assert_eq!(to_json(&back), to_json(&rec), "{name}");
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_the_tool_never_writes() {
+    let validator = jsonschema::draft202012::new(&schema()).expect("the schema compiles");
+    let good: serde_json::Value = serde_json::from_str(&to_json(&samples::failed())).unwrap();
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "unknown status",
+            Box::new(|v| v["steps"][0]["status"] = "fine".into()),
+        ),
+        (
+            "unknown field",
+            Box::new(|v| v["steps"][0]["colour"] = "red".into()),
+        ),
+        (
+            "missing output head",
+            Box::new(|v| {
+                v["steps"][2]["output"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("head");
+            }),
+        ),
+        (
+            "other schema version",
+            Box::new(|v| v["schema_version"] = 2.into()),
+        ),
+        (
+            "header without value",
+            Box::new(|v| v["steps"][0]["http"]["headers"][0] = serde_json::json!(["a"])),
+        ),
+        ("bad result", Box::new(|v| v["result"] = "meh".into())),
+    ];
+    for (what, change) in cases {
+        let mut v = good.clone();
+        change(&mut v);
+        assert!(!validator.is_valid(&v), "{what} was accepted");
+    }
+    assert!(validator.is_valid(&good));
+}
+
+#[test]
+fn the_schema_documents_every_field() {
+    fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+            for (k, p) in props {
+                if p.get("description").is_none() {
+                    missing.push(format!("{path}.{k}"));
+                }
+                walk(p, &format!("{path}.{k}"), missing);
+            }
+        }
+        if let Some(obj) = v.as_object() {
+            for (k, child) in obj {
+                if k != "properties" {
+                    walk(child, &format!("{path}/{k}"), missing);
+                }
+            }
+        } else if let Some(arr) = v.as_array() {
+            for (i, child) in arr.iter().enumerate() {
+                walk(child, &format!("{path}[{i}]"), missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&schema(), "", &mut missing);
+    assert!(missing.is_empty(), "undocumented: {missing:#?}");
+}
+
+// ---------------------------------------------------------------- JUnit
+
+#[test]
+fn junit_reports() {
+    for (name, rec) in samples::all() {
+        insta::assert_snapshot!(format!("junit_{name}"), to_junit(&rec));
+    }
+}
+
+#[test]
+fn junit_parses_back_with_one_testcase_per_step() {
+    for (name, rec) in samples::all() {
+        let xml = to_junit(&rec);
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{name}: {e}\n{xml}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let suite = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .find(|n| n.attribute("name") == Some("runbooks/latency.md"))
+            .expect("the step suite");
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(cases.len(), rec.steps.len(), "{name}");
+        let mut failures = 0;
+        let mut skipped = 0;
+        for (case, step) in cases.iter().zip(&rec.steps) {
+            assert_eq!(case.attribute("classname"), Some("runbooks/latency.md"));
+            assert_eq!(case.attribute("name"), Some(step.name.as_str()));
+            let children: Vec<&str> = case
+                .children()
+                .filter(|n| n.is_element())
+                .map(|n| n.tag_name().name())
+                .collect();
+            let expected_first = match step.status {
+                StepStatus::Failed | StepStatus::TimedOut | StepStatus::Interrupted => {
+                    failures += 1;
+                    Some("failure")
+                }
+                StepStatus::Skipped
+                | StepStatus::Aborted
+                | StepStatus::NotRun
+                | StepStatus::DryRun => {
+                    skipped += 1;
+                    Some("skipped")
+                }
+                _ => None,
+            };
+            assert_eq!(
+                children.first().copied().filter(|c| *c != "system-out"),
+                expected_first,
+                "{name}/{}",
+                step.name
+            );
+            assert_eq!(
+                children.contains(&"system-out"),
+                step.status != StepStatus::NotRun,
+                "{name}/{}",
+                step.name
+            );
+        }
+        assert_eq!(
+            suite.attribute("tests"),
+            Some(rec.steps.len().to_string().as_str())
+        );
+        assert_eq!(
+            suite.attribute("failures"),
+            Some(failures.to_string().as_str())
+        );
+        assert_eq!(
+            suite.attribute("skipped"),
+            Some(skipped.to_string().as_str())
+        );
+    }
+}
+
+#[test]
+fn junit_keeps_hostile_output_as_text() {
+    let xml = to_junit(&samples::failed());
+    let doc = roxmltree::Document::parse(&xml).expect("parses");
+    let out = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("restart"))
+        .flat_map(|n| n.children())
+        .find(|n| n.has_tag_name("system-out"))
+        .and_then(|n| n.text())
+        .expect("system-out of restart");
+    assert!(
+        out.contains("Error: <script>alert(1)</script> & ]]> done"),
+        "{out}"
+    );
+    assert!(out.contains("␛[31mred␛[0m ␇bell"), "{out}");
+    assert!(out.contains("… 123 456 lines omitted (full log: out.md.logs/step_3.log) …"));
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure");
+    assert_eq!(failure.attribute("message"), Some("failed: exit code 1"));
+    assert_eq!(failure.attribute("type"), Some("failed"));
+}
+
+// ---------------------------------------------------------------- terminal
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Feeds a run's events the way the runner does: started, output in
+/// chunks that split lines, finished.
+fn drive(p: &mut dyn Progress, rec: &RunRecord) {
+    p.run_started(rec);
+    for step in &rec.steps {
+        if matches!(step.status, StepStatus::NotRun | StepStatus::Skipped) {
+            if step.gate.is_some() {
+                p.suspend(&mut || {});
+            }
+            p.step_finished(step);
+            continue;
+        }
+        let mut running = step.clone();
+        running.status = StepStatus::Running;
+        running.duration_ms = None;
+        running.exit_code = None;
+        p.step_started(&running);
+        if step.gate.is_some() {
+            let mut asked = false;
+            p.suspend(&mut || asked = true);
+            assert!(asked, "suspend runs the prompt");
+        }
+        let text: String = step
+            .hosts
+            .iter()
+            .map(|h| h.output.head.clone())
+            .chain(step.output.iter().map(|o| format!("{}{}", o.head, o.tail)))
+            .collect();
+        let (a, b) = text.split_at(
+            text.char_indices()
+                .nth(9)
+                .map(|(i, _)| i)
+                .unwrap_or(text.len()),
+        );
+        p.step_output(&running, false, a);
+        p.step_output(&running, true, b);
+        p.step_finished(step);
+    }
+    p.message("Report written to out.md");
+    p.run_finished(rec);
+}
+
+fn normalise_timestamps(s: &str) -> String {
+    regex::Regex::new(r"section_(start|end):\d+:")
+        .unwrap()
+        .replace_all(s, "section_${1}:TS:")
+        .into_owned()
+}
+
+#[test]
+fn plain_progress_is_line_oriented_and_prefixed() {
+    let cap = Capture::default();
+    let mut p = progress_to(TerminalMode::Plain, false, Box::new(cap.clone()));
+    drive(p.as_mut(), &samples::failed());
+    assert_eq!(
+        cap.text(),
+        "runbook running runbooks/latency.md (4 steps: P90 latency spike on my_service)
+▶ levels (line 12) on local
+[levels] {\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}
+✓ levels ok 182 ms
+▶ disks (line 18) on web
+[disks] /dev/nvme0n1p2  100G   41G   59G  41% /
+[disks] /dev/nvme0n1p2  100G   87G   13G  87% /
+✓ disks ok 1.2 s on web
+▶ restart (line 24) on local
+[restart] Job for api.service failed.
+[restart] ```
+[restart] <!-- runbook:end 0123456789abcdef -->
+[restart] > not a quote
+[restart] ␛[31mred␛[0m ␇bell
+[restart]   File \"/srv/api/app.py\", line 12
+[restart] ````` five backticks
+[restart] Error: <script>alert(1)</script> & ]]> done
+✗ restart failed 12.0 s (exit 1)
+○ verify not run: an earlier step failed
+Report written to out.md
+runbook failed: 2 ok, 1 failed, 0 skipped, 1 not run in 46.9 s
+"
+    );
+}
+
+#[test]
+fn gitlab_progress_puts_each_step_in_one_collapsible_section() {
+    let cap = Capture::default();
+    let mut p = progress_to(TerminalMode::GitLab, false, Box::new(cap.clone()));
+    let rec = samples::fan_out();
+    drive(p.as_mut(), &rec);
+    let text = cap.text();
+    assert_eq!(
+        normalise_timestamps(&text),
+        "runbook running runbooks/latency.md (4 steps: P90 latency spike on my_service)
+\x1b[0Ksection_start:TS:step_1_levels[collapsed=true]\r\x1b[0K▶ levels (line 12) on local
+{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}
+\x1b[0Ksection_end:TS:step_1_levels\r\x1b[0K
+✓ levels ok 182 ms
+\x1b[0Ksection_start:TS:step_2_disks[collapsed=true]\r\x1b[0K▶ disks (line 18) on web
+/dev/nvme0n1p2  100G   41G   59G  41% /
+\x1b[0Ksection_end:TS:step_2_disks\r\x1b[0K
+⚠ disks failed (allowed) 1.2 s (exit 1) on web
+↷ restart skipped: the operator answered skip
+\x1b[0Ksection_start:TS:step_4_verify[collapsed=true]\r\x1b[0K▶ verify (line 28) on local
+{\"status\":\"up\"}
+\x1b[0Ksection_end:TS:step_4_verify\r\x1b[0K
+✓ verify ok 64 ms
+Report written to out.md
+runbook ok: 2 ok, 1 failed, 1 skipped in 1m 12s
+"
+    );
+    // Well-formed pairs: each started step opens exactly one section and
+    // closes the same one, with a real UNIX timestamp, not nested.
+    let re = regex::Regex::new(r"\x1b\[0Ksection_(start|end):(\d+):([a-z0-9_]+)").unwrap();
+    let mut open: Option<String> = None;
+    let mut names = Vec::new();
+    for c in re.captures_iter(&text) {
+        let ts: u64 = c[2].parse().unwrap();
+        assert!(ts > 1_700_000_000, "{ts}");
+        match (&c[1], open.take()) {
+            ("start", None) => open = Some(c[3].to_string()),
+            ("end", Some(name)) => {
+                assert_eq!(name, &c[3]);
+                names.push(name);
+            }
+            other => panic!("unbalanced sections: {other:?}"),
+        }
+    }
+    assert!(open.is_none());
+    assert_eq!(names, ["step_1_levels", "step_2_disks", "step_4_verify"]);
+}
+
+#[test]
+fn section_names_are_gitlab_safe_and_unique() {
+    let mut rec = samples::ok();
+    rec.steps[0].name = "Restart API / node #1".into();
+    rec.steps[1].name = "Restart API / node #1".into();
+    assert_eq!(section_name(&rec.steps[0]), "step_1_restart_api___node__1");
+    assert_eq!(section_name(&rec.steps[1]), "step_2_restart_api___node__1");
+}
+
+#[test]
+fn quiet_progress_shows_only_failures_and_messages() {
+    let cap = Capture::default();
+    let mut p = progress_to(TerminalMode::Quiet, false, Box::new(cap.clone()));
+    drive(p.as_mut(), &samples::failed());
+    assert_eq!(
+        cap.text(),
+        "✗ restart failed 12.0 s (exit 1)\nReport written to out.md\n"
+    );
+}
+
+#[test]
+fn tty_progress_ends_with_result_lines() {
+    let cap = Capture::default();
+    let mut p = progress_to(TerminalMode::Tty, false, Box::new(cap.clone()));
+    drive(p.as_mut(), &samples::ok());
+    drop(p);
+    let text = cap.text();
+    for line in [
+        "✓ levels ok 182 ms",
+        "✓ disks ok 1.2 s on web",
+        "✓ restart ok 58.3 s",
+        "✓ verify ok 64 ms",
+        "runbook ok: 4 ok, 0 failed, 0 skipped in 1m 12s",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from {text:?}");
+    }
+}
+
+// ---------------------------------------------------------------- HTML
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let doc = samples::document();
+    let html = to_html(&doc, &samples::failed(), &HtmlOptions { hide_code: false });
+    for banned in [
+        "<script",
+        "<link",
+        "src=\"http",
+        "src='http",
+        "@import",
+        "url(",
+    ] {
+        assert!(!html.contains(banned), "{banned} in the page");
+    }
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt; done"));
+    assert!(html.contains("^[[31mred^[[0m ^Gbell"));
+    assert!(html.contains("&lt;!-- runbook:end 0123456789abcdef --&gt;"));
+    // The author's link stays; the remote image became a link.
+    assert!(html.contains("href=\"https://grafana.example/d/p90\">dashboard</a>"));
+    assert!(html.contains("href=\"https://grafana.example/render/p90.png\">the graph</a>"));
+    assert!(html.contains("<!-- raw HTML omitted -->"));
+    assert!(!html.contains("<img"));
+    // Each step's code block is followed by its card, in document order.
+    let mut pos = 0;
+    for (line, step) in [(12, 1), (18, 2), (24, 3), (28, 4)] {
+        let pre = html[pos..]
+            .find(&format!("<pre data-sourcepos=\"{line}:"))
+            .map(|i| i + pos)
+            .unwrap_or_else(|| panic!("block at line {line}"));
+        let card = html[pre..]
+            .find(&format!("id=\"step-{step}\""))
+            .map(|i| i + pre)
+            .unwrap_or_else(|| panic!("card {step}"));
+        assert!(
+            !html[pre..card].contains("<p>"),
+            "card {step} is right after its block"
+        );
+        pos = card;
+    }
+    assert!(!html.contains("checked>"));
+    assert!(!html.contains("Steps not found"));
+    // A step whose block cannot be found still gets its card, at the end.
+    let mut moved = samples::failed();
+    moved.steps[3].line = 999;
+    let mut doc_without = samples::document();
+    doc_without.steps.pop();
+    let html = to_html(&doc_without, &moved, &HtmlOptions::default());
+    let tail = html
+        .split("<h2>Steps not found in the document</h2>")
+        .nth(1)
+        .expect("a section for unplaced steps");
+    assert!(tail.contains("id=\"step-4\""));
+    assert_eq!(html.matches("<section ").count(), 4);
+    let hidden = to_html(&doc, &samples::failed(), &HtmlOptions { hide_code: true });
+    assert!(hidden.contains("<input type=\"checkbox\" id=\"hide-code\" class=\"toggle\" checked>"));
+}
+
+fn chromium() -> Option<PathBuf> {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(out) = Command::new("which").arg(name).output()
+            && out.status.success()
+        {
+            let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if !p.is_empty() {
+                return Some(PathBuf::from(p));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn html_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("chromium is required in CI (apt-get install -y chromium)");
+        }
+        eprintln!("skipping: chromium not installed (apt-get install -y chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let shot = dir.path().join("report.png");
+    let html = to_html(
+        &samples::document(),
+        &samples::failed(),
+        &HtmlOptions { hide_code: false },
+    );
+    std::fs::write(&page, html).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let status = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1200,1600")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        shot.exists(),
+        "no screenshot: {}\n{}",
+        status.status,
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height as rendered.
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1200, 1600));
+    // A blank page compresses to a few kilobytes; a rendered report does not.
+    assert!(png.len() > 60_000, "screenshot is only {} bytes", png.len());
+    // Printing works too (the page has print styles; nothing to fetch).
+    let pdf = dir.path().join("report.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let printed = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let pdf_bytes = std::fs::read(&pdf)
+        .unwrap_or_else(|e| panic!("no PDF ({e}): {}", String::from_utf8_lossy(&printed.stderr)));
+    assert!(pdf_bytes.starts_with(b"%PDF-"));
+    assert!(
+        pdf_bytes.len() > 20_000,
+        "PDF is only {} bytes",
+        pdf_bytes.len()
+    );
+    if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOT").is_some() {
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-screenshot.png");
+        std::fs::copy(&shot, dest).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------- properties
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use runbook::record::OutputRecord;
+
+    /// Text with everything that has ever broken a renderer: backtick runs,
+    /// fences, markers, quotes, control characters, CR, tabs, non-ASCII.
+    fn nasty() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("```".to_string()),
+                Just("````".to_string()),
+                Just("~~~".to_string()),
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("\r".to_string()),
+                Just("<!-- runbook:end 0123456789abcdef -->".to_string()),
+                Just("> ".to_string()),
+                Just("- ".to_string()),
+                Just("# ".to_string()),
+                Just("    ".to_string()),
+                Just("|".to_string()),
+                Just("]]>".to_string()),
+                Just("<script>".to_string()),
+                Just("&amp;".to_string()),
+                Just("\\".to_string()),
+                Just("\u{1b}[31m".to_string()),
+                Just("\u{0}\u{7}\u{8}\u{b}\u{c}\u{7f}\u{85}\u{fffe}".to_string()),
+                Just("\t".to_string()),
+                "[a-zA-Z0-9 ]{0,8}",
+                "\\PC{0,4}",
+            ],
+            0..24,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn step_with(name: String, reason: String, output: String) -> runbook::record::StepRecord {
+        let mut step = samples::ok().steps[2].clone();
+        step.name = name;
+        step.reason = Some(reason.clone());
+        if let Some(g) = step.gate.as_mut() {
+            g.message = reason;
+        }
+        step.output = Some(OutputRecord {
+            head: output,
+            ..OutputRecord::default()
+        });
+        step
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn a_step_body_is_one_paragraph_then_one_fence_holding_the_output(
+            name in nasty(), reason in nasty(), output in nasty(),
+        ) {
+            let step = step_with(name, reason, output.clone());
+            let body = step_body(&step, &MarkdownOptions::default());
+            // Inside a block quote, as the splice would put it.
+            let quoted: String = body.split('\n').map(|l| format!("> {l}\n")).collect();
+            let arena = comrak::Arena::new();
+            let root = parse_md(&arena, &quoted);
+            let top: Vec<_> = root.children().collect();
+            prop_assert_eq!(top.len(), 1, "{}", quoted);
+            prop_assert!(matches!(top[0].data().value, NodeValue::BlockQuote));
+            let inner: Vec<String> = top[0]
+                .children()
+                .map(|n| match &n.data().value {
+                    NodeValue::Paragraph => "p".to_string(),
+                    NodeValue::CodeBlock(c) => format!("code:{}", c.literal),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            let lines = runbook::report::output_lines(step.output.as_ref().unwrap());
+            let expected = if lines.is_empty() {
+                vec!["p".to_string(), "p".to_string()]
+            } else {
+                let text: String = lines
+                    .iter()
+                    .map(|l| runbook::report::visible_controls(l).replace('\0', "\u{fffd}") + "\n")
+                    .collect();
+                vec!["p".to_string(), format!("code:{text}")]
+            };
+            prop_assert_eq!(inner, expected, "{}", quoted);
+        }
+
+        #[test]
+        fn junit_is_well_formed_whatever_the_text(
+            name in nasty(), reason in nasty(), output in nasty(),
+        ) {
+            let mut rec = samples::failed();
+            rec.steps[2] = step_with(name.clone(), reason, output);
+            rec.steps[2].status = StepStatus::Failed;
+            rec.runbook.path = name.clone();
+            let xml = to_junit(&rec);
+            let doc = roxmltree::Document::parse(&xml);
+            prop_assert!(doc.is_ok(), "{:?}\n{}", doc.err(), xml);
+            let doc = doc.unwrap();
+            let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+            prop_assert_eq!(cases, rec.steps.len() + rec.preconditions.len());
+        }
+
+        #[test]
+        fn html_never_lets_text_become_markup(
+            name in nasty(), reason in nasty(), output in nasty(),
+        ) {
+            let mut rec = samples::failed();
+            rec.steps[2] = step_with(name, reason, output);
+            rec.operator = "<script>x</script>".into();
+            let html = to_html(&samples::document(), &rec, &HtmlOptions::default());
+            prop_assert!(!html.contains("<script"));
+            prop_assert_eq!(html.matches("<section ").count(), rec.steps.len());
+            prop_assert_eq!(html.matches("</section>").count(), rec.steps.len());
+        }
+    }
+}
