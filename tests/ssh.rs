@@ -5,7 +5,7 @@ mod support;
 use runbook::document::frontmatter::FrontMatter;
 use runbook::exec::inventory::{self, HostKeyChecking, NoEc2, SshTarget};
 use runbook::exec::process::{Interrupt, ProcessOutcome, Stream, Termination};
-use runbook::exec::ssh::{SshError, SshOptions, SshPool};
+use runbook::exec::ssh::{OutputSink, SshError, SshOptions, SshPool};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -181,8 +181,27 @@ async fn one_connection_is_reused_across_steps() {
     pool.check_reachable(&t).await.unwrap();
     assert_eq!(pool.open_connections(), 1);
     assert_eq!(sshd.accepted_logins(), 1, "{}", sshd.log_text());
+    let masters = pool.control_dir().to_string_lossy().into_owned();
+    assert_eq!(
+        remote_processes(&masters).lines().count(),
+        1,
+        "one ControlMaster"
+    );
     pool.close_all().await;
     assert_eq!(pool.open_connections(), 0);
+    assert_no_remote_process(&masters);
+}
+
+#[tokio::test]
+async fn dropping_the_pool_closes_its_masters() {
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(sshd.options()).unwrap();
+    pool.check_reachable(&sshd.target("a")).await.unwrap();
+    pool.check_reachable(&sshd.target("b")).await.unwrap();
+    let masters = pool.control_dir().to_string_lossy().into_owned();
+    assert_eq!(remote_processes(&masters).lines().count(), 2);
+    drop(pool);
+    assert_no_remote_process(&masters);
 }
 
 #[tokio::test]
@@ -416,7 +435,7 @@ async fn fan_out_to_fifty_targets_with_ten_forks() {
     );
     type Sinks = Arc<Mutex<Vec<(String, Captured)>>>;
     let sinks: Sinks = Arc::new(Mutex::new(Vec::new()));
-    let make_sink = |t: &SshTarget| -> Box<dyn FnMut(Stream, &[u8]) + Send> {
+    let make_sink = |t: &SshTarget| -> OutputSink {
         let sinks = sinks.clone();
         let label = t.label.clone();
         let index = {
@@ -465,7 +484,7 @@ async fn fan_out_to_fifty_targets_with_ten_forks() {
         let outcome = r.as_ref().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(outcome.termination, Termination::Exited(0), "{}", t.label);
     }
-    let sinks = sinks.lock().unwrap();
+    let sinks = std::mem::take(&mut *sinks.lock().unwrap());
     assert_eq!(sinks.len(), 51);
     for (label, c) in sinks.iter() {
         if label == "dead" {

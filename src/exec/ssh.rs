@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
+/// Where one target's output goes during a fan-out.
+pub type OutputSink = Box<dyn FnMut(Stream, &[u8]) + Send>;
+
 /// Settings that apply to every connection of a pool.
 #[derive(Clone, Debug)]
 pub struct SshOptions {
@@ -104,9 +107,11 @@ type Slot = Arc<OnceCell<Arc<Conn>>>;
 
 /// The connections of one run, one per target.
 pub struct SshPool {
+    // Field order matters: the connections are dropped (which closes their
+    // masters through the control sockets) before the socket directory.
+    conns: Mutex<HashMap<SshTarget, Slot>>,
     options: SshOptions,
     control_dir: tempfile::TempDir,
-    conns: Mutex<HashMap<SshTarget, Slot>>,
 }
 
 impl SshPool {
@@ -128,6 +133,12 @@ impl SshPool {
     /// The options this pool was made with.
     pub fn options(&self) -> &SshOptions {
         &self.options
+    }
+
+    /// The local directory holding the control sockets of this pool's
+    /// master connections.
+    pub fn control_dir(&self) -> &std::path::Path {
+        self.control_dir.path()
     }
 
     /// How many targets currently have an open connection.
@@ -342,7 +353,7 @@ impl SshPool {
         interrupts: Interrupts,
     ) -> Vec<(SshTarget, Result<ProcessOutcome, SshError>)>
     where
-        F: Fn(&SshTarget) -> Box<dyn FnMut(Stream, &[u8]) + Send>,
+        F: Fn(&SshTarget) -> OutputSink,
     {
         let runs = targets.iter().enumerate().map(|(i, target)| {
             let mut sink = make_sink(target);
