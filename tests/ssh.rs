@@ -273,7 +273,11 @@ async fn interrupt_terminates_the_remote_step() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
     let mut out = Vec::new();
-    let mut sink = |_: Stream, b: &[u8]| out.extend_from_slice(b);
+    let mut sink = |s: Stream, b: &[u8]| {
+        if matches!(s, Stream::Stdout) {
+            out.extend_from_slice(b)
+        }
+    };
     let outcome = pool
         .run(&t, "echo started\nsleep 614\n", None, &mut sink, rx)
         .await
@@ -556,5 +560,79 @@ async fn inventory_group_resolves_and_runs_on_each_member() {
         inventory::resolve("loop1", &fm.hosts, &NoEc2).unwrap_err(),
         "host groups form a cycle: loop1 -> loop2 -> loop1"
     );
+    pool.close_all().await;
+}
+
+#[tokio::test]
+async fn a_dead_master_is_replaced_and_the_state_survives() {
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = sshd.target("db1");
+    let (r, _) = run(&pool, &t, "export KEPT=1\ncd /usr\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    let masters = pool.control_dir().to_string_lossy().into_owned();
+    let pids: Vec<String> = remote_processes(&masters)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert_eq!(pids.len(), 1);
+    Command::new("kill").arg(&pids[0]).status().unwrap();
+    assert_no_remote_process(&masters);
+    let (r, c) = run(&pool, &t, "echo \"$KEPT $(pwd)\"\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    assert_eq!(c.out(), "1 /usr\n");
+    assert_eq!(sshd.accepted_logins(), 2, "{}", sshd.log_text());
+    pool.close_all().await;
+}
+
+#[tokio::test]
+async fn jump_host_is_used() {
+    let sshd = sshd_or_skip!();
+    // The jump connection takes its key and known_hosts from the config
+    // file, as it would from ~/.ssh/config.
+    let pool = SshPool::new(SshOptions {
+        config_file: Some(sshd.ssh_config.clone()),
+        ..sshd.options()
+    })
+    .unwrap();
+    let t = SshTarget {
+        // A different name for the same server: ssh refuses a jump host
+        // that is the destination itself.
+        jump: Some(format!("{}@localhost:{}", sshd.user, sshd.port)),
+        ..sshd.target("behind")
+    };
+    let (r, c) = run(&pool, &t, "echo \"via ${SSH_CLIENT%% *}\"\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    assert_eq!(c.out(), "via 127.0.0.1\n");
+    // One login for the jump host, one for the target through it.
+    assert_eq!(sshd.accepted_logins(), 2, "{}", sshd.log_text());
+    pool.close_all().await;
+}
+
+#[tokio::test]
+async fn interrupt_right_after_the_start_still_kills_the_step() {
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = sshd.target("db1");
+    pool.check_reachable(&t).await.unwrap();
+    let (tx, rx) = watch::channel(Interrupt::None);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = tx.send(Interrupt::Graceful);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let started = Instant::now();
+    let outcome = pool
+        .run(&t, "sleep 616\n", None, &mut |_, _| {}, rx)
+        .await
+        .unwrap();
+    assert_eq!(outcome.termination, Termination::Interrupted);
+    // Well under the 5s kill grace: SIGTERM reached the group.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_no_remote_process("sleep 616");
     pool.close_all().await;
 }

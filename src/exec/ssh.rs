@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::sync::OnceCell;
 
 /// Where one target's output goes during a fan-out.
 pub type OutputSink = Box<dyn FnMut(Stream, &[u8]) + Send>;
@@ -99,11 +98,17 @@ impl SshError {
 struct Conn {
     session: Session,
     state_dir: String,
-    /// Steps on one target run one at a time: they share the state.
+}
+
+/// A target's place in the pool: its connection once made, and a lock so
+/// that steps on one target run one at a time (they share its state).
+#[derive(Default)]
+struct SlotInner {
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     busy: tokio::sync::Mutex<()>,
 }
 
-type Slot = Arc<OnceCell<Arc<Conn>>>;
+type Slot = Arc<SlotInner>;
 
 /// The connections of one run, one per target.
 pub struct SshPool {
@@ -145,14 +150,14 @@ impl SshPool {
     pub fn open_connections(&self) -> usize {
         self.slots()
             .iter()
-            .filter(|(_, slot)| slot.initialized())
+            .filter(|(_, slot)| slot.conn.try_lock().map(|c| c.is_some()).unwrap_or(true))
             .count()
     }
 
     /// Connects (or reuses the connection) and checks that the master is
     /// alive: for `requires: hosts:` preconditions.
     pub async fn check_reachable(&self, target: &SshTarget) -> Result<(), SshError> {
-        let conn = self.connection(target).await?;
+        let conn = self.connection(&self.slot(target), target).await?;
         conn.session
             .check()
             .await
@@ -178,8 +183,9 @@ impl SshPool {
                 duration: started.elapsed(),
             });
         }
-        let conn = self.connection(target).await?;
-        let _busy = conn.busy.lock().await;
+        let slot = self.slot(target);
+        let _busy = slot.busy.lock().await;
+        let conn = self.connection(&slot, target).await?;
         let step = RemoteStep::new(&conn.state_dir);
         let mut child = conn
             .session
@@ -215,6 +221,7 @@ impl SshPool {
         let mut killing: Option<(Termination, Kill)> = None;
         let mut escalate_at: Option<tokio::time::Instant> = None;
         let mut give_up_at: Option<tokio::time::Instant> = None;
+        let mut resignal_at: Option<tokio::time::Instant> = None;
         let mut leak_at: Option<tokio::time::Instant> = None;
         let mut leaked = false;
         let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
@@ -274,6 +281,10 @@ impl SshPool {
                         request = Some((why, Kill::Kill));
                     }
                 }
+                _ = tokio::time::sleep_until(resignal_at.unwrap_or(far)), if resignal_at.is_some() => {
+                    resignal_at = None;
+                    request = killing;
+                }
                 _ = tokio::time::sleep_until(give_up_at.unwrap_or(far)), if give_up_at.is_some() => {
                     // The remote side did not close even after SIGKILL:
                     // stop waiting; dropping the child ends the local client.
@@ -285,24 +296,24 @@ impl SshPool {
                 }
             }
             if let Some((why, kill)) = request {
-                let why = match killing {
-                    // The first reason sticks: a timeout that is then
-                    // interrupted is still a timeout.
-                    Some((first, _)) => first,
-                    None => why,
-                };
-                if marker.rc.is_none() {
-                    step.signal(&conn.session, kill).await;
-                }
-                killing = Some((why, kill));
+                // The first reason sticks: a timeout that is then
+                // interrupted is still a timeout.
+                let why = killing.map(|(first, _)| first).unwrap_or(why);
+                let delivered = marker.rc.is_some() || step.signal(&conn.session, kill).await;
                 let now = tokio::time::Instant::now();
-                match kill {
-                    Kill::Term => escalate_at = Some(now + self.options.kill_grace),
-                    Kill::Kill => {
+                // Right at the start the step may not have recorded its
+                // process group yet: try again shortly.
+                resignal_at =
+                    (!delivered && status.is_none()).then(|| now + Duration::from_millis(100));
+                match (kill, killing.map(|(_, k)| k)) {
+                    (Kill::Term, None) => escalate_at = Some(now + self.options.kill_grace),
+                    (Kill::Kill, None | Some(Kill::Term)) => {
                         escalate_at = None;
                         give_up_at = Some(now + self.options.kill_grace);
                     }
+                    (Kill::Term, Some(_)) | (Kill::Kill, Some(Kill::Kill)) => {}
                 }
+                killing = Some((why, kill));
             }
         }
 
@@ -380,7 +391,7 @@ impl SshPool {
             Err(poisoned) => poisoned.into_inner().drain().collect(),
         };
         let closes = slots.into_iter().map(|(_, slot)| async move {
-            let Some(conn) = Arc::into_inner(slot).and_then(OnceCell::into_inner) else {
+            let Some(conn) = Arc::into_inner(slot).and_then(|s| s.conn.into_inner()) else {
                 return;
             };
             let _ = conn
@@ -406,18 +417,37 @@ impl SshPool {
         conns.iter().map(|(t, s)| (t.clone(), s.clone())).collect()
     }
 
-    async fn connection(&self, target: &SshTarget) -> Result<Arc<Conn>, SshError> {
-        let slot = {
-            let mut conns = match self.conns.lock() {
-                Ok(c) => c,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            conns.entry(target.clone()).or_default().clone()
+    fn slot(&self, target: &SshTarget) -> Slot {
+        let mut conns = match self.conns.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        slot.get_or_try_init(|| self.connect(target)).await.cloned()
+        conns.entry(target.clone()).or_default().clone()
     }
 
-    async fn connect(&self, target: &SshTarget) -> Result<Arc<Conn>, SshError> {
+    /// The target's connection: made on first use, and made again (keeping
+    /// the remote state directory) when the master has died since, e.g.
+    /// after a network outage while an operator pondered a gate.
+    async fn connection(&self, slot: &Slot, target: &SshTarget) -> Result<Arc<Conn>, SshError> {
+        let mut current = slot.conn.lock().await;
+        let mut previous_state = None;
+        if let Some(conn) = current.as_ref() {
+            if conn.session.check().await.is_ok() {
+                return Ok(conn.clone());
+            }
+            previous_state = Some(conn.state_dir.clone());
+        }
+        *current = None;
+        let conn = self.connect(target, previous_state.as_deref()).await?;
+        *current = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn connect(
+        &self,
+        target: &SshTarget,
+        previous_state: Option<&str>,
+    ) -> Result<Arc<Conn>, SshError> {
         let mut b = SessionBuilder::default();
         if let Some(user) = &target.user {
             b.user(user.clone());
@@ -461,8 +491,16 @@ impl SshPool {
                 });
             }
         };
+        let make_state = r#"mktemp -d "${TMPDIR:-/tmp}/runbook.XXXXXXXX""#;
+        let command = match previous_state {
+            Some(dir) => format!(
+                "if [ -d {d} ] && [ -w {d} ]; then printf '%s\\n' {d}; else {make_state}; fi",
+                d = quote(dir)
+            ),
+            None => make_state.to_string(),
+        };
         let output = session
-            .raw_command(r#"mktemp -d "${TMPDIR:-/tmp}/runbook.XXXXXXXX""#)
+            .raw_command(command)
             .stdin(Stdio::null())
             .output()
             .await
@@ -478,11 +516,7 @@ impl SshPool {
                 ),
             });
         }
-        Ok(Arc::new(Conn {
-            session,
-            state_dir,
-            busy: tokio::sync::Mutex::new(()),
-        }))
+        Ok(Arc::new(Conn { session, state_dir }))
     }
 }
 
@@ -671,19 +705,21 @@ impl RemoteStep {
         )
     }
 
-    /// Signals the step's process group over the master connection. Errors
-    /// are ignored: the group may be gone already, and the caller's next
-    /// escalation or give-up timer covers a lost connection.
-    async fn signal(&self, session: &Session, kill: Kill) {
+    /// Signals the step's process group over the master connection.
+    /// Returns false only when the step has not recorded its process group
+    /// yet. Other failures count as delivered: the group may be gone
+    /// already, and the caller's escalation and give-up timers cover a lost
+    /// connection.
+    async fn signal(&self, session: &Session, kill: Kill) -> bool {
         let sig = match kill {
             Kill::Term => "TERM",
             Kill::Kill => "KILL",
         };
         let pgid_file = quote(&format!("{}/pgid.{}", self.state_dir, self.token));
         let cmd = format!(
-            "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] && kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
+            "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
         );
-        let _ = tokio::time::timeout(
+        let status = tokio::time::timeout(
             Duration::from_secs(10),
             session
                 .raw_command(cmd)
@@ -693,6 +729,7 @@ impl RemoteStep {
                 .status(),
         )
         .await;
+        !matches!(status, Ok(Ok(s)) if s.code() == Some(3))
     }
 }
 

@@ -26,7 +26,8 @@ pub struct Sshd {
     pub user: String,
     /// The client's private key.
     pub identity_file: PathBuf,
-    /// A known_hosts file that lists this server's host key.
+    /// A known_hosts file that lists this server's host key, as
+    /// `127.0.0.1` and as `localhost`.
     pub known_hosts: PathBuf,
     /// An ssh_config for command-line clients (ssh, ansible): identity,
     /// known_hosts and strict checking.
@@ -162,7 +163,11 @@ impl Sshd {
             let known_hosts = d.join("known_hosts");
             std::fs::write(
                 &known_hosts,
-                format!("[127.0.0.1]:{port} {} {}\n", host_pub[0], host_pub[1]),
+                format!(
+                    "[127.0.0.1]:{port} {k} {v}\n[localhost]:{port} {k} {v}\n",
+                    k = host_pub[0],
+                    v = host_pub[1]
+                ),
             )
             .expect("known_hosts");
             let identity_file = d.join("id_ed25519");
