@@ -636,3 +636,40 @@ async fn interrupt_right_after_the_start_still_kills_the_step() {
     assert_no_remote_process("sleep 616");
     pool.close_all().await;
 }
+
+#[tokio::test]
+async fn interrupt_while_connecting_ends_the_step() {
+    let sshd = sshd_or_skip!();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let held2 = held.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            held2.lock().unwrap().push(s);
+        }
+    });
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = SshTarget {
+        port: Some(port),
+        connect_timeout: Duration::from_secs(30),
+        ..sshd.target("mute")
+    };
+    let (tx, rx) = watch::channel(Interrupt::None);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = tx.send(Interrupt::Graceful);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let started = Instant::now();
+    let outcome = pool
+        .run(&t, "echo never\n", None, &mut |_, _| {}, rx)
+        .await
+        .unwrap();
+    assert_eq!(outcome.termination, Termination::Interrupted);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -12,13 +12,19 @@
 use crate::exec::inventory::{HostKeyChecking, SshTarget};
 use crate::exec::process::{Interrupt, Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// How long a master connection with no step running stays open.
+const MASTER_IDLE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(300) {
+    Some(n) => n,
+    None => panic!("zero"),
+};
 
 /// Where one target's output goes during a fan-out.
 pub type OutputSink = Box<dyn FnMut(Stream, &[u8]) + Send>;
@@ -185,7 +191,18 @@ impl SshPool {
         }
         let slot = self.slot(target);
         let _busy = slot.busy.lock().await;
-        let conn = self.connection(&slot, target).await?;
+        // Connecting can take up to the connect timeout: an interrupt
+        // meanwhile ends the step before it starts.
+        let conn = tokio::select! {
+            conn = self.connection(&slot, target) => conn?,
+            _ = until_interrupted(interrupts.clone()) => {
+                return Ok(ProcessOutcome {
+                    termination: Termination::Interrupted,
+                    leaked: false,
+                    duration: started.elapsed(),
+                });
+            }
+        };
         let step = RemoteStep::new(&conn.state_dir);
         let mut child = conn
             .session
@@ -366,16 +383,22 @@ impl SshPool {
     where
         F: Fn(&SshTarget) -> OutputSink,
     {
-        let runs = targets.iter().enumerate().map(|(i, target)| {
-            let mut sink = make_sink(target);
-            let interrupts = interrupts.clone();
-            async move {
-                let result = self
-                    .run(target, script, timeout, &mut *sink, interrupts)
-                    .await;
-                (i, target.clone(), result)
-            }
-        });
+        // Collected first: a lazy `map` over borrowed targets makes the
+        // future lose `Send` (rust-lang/rust#102211).
+        let runs: Vec<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, target)| {
+                let mut sink = make_sink(target);
+                let interrupts = interrupts.clone();
+                async move {
+                    let result = self
+                        .run(target, script, timeout, &mut *sink, interrupts)
+                        .await;
+                    (i, target.clone(), result)
+                }
+            })
+            .collect();
         let mut results: Vec<_> = futures_util::stream::iter(runs)
             .buffer_unordered(forks.max(1))
             .collect()
@@ -476,6 +499,10 @@ impl SshPool {
         b.connect_timeout(Duration::from_secs(connect_secs));
         b.server_alive_interval(Duration::from_secs(15));
         b.control_directory(self.control_dir.path());
+        // An idle master goes away by itself, so a runbook process that is
+        // killed outright leaves nothing behind for long; the next step
+        // after a long pause reconnects (see `connection`).
+        b.control_persist(ControlPersist::IdleFor(MASTER_IDLE));
         b.clean_history_control_directory(false);
 
         // ConnectTimeout covers the TCP connect and the banner; the outer
@@ -524,6 +551,18 @@ impl SshPool {
 enum Kill {
     Term,
     Kill,
+}
+
+/// Resolves when an interrupt arrives; never when the sender is gone.
+async fn until_interrupted(mut interrupts: Interrupts) {
+    loop {
+        if interrupted(&interrupts).is_some() {
+            return;
+        }
+        if interrupts.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 fn interrupted(interrupts: &Interrupts) -> Option<Kill> {
@@ -892,6 +931,21 @@ mod tests {
         let text: &[u8] = b"\x1eRUNBOOK-END-abc:notanumber\x1e";
         assert_eq!(feed(&mut m, &[text]), text);
         assert_eq!(m.rc, None);
+    }
+
+    #[test]
+    fn pool_and_run_future_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let pool = SshPool::new(SshOptions::default()).expect("control dir");
+        send_sync(&pool);
+        let target = SshTarget::parse_literal("root@127.0.0.1:1").expect("literal");
+        let (_tx, rx) = tokio::sync::watch::channel(Interrupt::None);
+        let mut sink = |_: Stream, _: &[u8]| {};
+        let fut = pool.run(&target, "true", None, &mut sink, rx.clone());
+        send(&fut);
+        let many = pool.run_many(&[], 1, "true", None, |_| Box::new(|_, _| {}), rx);
+        send(&many);
     }
 
     #[test]
