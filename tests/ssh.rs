@@ -673,3 +673,29 @@ async fn interrupt_while_connecting_ends_the_step() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn wrong_key_fails_authentication_with_a_clear_message() {
+    let sshd = sshd_or_skip!();
+    let other_key = sshd.dir.path().join("other_key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = SshTarget {
+        identity_file: Some(other_key),
+        ..sshd.target("db1")
+    };
+    let err = pool.check_reachable(&t).await.unwrap_err();
+    assert!(matches!(err, SshError::Auth { .. }), "{err:?}");
+    let (user, port) = (&sshd.user, sshd.port);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "db1 ({user}@127.0.0.1:{port}): authentication failed: {user}@127.0.0.1: Permission denied (publickey)."
+        )
+    );
+}
