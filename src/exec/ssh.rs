@@ -21,10 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 /// How long a master connection with no step running stays open.
-const MASTER_IDLE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(300) {
-    Some(n) => n,
-    None => panic!("zero"),
-};
+const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::MIN.saturating_add(299);
 
 /// Where one target's output goes during a fan-out.
 pub type OutputSink = Box<dyn FnMut(Stream, &[u8]) + Send>;
