@@ -1,1 +1,963 @@
-//! (in progress)
+//! Running steps on remote machines over SSH.
+//!
+//! One multiplexed OpenSSH connection per target (the system `ssh` client
+//! as ControlMaster, through the `openssh` crate's process mux), opened on
+//! first use and reused by every later step on that target. Remote steps
+//! behave like local ones: a per-target state directory on the remote
+//! machine carries the exported environment and the working directory from
+//! one step to the next, and a timeout or an interrupt kills the remote
+//! process group over the same connection, so nothing keeps running on the
+//! machine after the step is over.
+
+use crate::exec::inventory::{HostKeyChecking, SshTarget};
+use crate::exec::process::{Interrupt, Interrupts, ProcessOutcome, Stream, Termination};
+use futures_util::stream::StreamExt;
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// How long a master connection with no step running stays open.
+const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::MIN.saturating_add(299);
+
+/// Where one target's output goes during a fan-out.
+pub type OutputSink = Box<dyn FnMut(Stream, &[u8]) + Send>;
+
+/// Settings that apply to every connection of a pool.
+#[derive(Clone, Debug)]
+pub struct SshOptions {
+    /// An ssh_config file passed to `ssh -F` (instead of `~/.ssh/config`).
+    pub config_file: Option<PathBuf>,
+    /// A known_hosts file used instead of `~/.ssh/known_hosts`.
+    pub known_hosts_file: Option<PathBuf>,
+    /// Time between SIGTERM and SIGKILL to the remote process group.
+    pub kill_grace: Duration,
+    /// After the step's shell has exited, how long to wait for the remote
+    /// side to close the output before reporting the step as `leaked`
+    /// (a background process still holds stdout or stderr).
+    pub leak_grace: Duration,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            config_file: None,
+            known_hosts_file: None,
+            kill_grace: Duration::from_secs(5),
+            leak_grace: Duration::from_millis(500),
+        }
+    }
+}
+
+impl SshOptions {
+    /// The defaults, with `config_file` from `RUNBOOK_SSH_CONFIG` and
+    /// `known_hosts_file` from `RUNBOOK_SSH_KNOWN_HOSTS` when they are set.
+    pub fn from_env() -> Self {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        SshOptions {
+            config_file: path("RUNBOOK_SSH_CONFIG"),
+            known_hosts_file: path("RUNBOOK_SSH_KNOWN_HOSTS"),
+            ..SshOptions::default()
+        }
+    }
+}
+
+/// Why a step could not be run on a target. Every message names the target.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("{target}: cannot connect: {message}")]
+    Connect { target: String, message: String },
+    #[error("{target}: host key verification failed: {message}")]
+    HostKey { target: String, message: String },
+    #[error("{target}: authentication failed: {message}")]
+    Auth { target: String, message: String },
+    #[error("{target}: the connection was lost: {message}")]
+    Disconnected { target: String, message: String },
+    #[error("{target}: {message}")]
+    Remote { target: String, message: String },
+}
+
+impl SshError {
+    /// The target this error is about, as shown in the message.
+    pub fn target(&self) -> &str {
+        match self {
+            SshError::Connect { target, .. }
+            | SshError::HostKey { target, .. }
+            | SshError::Auth { target, .. }
+            | SshError::Disconnected { target, .. }
+            | SshError::Remote { target, .. } => target,
+        }
+    }
+}
+
+/// One open connection and the remote state directory of its shell kernel.
+struct Conn {
+    session: Session,
+    state_dir: String,
+}
+
+/// A target's place in the pool: its connection once made, and a lock so
+/// that steps on one target run one at a time (they share its state).
+#[derive(Default)]
+struct SlotInner {
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    busy: tokio::sync::Mutex<()>,
+}
+
+type Slot = Arc<SlotInner>;
+
+/// The connections of one run, one per target.
+pub struct SshPool {
+    // Field order matters: the connections are dropped (which closes their
+    // masters through the control sockets) before the socket directory.
+    conns: Mutex<HashMap<SshTarget, Slot>>,
+    options: SshOptions,
+    control_dir: tempfile::TempDir,
+}
+
+impl SshPool {
+    /// A pool with no connections yet. Fails only when the local directory
+    /// for the control sockets cannot be created.
+    pub fn new(options: SshOptions) -> std::io::Result<Self> {
+        // Control socket paths must fit in sun_path (108 bytes): keep the
+        // directory short and in /tmp rather than a long $TMPDIR.
+        let control_dir = tempfile::Builder::new()
+            .prefix("runbook-ssh.")
+            .tempdir_in(short_tmp())?;
+        Ok(SshPool {
+            options,
+            control_dir,
+            conns: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The options this pool was made with.
+    pub fn options(&self) -> &SshOptions {
+        &self.options
+    }
+
+    /// The local directory holding the control sockets of this pool's
+    /// master connections.
+    pub fn control_dir(&self) -> &std::path::Path {
+        self.control_dir.path()
+    }
+
+    /// How many targets currently have an open connection.
+    pub fn open_connections(&self) -> usize {
+        self.slots()
+            .iter()
+            .filter(|(_, slot)| slot.conn.try_lock().map(|c| c.is_some()).unwrap_or(true))
+            .count()
+    }
+
+    /// Connects (or reuses the connection) and checks that the master is
+    /// alive: for `requires: hosts:` preconditions.
+    pub async fn check_reachable(&self, target: &SshTarget) -> Result<(), SshError> {
+        let conn = self.connection(&self.slot(target), target).await?;
+        conn.session
+            .check()
+            .await
+            .map_err(|e| classify(target, "", e))
+    }
+
+    /// Runs a shell step on `target` with `set -eo pipefail`, streaming its
+    /// output. The exported environment and working directory carry over
+    /// from the previous step on the same target.
+    pub async fn run(
+        &self,
+        target: &SshTarget,
+        script: &str,
+        timeout: Option<Duration>,
+        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+        mut interrupts: Interrupts,
+    ) -> Result<ProcessOutcome, SshError> {
+        let started = Instant::now();
+        if interrupted(&interrupts).is_some() {
+            return Ok(ProcessOutcome {
+                termination: Termination::Interrupted,
+                leaked: false,
+                duration: started.elapsed(),
+            });
+        }
+        let slot = self.slot(target);
+        let _busy = slot.busy.lock().await;
+        // Connecting can take up to the connect timeout: an interrupt
+        // meanwhile ends the step before it starts.
+        let conn = tokio::select! {
+            conn = self.connection(&slot, target) => conn?,
+            _ = until_interrupted(interrupts.clone()) => {
+                return Ok(ProcessOutcome {
+                    termination: Termination::Interrupted,
+                    leaked: false,
+                    duration: started.elapsed(),
+                });
+            }
+        };
+        let step = RemoteStep::new(&conn.state_dir);
+        let mut child = conn
+            .session
+            .raw_command(step.command())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| classify(target, "cannot start the step", e))?;
+
+        if let Some(mut stdin) = child.stdin().take() {
+            // A failed write means the remote side is already gone; the exit
+            // status below says why.
+            let _ = stdin.write_all(script.as_bytes()).await;
+            let _ = stdin.shutdown().await;
+        }
+        let (Some(stdout), Some(stderr)) = (child.stdout().take(), child.stderr().take()) else {
+            return Err(SshError::Remote {
+                target: target.display_name(),
+                message: "the ssh client gave no output pipes".to_string(),
+            });
+        };
+
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut out = Pipe::new(stdout);
+        let mut err = Pipe::new(stderr);
+        let mut marker = EndMarker::new(&step.token);
+        let wait = child.wait();
+        tokio::pin!(wait);
+        let mut status: Option<Result<std::process::ExitStatus, openssh::Error>> = None;
+        let mut watching_interrupts = true;
+        let mut killing: Option<(Termination, Kill)> = None;
+        let mut escalate_at: Option<tokio::time::Instant> = None;
+        let mut give_up_at: Option<tokio::time::Instant> = None;
+        let mut resignal_at: Option<tokio::time::Instant> = None;
+        let mut leak_at: Option<tokio::time::Instant> = None;
+        let mut leaked = false;
+        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+
+        loop {
+            if out.done && err.done && status.is_some() {
+                break;
+            }
+            if marker.rc.is_some() && leak_at.is_none() && killing.is_none() {
+                leak_at = Some(tokio::time::Instant::now() + self.options.leak_grace);
+            }
+            let mut request: Option<(Termination, Kill)> = None;
+            tokio::select! {
+                chunk = out.read(), if !out.done => {
+                    if let Some(bytes) = chunk {
+                        on_output(Stream::Stdout, bytes);
+                    }
+                }
+                chunk = err.read(), if !err.done => {
+                    match chunk {
+                        Some(bytes) => {
+                            let bytes = marker.push(bytes);
+                            if !bytes.is_empty() {
+                                on_output(Stream::Stderr, &bytes);
+                            }
+                        }
+                        None => {
+                            let rest = marker.finish();
+                            if !rest.is_empty() {
+                                on_output(Stream::Stderr, &rest);
+                            }
+                        }
+                    }
+                }
+                s = &mut wait, if status.is_none() => {
+                    status = Some(s);
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)),
+                    if deadline.is_some() && killing.is_none() && marker.rc.is_none() => {
+                    request = Some((Termination::TimedOut, Kill::Term));
+                }
+                changed = interrupts.changed(), if watching_interrupts && marker.rc.is_none() => {
+                    match changed {
+                        Err(_) => watching_interrupts = false,
+                        Ok(()) => match interrupted(&interrupts) {
+                            Some(Kill::Kill) => request = Some((Termination::Interrupted, Kill::Kill)),
+                            Some(Kill::Term) if killing.is_none() => {
+                                request = Some((Termination::Interrupted, Kill::Term));
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+                _ = tokio::time::sleep_until(escalate_at.unwrap_or(far)), if escalate_at.is_some() => {
+                    escalate_at = None;
+                    if let Some((why, _)) = killing {
+                        request = Some((why, Kill::Kill));
+                    }
+                }
+                _ = tokio::time::sleep_until(resignal_at.unwrap_or(far)), if resignal_at.is_some() => {
+                    resignal_at = None;
+                    request = killing;
+                }
+                _ = tokio::time::sleep_until(give_up_at.unwrap_or(far)), if give_up_at.is_some() => {
+                    // The remote side did not close even after SIGKILL:
+                    // stop waiting; dropping the child ends the local client.
+                    break;
+                }
+                _ = tokio::time::sleep_until(leak_at.unwrap_or(far)), if leak_at.is_some() && killing.is_none() => {
+                    leaked = true;
+                    break;
+                }
+            }
+            if let Some((why, kill)) = request {
+                // The first reason sticks: a timeout that is then
+                // interrupted is still a timeout.
+                let why = killing.map(|(first, _)| first).unwrap_or(why);
+                let delivered = marker.rc.is_some() || step.signal(&conn.session, kill).await;
+                let now = tokio::time::Instant::now();
+                // Right at the start the step may not have recorded its
+                // process group yet: try again shortly.
+                resignal_at =
+                    (!delivered && status.is_none()).then(|| now + Duration::from_millis(100));
+                match (kill, killing.map(|(_, k)| k)) {
+                    (Kill::Term, None) => escalate_at = Some(now + self.options.kill_grace),
+                    (Kill::Kill, None | Some(Kill::Term)) => {
+                        escalate_at = None;
+                        give_up_at = Some(now + self.options.kill_grace);
+                    }
+                    (Kill::Term, Some(_)) | (Kill::Kill, Some(Kill::Kill)) => {}
+                }
+                killing = Some((why, kill));
+            }
+        }
+
+        let termination = match (killing, marker.rc, status) {
+            (Some((why, _)), _, _) => why,
+            (None, Some(rc), _) => Termination::Exited(rc),
+            (None, None, Some(Ok(status))) => exit_termination(status),
+            (None, None, Some(Err(openssh::Error::Remote(e))))
+                if e.kind() == std::io::ErrorKind::NotFound =>
+            {
+                // The crate reports exit status 127 as "command not found".
+                Termination::Exited(127)
+            }
+            (None, None, Some(Err(openssh::Error::RemoteProcessTerminated))) => {
+                // ssh exits 255 both when the connection drops and when the
+                // remote shell was killed by a signal; the master tells.
+                match conn.session.check().await {
+                    Err(e) => return Err(classify(target, "", e)),
+                    // Our EXIT trap runs for every catchable signal, so a
+                    // shell that died without it got SIGKILL.
+                    Ok(()) => Termination::Signaled(9),
+                }
+            }
+            (None, None, Some(Err(e))) => return Err(classify(target, "", e)),
+            (None, None, None) => {
+                leaked = true;
+                Termination::Exited(255)
+            }
+        };
+        Ok(ProcessOutcome {
+            termination,
+            leaked,
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Runs the same step on many targets, at most `forks` at a time. Each
+    /// target's output goes to its own sink from `make_sink`; the results
+    /// come back in the order of `targets`. A target that cannot be reached
+    /// fails on its own.
+    pub async fn run_many<F>(
+        &self,
+        targets: &[SshTarget],
+        forks: usize,
+        script: &str,
+        timeout: Option<Duration>,
+        make_sink: F,
+        interrupts: Interrupts,
+    ) -> Vec<(SshTarget, Result<ProcessOutcome, SshError>)>
+    where
+        F: Fn(&SshTarget) -> OutputSink,
+    {
+        // Collected first: a lazy `map` over borrowed targets makes the
+        // future lose `Send` (rust-lang/rust#102211).
+        let runs: Vec<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, target)| {
+                let mut sink = make_sink(target);
+                let interrupts = interrupts.clone();
+                async move {
+                    let result = self
+                        .run(target, script, timeout, &mut *sink, interrupts)
+                        .await;
+                    (i, target.clone(), result)
+                }
+            })
+            .collect();
+        let mut results: Vec<_> = futures_util::stream::iter(runs)
+            .buffer_unordered(forks.max(1))
+            .collect()
+            .await;
+        results.sort_by_key(|(i, _, _)| *i);
+        results.into_iter().map(|(_, t, r)| (t, r)).collect()
+    }
+
+    /// Removes the remote state directories and closes every connection.
+    pub async fn close_all(&self) {
+        let slots: Vec<(SshTarget, Slot)> = match self.conns.lock() {
+            Ok(mut conns) => conns.drain().collect(),
+            Err(poisoned) => poisoned.into_inner().drain().collect(),
+        };
+        let closes = slots.into_iter().map(|(_, slot)| async move {
+            let Some(conn) = Arc::into_inner(slot).and_then(|s| s.conn.into_inner()) else {
+                return;
+            };
+            let _ = conn
+                .session
+                .raw_command(format!("rm -rf -- {}", quote(&conn.state_dir)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
+            if let Some(conn) = Arc::into_inner(conn) {
+                let _ = conn.session.close().await;
+            }
+        });
+        futures_util::future::join_all(closes).await;
+    }
+
+    fn slots(&self) -> Vec<(SshTarget, Slot)> {
+        let conns = match self.conns.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        conns.iter().map(|(t, s)| (t.clone(), s.clone())).collect()
+    }
+
+    fn slot(&self, target: &SshTarget) -> Slot {
+        let mut conns = match self.conns.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        conns.entry(target.clone()).or_default().clone()
+    }
+
+    /// The target's connection: made on first use, and made again (keeping
+    /// the remote state directory) when the master has died since, e.g.
+    /// after a network outage while an operator pondered a gate.
+    async fn connection(&self, slot: &Slot, target: &SshTarget) -> Result<Arc<Conn>, SshError> {
+        let mut current = slot.conn.lock().await;
+        let mut previous_state = None;
+        if let Some(conn) = current.as_ref() {
+            if conn.session.check().await.is_ok() {
+                return Ok(conn.clone());
+            }
+            previous_state = Some(conn.state_dir.clone());
+        }
+        *current = None;
+        let conn = self.connect(target, previous_state.as_deref()).await?;
+        *current = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn connect(
+        &self,
+        target: &SshTarget,
+        previous_state: Option<&str>,
+    ) -> Result<Arc<Conn>, SshError> {
+        let mut b = SessionBuilder::default();
+        if let Some(user) = &target.user {
+            b.user(user.clone());
+        }
+        if let Some(port) = target.port {
+            b.port(port);
+        }
+        if let Some(key) = &target.identity_file {
+            b.keyfile(key);
+        }
+        if let Some(jump) = &target.jump {
+            b.jump_hosts([jump]);
+        }
+        if let Some(config) = &self.options.config_file {
+            b.config_file(config);
+        }
+        if let Some(known_hosts) = &self.options.known_hosts_file {
+            b.user_known_hosts_file(known_hosts);
+        }
+        b.known_hosts_check(match target.host_key_checking {
+            HostKeyChecking::Strict => KnownHosts::Strict,
+            HostKeyChecking::AcceptNew => KnownHosts::Add,
+            HostKeyChecking::No => KnownHosts::Accept,
+        });
+        let connect_secs = target.connect_timeout.as_secs().max(1);
+        b.connect_timeout(Duration::from_secs(connect_secs));
+        b.server_alive_interval(Duration::from_secs(15));
+        b.control_directory(self.control_dir.path());
+        // An idle master goes away by itself, so a runbook process that is
+        // killed outright leaves nothing behind for long; the next step
+        // after a long pause reconnects (see `connection`).
+        b.control_persist(ControlPersist::IdleFor(MASTER_IDLE));
+        b.clean_history_control_directory(false);
+
+        // ConnectTimeout covers the TCP connect and the banner; the outer
+        // limit also covers a server that stalls during authentication.
+        let limit = Duration::from_secs(connect_secs * 2 + 10);
+        let session = match tokio::time::timeout(limit, b.connect(&target.host)).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => return Err(classify(target, "", e)),
+            Err(_) => {
+                return Err(SshError::Connect {
+                    target: target.display_name(),
+                    message: format!("no SSH session after {}s", limit.as_secs()),
+                });
+            }
+        };
+        let make_state = r#"mktemp -d "${TMPDIR:-/tmp}/runbook.XXXXXXXX""#;
+        let command = match previous_state {
+            Some(dir) => format!(
+                "if [ -d {d} ] && [ -w {d} ]; then printf '%s\\n' {d}; else {make_state}; fi",
+                d = quote(dir)
+            ),
+            None => make_state.to_string(),
+        };
+        let output = session
+            .raw_command(command)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| classify(target, "cannot create the remote state directory", e))?;
+        let state_dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if !output.status.success() || state_dir.is_empty() || !state_dir.starts_with('/') {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(SshError::Remote {
+                target: target.display_name(),
+                message: format!(
+                    "cannot create the remote state directory with mktemp: {}",
+                    one_line(&stderr)
+                ),
+            });
+        }
+        Ok(Arc::new(Conn { session, state_dir }))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kill {
+    Term,
+    Kill,
+}
+
+/// Resolves when an interrupt arrives; never when the sender is gone.
+async fn until_interrupted(mut interrupts: Interrupts) {
+    loop {
+        if interrupted(&interrupts).is_some() {
+            return;
+        }
+        if interrupts.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn interrupted(interrupts: &Interrupts) -> Option<Kill> {
+    match &*interrupts.borrow() {
+        Interrupt::None => None,
+        Interrupt::Graceful => Some(Kill::Term),
+        Interrupt::Immediate => Some(Kill::Kill),
+    }
+}
+
+fn exit_termination(status: std::process::ExitStatus) -> Termination {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Termination::Exited(code),
+        (None, Some(sig)) => Termination::Signaled(sig),
+        (None, None) => Termination::Exited(255),
+    }
+}
+
+/// Turns an `openssh` error into one that names the target and says what
+/// went wrong in the words of the ssh client.
+fn classify(target: &SshTarget, context: &str, e: openssh::Error) -> SshError {
+    let name = target.display_name();
+    let with_context = |m: String| {
+        if context.is_empty() {
+            m
+        } else {
+            format!("{context}: {m}")
+        }
+    };
+    match e {
+        openssh::Error::Connect(io) | openssh::Error::Master(io) => {
+            let message = one_line(&io.to_string());
+            let message = if message.is_empty() {
+                "ssh exited without saying why".to_string()
+            } else {
+                message
+            };
+            if message.contains("Host key verification failed")
+                || message.contains("host key is known")
+                || message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            {
+                SshError::HostKey {
+                    target: name,
+                    message,
+                }
+            } else if message.contains("Permission denied") {
+                SshError::Auth {
+                    target: name,
+                    message,
+                }
+            } else {
+                SshError::Connect {
+                    target: name,
+                    message,
+                }
+            }
+        }
+        openssh::Error::Disconnected | openssh::Error::RemoteProcessTerminated => {
+            SshError::Disconnected {
+                target: name,
+                message: with_context("the master connection is gone".to_string()),
+            }
+        }
+        other => {
+            let mut message = other.to_string();
+            let mut source = std::error::Error::source(&other);
+            while let Some(s) = source {
+                message.push_str(": ");
+                message.push_str(&s.to_string());
+                source = s.source();
+            }
+            SshError::Remote {
+                target: name,
+                message: with_context(message),
+            }
+        }
+    }
+}
+
+/// ssh's log, trimmed, on one line: the lines joined with "; ", without
+/// the "Warning: Permanently added" noise.
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(|l| l.trim().trim_start_matches("ssh: "))
+        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Single-quotes a word for the remote POSIX shell.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn short_tmp() -> PathBuf {
+    let tmp = PathBuf::from("/tmp");
+    if tmp.is_dir() {
+        tmp
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// A random-enough token per step: it names the step's files in the state
+/// directory and makes the end marker unguessable for the step's output.
+fn token() -> String {
+    use sha2::{Digest, Sha256};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = format!(
+        "{}:{}:{}:{:p}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &COUNTER
+    );
+    Sha256::digest(seed.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The remote side of one step. The step's shell is the process-group
+/// leader (sshd starts every session with setsid, and the login shell
+/// `exec`s bash), so `$$` is the group to signal.
+///
+/// The script arrives on stdin and is stored in the state directory, then
+/// stdin becomes /dev/null. The EXIT trap saves `export -p` and `pwd`, then
+/// writes an end marker with the exit status to stderr; the marker is
+/// stripped from the output and gives the exact status even when a
+/// background process keeps the channel open.
+const WRAPPER: &str = r#"__runbook_state=$1 __runbook_token=$2
+set --
+printf '%s\n' "$$" > "$__runbook_state/pgid.$__runbook_token" || exit 1
+cat > "$__runbook_state/step.$__runbook_token" || exit 1
+exec </dev/null
+__runbook_exit() {
+  __runbook_rc=$?
+  set +e
+  trap - EXIT
+  export -p > "$__runbook_state/env.new" && mv -f "$__runbook_state/env.new" "$__runbook_state/env"
+  pwd > "$__runbook_state/cwd.new" && mv -f "$__runbook_state/cwd.new" "$__runbook_state/cwd"
+  rm -f "$__runbook_state/step.$__runbook_token"
+  printf '\036RUNBOOK-END-%s:%d\036' "$__runbook_token" "$__runbook_rc" >&2
+  exit "$__runbook_rc"
+}
+trap __runbook_exit EXIT
+if [ -f "$__runbook_state/env" ]; then . "$__runbook_state/env" 2>/dev/null; fi
+if [ -f "$__runbook_state/cwd" ]; then cd -- "$(cat "$__runbook_state/cwd")" || true; fi
+set -eo pipefail
+. "$__runbook_state/step.$__runbook_token"
+"#;
+
+struct RemoteStep {
+    state_dir: String,
+    token: String,
+}
+
+impl RemoteStep {
+    fn new(state_dir: &str) -> Self {
+        RemoteStep {
+            state_dir: state_dir.to_string(),
+            token: token(),
+        }
+    }
+
+    /// The command line for the remote login shell.
+    fn command(&self) -> String {
+        format!(
+            "exec bash --noprofile --norc -c {} runbook {} {}",
+            quote(WRAPPER),
+            quote(&self.state_dir),
+            quote(&self.token)
+        )
+    }
+
+    /// Signals the step's process group over the master connection.
+    /// Returns false only when the step has not recorded its process group
+    /// yet. Other failures count as delivered: the group may be gone
+    /// already, and the caller's escalation and give-up timers cover a lost
+    /// connection.
+    async fn signal(&self, session: &Session, kill: Kill) -> bool {
+        let sig = match kill {
+            Kill::Term => "TERM",
+            Kill::Kill => "KILL",
+        };
+        let pgid_file = quote(&format!("{}/pgid.{}", self.state_dir, self.token));
+        let cmd = format!(
+            "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
+        );
+        let status = tokio::time::timeout(
+            Duration::from_secs(10),
+            session
+                .raw_command(cmd)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status(),
+        )
+        .await;
+        !matches!(status, Ok(Ok(s)) if s.code() == Some(3))
+    }
+}
+
+/// One output pipe of the remote step.
+struct Pipe<R> {
+    reader: R,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: AsyncRead + Unpin> Pipe<R> {
+    fn new(reader: R) -> Self {
+        Pipe {
+            reader,
+            buf: vec![0; 32 * 1024],
+            done: false,
+        }
+    }
+
+    /// The next chunk, or `None` at the end (a read error ends it too: the
+    /// exit status says what happened).
+    async fn read(&mut self) -> Option<&[u8]> {
+        match self.reader.read(&mut self.buf).await {
+            Ok(0) | Err(_) => {
+                self.done = true;
+                None
+            }
+            Ok(n) => Some(&self.buf[..n]),
+        }
+    }
+}
+
+/// Finds and removes the end marker `\x1eRUNBOOK-END-<token>:<rc>\x1e` in
+/// the stderr stream, holding back bytes that might be its beginning.
+struct EndMarker {
+    prefix: Vec<u8>,
+    pending: Vec<u8>,
+    rc: Option<i32>,
+}
+
+impl EndMarker {
+    fn new(token: &str) -> Self {
+        EndMarker {
+            prefix: format!("\x1eRUNBOOK-END-{token}:").into_bytes(),
+            pending: Vec::new(),
+            rc: None,
+        }
+    }
+
+    /// Feeds a chunk; returns the bytes that are certainly output.
+    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        loop {
+            if self.rc.is_some() {
+                out.append(&mut self.pending);
+                return out;
+            }
+            match find(&self.pending, &self.prefix) {
+                Some(i) => {
+                    let after = i + self.prefix.len();
+                    let tail = &self.pending[after..];
+                    match tail.iter().position(|&b| b == 0x1e) {
+                        Some(j) => {
+                            let rc = std::str::from_utf8(&tail[..j])
+                                .ok()
+                                .and_then(|s| s.parse::<i32>().ok());
+                            match rc {
+                                Some(rc) => {
+                                    self.rc = Some(rc);
+                                    out.extend_from_slice(&self.pending[..i]);
+                                    self.pending.drain(..after + j + 1);
+                                }
+                                None => {
+                                    out.extend_from_slice(&self.pending[..after]);
+                                    self.pending.drain(..after);
+                                }
+                            }
+                        }
+                        None if tail.len() > 12 => {
+                            out.extend_from_slice(&self.pending[..after]);
+                            self.pending.drain(..after);
+                        }
+                        None => {
+                            out.extend_from_slice(&self.pending[..i]);
+                            self.pending.drain(..i);
+                            return out;
+                        }
+                    }
+                }
+                None => {
+                    let keep = (1..self.prefix.len())
+                        .rev()
+                        .find(|&k| {
+                            k <= self.pending.len()
+                                && self.pending[self.pending.len() - k..] == self.prefix[..k]
+                        })
+                        .unwrap_or(0);
+                    let emit = self.pending.len() - keep;
+                    out.extend_from_slice(&self.pending[..emit]);
+                    self.pending.drain(..emit);
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// The end of the stream: whatever was held back is output after all.
+    fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(m: &mut EndMarker, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(m.push(c));
+        }
+        out.extend(m.finish());
+        out
+    }
+
+    #[test]
+    fn marker_is_stripped_and_gives_the_status() {
+        let mut m = EndMarker::new("abc");
+        let out = feed(&mut m, &[b"err line\n\x1eRUNBOOK-END-abc:3\x1e"]);
+        assert_eq!(out, b"err line\n");
+        assert_eq!(m.rc, Some(3));
+    }
+
+    #[test]
+    fn marker_split_across_chunks_byte_by_byte() {
+        let text = b"x\x1eRUNBOOK-END-abc:42\x1elate";
+        let mut m = EndMarker::new("abc");
+        let chunks: Vec<&[u8]> = text.chunks(1).collect();
+        let out = feed(&mut m, &chunks);
+        assert_eq!(out, b"xlate");
+        assert_eq!(m.rc, Some(42));
+    }
+
+    #[test]
+    fn other_tokens_and_partial_markers_are_output() {
+        let mut m = EndMarker::new("abc");
+        let text: &[u8] = b"\x1eRUNBOOK-END-zzz:1\x1e and \x1eRUNBOOK-EN";
+        let out = feed(&mut m, &[text]);
+        assert_eq!(out, text);
+        assert_eq!(m.rc, None);
+        let mut m = EndMarker::new("abc");
+        let text: &[u8] = b"\x1eRUNBOOK-END-abc:notanumber\x1e";
+        assert_eq!(feed(&mut m, &[text]), text);
+        assert_eq!(m.rc, None);
+    }
+
+    #[test]
+    fn pool_and_run_future_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let pool = SshPool::new(SshOptions::default()).expect("control dir");
+        send_sync(&pool);
+        let target = SshTarget::parse_literal("root@127.0.0.1:1").expect("literal");
+        let (_tx, rx) = tokio::sync::watch::channel(Interrupt::None);
+        let mut sink = |_: Stream, _: &[u8]| {};
+        let fut = pool.run(&target, "true", None, &mut sink, rx.clone());
+        send(&fut);
+        let many = pool.run_many(&[], 1, "true", None, |_| Box::new(|_, _| {}), rx);
+        send(&many);
+    }
+
+    #[test]
+    fn quoting_for_the_remote_shell() {
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn ssh_log_on_one_line() {
+        assert_eq!(
+            one_line(
+                "Warning: Permanently added 'x' (ED25519) to the list of known hosts.\r\nroot@x: Permission denied (publickey).\r\n"
+            ),
+            "root@x: Permission denied (publickey)."
+        );
+    }
+}
