@@ -253,31 +253,11 @@ pub async fn run(
         } else {
             None
         };
+        // Biased: the control branches (exit, timers, interrupts) come
+        // first so a flood of output cannot starve them, and when both pipes
+        // are ready stdout goes first, so the order is stable.
         tokio::select! {
-            r = async { match stdout.as_mut() { Some(s) => s.read(&mut out_buf).await, None => std::future::pending().await } }, if stdout.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => stdout = None,
-                    Ok(n) => on_output(Stream::Stdout, &out_buf[..n]),
-                }
-            }
-            r = async { match stderr.as_mut() { Some(s) => s.read(&mut err_buf).await, None => std::future::pending().await } }, if stderr.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => stderr = None,
-                    Ok(n) => on_output(Stream::Stderr, &err_buf[..n]),
-                }
-            }
-            r = async { match stdin.as_mut() { Some(s) => s.write(&stdin_data[stdin_pos..]).await, None => std::future::pending().await } }, if stdin.is_some() => {
-                match r {
-                    Ok(n) if n > 0 => {
-                        stdin_pos += n;
-                        if stdin_pos >= stdin_data.len() {
-                            stdin = None;
-                        }
-                    }
-                    // EPIPE: the child does not read stdin. Fine.
-                    _ => stdin = None,
-                }
-            }
+            biased;
             r = child.wait(), if status.is_none() => {
                 let st = r?;
                 status = Some(st);
@@ -323,6 +303,30 @@ pub async fn run(
                 } else {
                     leaked = true;
                     break;
+                }
+            }
+            r = async { match stdout.as_mut() { Some(s) => s.read(&mut out_buf).await, None => std::future::pending().await } }, if stdout.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => stdout = None,
+                    Ok(n) => on_output(Stream::Stdout, &out_buf[..n]),
+                }
+            }
+            r = async { match stderr.as_mut() { Some(s) => s.read(&mut err_buf).await, None => std::future::pending().await } }, if stderr.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => stderr = None,
+                    Ok(n) => on_output(Stream::Stderr, &err_buf[..n]),
+                }
+            }
+            r = async { match stdin.as_mut() { Some(s) => s.write(&stdin_data[stdin_pos..]).await, None => std::future::pending().await } }, if stdin.is_some() => {
+                match r {
+                    Ok(n) if n > 0 => {
+                        stdin_pos += n;
+                        if stdin_pos >= stdin_data.len() {
+                            stdin = None;
+                        }
+                    }
+                    // EPIPE: the child does not read stdin. Fine.
+                    _ => stdin = None,
                 }
             }
         }

@@ -3,71 +3,117 @@
 //! Each step runs in a fresh shell process (so it can be timed out, killed
 //! and captured on its own), but what it exported and where it `cd`-ed
 //! carries over to the next shell step, as if they were typed into one
-//! terminal. [`ShellKernel::prepare`] writes a script that:
+//! terminal. [`ShellKernel::prepare`] builds a
+//! `SHELL -c PREAMBLE SHELL RESTORE PRELUDE CODE` invocation whose one-line
+//! preamble:
 //!
-//! 1. restores the exported environment saved by the previous step
-//!    (sourcing its `export -p` output, after unsetting what it unset) and
-//!    its working directory (the first step inherits both from the runner),
-//! 2. installs an EXIT trap that saves `export -p` and `$PWD` into the state
-//!    directory and exits with the step's own status,
+//! 1. evaluates RESTORE: what the previous step changed in the exported
+//!    environment (`export`/`unset`) and its `cd` (the first step
+//!    inherits the runner's environment and directory),
+//! 2. installs an EXIT trap that writes `export -p` and the directory to
+//!    a state file and exits with the step's own status,
 //! 3. applies the step's extra environment and `cwd` (for this step only:
 //!    they are undone before saving unless the step changed them itself),
-//! 4. applies the prelude (`set -eo pipefail` for bash by default),
-//! 5. runs the user's code verbatim, in the same shell (not a subshell), so
-//!    `export FOO=1` and `cd /tmp` take effect. The code starts on line 2
-//!    of the script, so shell error messages are off by one line.
+//! 4. evaluates the prelude (`set -eo pipefail` for bash by default),
+//! 5. evaluates the user's code verbatim, in the same shell (not a
+//!    subshell), so `export FOO=1` and `cd /tmp` take effect, and shell
+//!    error messages give the line numbers of the step itself. Code too
+//!    large for one argument is written to a file and sourced instead.
 //!
-//! All of this is done with shell builtins: no extra process per step.
+//! All of this is done with shell builtins: no extra process per step. The
+//! kernel parses the saved `export -p` output (bash, dash and zsh quoting)
+//! and hands the next step only the difference from the runner's own
+//! environment, so a step does not re-parse the whole environment, and the
+//! shell writes one small file per step, on tmpfs (`/dev/shm`) when there
+//! is one: on a disk filesystem that alone costs milliseconds per step.
+//!
 //! A step that replaces the EXIT trap, or is killed (timeout, interrupt),
 //! does not save its state: the next step starts from the previous state.
+//! The state file ends with an end mark and is only adopted when the mark
+//! is there, so a step killed mid-save cannot leave half a state.
 //!
-//! The trap writes `env.new` and `cwd.new`; the kernel adopts them (renames
-//! them to `env` and `cwd`) when it prepares the next step, and only when
-//! both were written, so a step killed mid-save cannot leave half a state.
-//!
-//! Works with bash, sh (dash) and zsh. `export -p` output is in each
-//! shell's own syntax (bash and zsh use `$'...'`, which dash cannot read),
-//! so a kernel serves one shell program: give each shell its own kernel
-//! and state directory.
+//! Values are read as UTF-8 (a value that is not is restored with U+FFFD in
+//! place of the bad bytes). Declarations the parser cannot restore
+//! portably (zsh's tied `export -T PATH path=(...)`) are replayed verbatim,
+//! which only the same shell understands: [`ShellKernel::restore`] refuses
+//! such a state from another shell.
 
 use super::process::ProcessSpec;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The state carried from one shell step to the next (saved for
 /// `--resume`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShellState {
-    /// Shell code that restores the exported environment (`unset` lines
-    /// and `export -p` output).
+    /// Shell code that restores the exported environment (`export NAME=...`
+    /// and `unset NAME` statements). `None` before the first step.
     pub env_script: Option<String>,
     /// Working directory.
     pub cwd: Option<String>,
-    /// The shell that wrote `env_script` (`export -p` output is in that
-    /// shell's own syntax).
+    /// The shell that wrote the state.
     #[serde(default)]
     pub shell: Option<String>,
 }
 
+/// One exported variable as saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Var {
+    /// Exported with this value.
+    Set(String, String),
+    /// Exported without a value (`export NAME` of an unset variable).
+    Declared(String),
+    /// A declaration replayed as it was written (zsh tied parameters).
+    Raw(Option<String>, String),
+}
+
+impl Var {
+    fn name(&self) -> Option<&str> {
+        match self {
+            Var::Set(n, _) | Var::Declared(n) => Some(n),
+            Var::Raw(n, _) => n.as_deref(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Saved {
+    /// `None` before the first step saved anything: inherit everything.
+    vars: Option<Vec<Var>>,
+    cwd: Option<String>,
+}
+
 pub struct ShellKernel {
     dir: PathBuf,
+    /// Where the trap writes the state (tmpfs when there is one).
+    hot: PathBuf,
+    _hot_guard: Option<tempfile::TempDir>,
     program: String,
     prelude: String,
     counter: AtomicU64,
+    saved: Mutex<Saved>,
 }
 
-const ENV: &str = "env";
-const CWD: &str = "cwd";
-const ENV_NEW: &str = "env.new";
-const CWD_NEW: &str = "cwd.new";
+/// Written by the EXIT trap, adopted by the next `prepare`.
+const STATE_NEW: &str = "state.new";
+const END_MARK: &str = "#runbook-end\n";
+
+/// Arguments longer than this go through a file (Linux limits one argument
+/// to 128 KiB).
+const MAX_INLINE: usize = 100 * 1024;
+
+/// Shell function setting `__rb_r` to its argument single-quoted.
+const QUOTE_FN: &str = "__rb_q() { __rb_r=; __rb_t=$1; while :; do case $__rb_t in *\\'*) __rb_r=\"$__rb_r${__rb_t%%\\'*}'\\\\''\"; __rb_t=${__rb_t#*\\'};; *) break;; esac; done; __rb_r=\"'$__rb_r$__rb_t'\"; };";
 
 impl ShellKernel {
-    /// `state_dir` holds the saved state and the step scripts (created if
-    /// missing); `program` is the shell (`bash`, `sh`, `zsh`, or a path);
-    /// `prelude` is shell code run before each step's code.
+    /// `state_dir` holds the kernel's files (created if missing); `program`
+    /// is the shell (`bash`, `sh`, `zsh`, or a path); `prelude` is shell
+    /// code run before each step's code.
     pub fn new(state_dir: &Path, program: &str, prelude: &str) -> io::Result<Self> {
         std::fs::create_dir_all(state_dir).map_err(|e| {
             io::Error::new(
@@ -76,11 +122,22 @@ impl ShellKernel {
             )
         })?;
         let dir = std::fs::canonicalize(state_dir)?;
+        let hot_guard = tempfile::Builder::new()
+            .prefix("runbook-shell-")
+            .tempdir_in("/dev/shm")
+            .ok();
+        let hot = match &hot_guard {
+            Some(t) => t.path().to_path_buf(),
+            None => dir.clone(),
+        };
         Ok(ShellKernel {
             dir,
+            hot,
+            _hot_guard: hot_guard,
             program: program.to_string(),
             prelude: prelude.to_string(),
             counter: AtomicU64::new(0),
+            saved: Mutex::new(Saved::default()),
         })
     }
 
@@ -94,23 +151,35 @@ impl ShellKernel {
         &self.dir
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Saved> {
+        // The state is plain data: a panic elsewhere cannot leave it torn.
+        self.saved.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Adopts the state saved by the last step's EXIT trap, if complete.
     fn absorb(&self) -> io::Result<()> {
-        let env_new = self.dir.join(ENV_NEW);
-        let cwd_new = self.dir.join(CWD_NEW);
-        if cwd_new.exists() {
-            if env_new.exists() {
-                std::fs::rename(&env_new, self.dir.join(ENV))?;
+        let new = self.hot.join(STATE_NEW);
+        let bytes = match std::fs::read(&new) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        std::fs::remove_file(&new)?;
+        let text = String::from_utf8_lossy(&bytes);
+        // Cut short (killed while saving): keep the previous state.
+        if let Some(body) = text.strip_suffix(END_MARK) {
+            let (vars, cwd) = parse_state(body);
+            let mut saved = self.lock();
+            saved.vars = Some(vars);
+            if cwd.is_some() {
+                saved.cwd = cwd;
             }
-            std::fs::rename(&cwd_new, self.dir.join(CWD))?;
-        } else if env_new.exists() {
-            std::fs::remove_file(&env_new)?;
         }
         Ok(())
     }
 
-    /// Writes the script for one step and returns how to run it. The
-    /// caller sets the timeout (and may add stdin).
+    /// Returns how to run one step's code. The caller sets the timeout
+    /// (and may add stdin).
     ///
     /// `cwd_override` is relative to the carried-over directory.
     /// `extra_env` names must be shell identifiers.
@@ -131,29 +200,33 @@ impl ShellKernel {
         self.absorb()?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         if n > 0 {
-            let _ = std::fs::remove_file(self.dir.join(format!("step-{}.sh", n - 1)));
+            for old in [
+                self.hot.join(format!("restore-{}.sh", n - 1)),
+                self.dir.join(format!("step-{}.sh", n - 1)),
+            ] {
+                let _ = std::fs::remove_file(old);
+            }
         }
-        let saved_cwd = match std::fs::read_to_string(self.dir.join(CWD)) {
-            Ok(s) => Some(s.strip_suffix('\n').unwrap_or(&s).to_string()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+        let restore = {
+            let saved = self.lock();
+            restore_script(&saved, false)
         };
-        let has_env = self.dir.join(ENV).exists();
 
-        let mut s = String::with_capacity(code.len() + 4096);
-        let dir = quote(&self.dir.to_string_lossy());
-        // Everything before the user's code is on one line.
-        s.push_str("__rb_s=");
-        s.push_str(&dir);
-        s.push(';');
-        if has_env {
-            s.push_str(" . \"$__rb_s/env\";");
+        let mut s = String::with_capacity(1024);
+        // All on one line: bash numbers the lines of an `eval` from the
+        // line of the `eval` itself.
+        s.push_str("__rb_e=$1; __rb_p=$2; shift 2; ");
+        if restore.len() <= MAX_INLINE {
+            s.push_str("eval \"$__rb_e\";");
+        } else {
+            let path = self.hot.join(format!("restore-{n}.sh"));
+            write_new(&path, &restore)?;
+            s.push_str(". ");
+            s.push_str(&quote(&path.to_string_lossy()));
+            s.push(';');
         }
-        if let Some(cwd) = &saved_cwd {
-            s.push_str(" cd -- ");
-            s.push_str(&quote(cwd));
-            s.push_str(" || exit 1;");
-        }
+        s.push(' ');
+        s.push_str(QUOTE_FN);
         // The EXIT trap.
         s.push_str(" __rb_exit() { __rb_rc=$?; set +e; trap - EXIT;");
         for (i, (name, value)) in extra_env.iter().enumerate() {
@@ -165,19 +238,14 @@ impl ShellKernel {
         }
         if cwd_override.is_some() {
             s.push_str(
-                " if [ \"$PWD\" = \"$__rb_od\" ]; then __rb_d=$__rb_pd; else __rb_d=$PWD; fi;",
+                " if [ \"$PWD\" = \"$__rb_od\" ]; then __rb_q \"$__rb_pd\"; else __rb_q \"$PWD\"; fi;",
             );
         } else {
-            s.push_str(" __rb_d=$PWD;");
+            s.push_str(" __rb_q \"$PWD\";");
         }
-        s.push_str(" {");
-        for name in inherited_names() {
-            s.push_str(&format!(
-                " [ -n \"${{{name}+x}}\" ] || echo 'unset {name}';"
-            ));
-        }
-        s.push_str(" export -p; } > \"$__rb_s/env.new\" && printf '%s\\n' \"$__rb_d\" > \"$__rb_s/cwd.new\"; exit $__rb_rc; };");
-        s.push_str(" trap __rb_exit EXIT;");
+        s.push_str(" { export -p; printf 'cd -- %s || exit 1\\n#runbook-end\\n' \"$__rb_r\"; } > ");
+        s.push_str(&quote(&self.hot.join(STATE_NEW).to_string_lossy()));
+        s.push_str("; exit $__rb_rc; }; trap __rb_exit EXIT;");
         for (i, (name, value)) in extra_env.iter().enumerate() {
             s.push_str(&format!(
                 " __rb_o{i}=${{{name}-}}; __rb_h{i}=${{{name}+x}}; {name}={v}; export {name};",
@@ -189,46 +257,56 @@ impl ShellKernel {
             s.push_str(&quote(cwd));
             s.push_str(" || exit 1; __rb_od=$PWD;");
         }
-        let prelude = self.prelude.trim();
-        if !prelude.is_empty() {
-            s.push(' ');
-            s.push_str(prelude);
+        s.push_str(" eval \"$__rb_p\";");
+        let mut args = vec!["-c".to_string()];
+        if code.len() <= MAX_INLINE {
+            s.push_str(" __rb_c=$1; shift; eval \"$__rb_c\"");
+            args.extend([
+                s,
+                self.program.clone(),
+                restore,
+                self.prelude.clone(),
+                code.to_string(),
+            ]);
+        } else {
+            let path = self.dir.join(format!("step-{n}.sh"));
+            write_new(&path, code)?;
+            s.push_str(" . ");
+            s.push_str(&quote(&path.to_string_lossy()));
+            args.extend([s, self.program.clone(), String::new(), self.prelude.clone()]);
         }
-        s.push('\n');
-        s.push_str(code);
-        if !code.ends_with('\n') {
-            s.push('\n');
-        }
-
-        let path = self.dir.join(format!("step-{n}.sh"));
-        std::fs::write(&path, s).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-        })?;
-        Ok(ProcessSpec::new(
-            self.program.clone(),
-            vec![path.to_string_lossy().into_owned()],
-        ))
+        Ok(ProcessSpec::new(self.program.clone(), args))
     }
 
     /// The state the next step would start from.
     pub fn snapshot(&self) -> ShellState {
-        // A failure to adopt new files leaves the previous state, which is
+        // A failure to adopt a new state leaves the previous one, which is
         // what the next step would see as well.
         let _ = self.absorb();
-        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).ok();
-        let env_script = read(ENV);
+        let saved = self.lock();
+        if saved.vars.is_none() && saved.cwd.is_none() {
+            return ShellState::default();
+        }
         ShellState {
-            shell: env_script.as_ref().map(|_| self.program.clone()),
-            env_script,
-            cwd: read(CWD).map(|s| s.strip_suffix('\n').unwrap_or(&s).to_string()),
+            env_script: saved.vars.as_ref().map(|_| restore_script(&saved, true)),
+            cwd: saved.cwd.clone(),
+            shell: Some(self.program.clone()),
         }
     }
 
-    /// Makes the next step start from `state` (for `--resume`). Refuses an
-    /// environment saved by another shell.
+    /// Makes the next step start from `state` (for `--resume`). Refuses a
+    /// state holding declarations only another shell understands.
     pub fn restore(&mut self, state: ShellState) -> io::Result<()> {
-        if let (Some(_), Some(shell)) = (&state.env_script, &state.shell)
+        let (vars, _) = match &state.env_script {
+            Some(script) => {
+                let (vars, cwd) = parse_state(script);
+                (Some(vars), cwd)
+            }
+            None => (None, None),
+        };
+        if let (Some(vars), Some(shell)) = (&vars, &state.shell)
             && shell != &self.program
+            && vars.iter().any(|v| matches!(v, Var::Raw(..)))
         {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -238,27 +316,351 @@ impl ShellKernel {
                 ),
             ));
         }
-        for name in [ENV_NEW, CWD_NEW] {
-            match std::fs::remove_file(self.dir.join(name)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+        match std::fs::remove_file(self.hot.join(STATE_NEW)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
-        for (name, value) in [
-            (ENV, state.env_script),
-            (CWD, state.cwd.map(|c| format!("{c}\n"))),
-        ] {
-            let path = self.dir.join(name);
-            match value {
-                Some(v) => std::fs::write(&path, v)?,
-                None => match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                },
-            }
-        }
+        let mut saved = self.lock();
+        saved.vars = vars;
+        saved.cwd = state.cwd;
         Ok(())
     }
+}
+
+/// Writes a file that does not exist yet (never truncates one in place).
+fn write_new(path: &Path, text: &str) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, text)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+}
+
+/// Shell code restoring `saved`: with `full`, every exported variable;
+/// otherwise only what differs from the runner's environment. Unsets the
+/// runner's variables the step unset, then `cd`s.
+fn restore_script(saved: &Saved, full: bool) -> String {
+    let mut out = String::new();
+    if let Some(vars) = &saved.vars {
+        let exported: HashSet<&str> = vars.iter().filter_map(Var::name).collect();
+        let missing: Vec<String> = inherited_names()
+            .into_iter()
+            .filter(|n| !exported.contains(n.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            out.push_str("unset ");
+            out.push_str(&missing.join(" "));
+            out.push('\n');
+        }
+        for v in vars {
+            match v {
+                Var::Set(name, value) => {
+                    if !full && std::env::var(name).is_ok_and(|cur| &cur == value) {
+                        continue;
+                    }
+                    out.push_str("export ");
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(&quote(value));
+                    out.push('\n');
+                }
+                Var::Declared(name) => {
+                    out.push_str(&format!("unset {name}; export {name}\n"));
+                }
+                Var::Raw(_, text) => {
+                    out.push_str(text);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    if !full && let Some(cwd) = &saved.cwd {
+        out.push_str("cd -- ");
+        out.push_str(&quote(cwd));
+        out.push_str(" || exit 1\n");
+    }
+    out
+}
+
+/// Parses `export -p` output of bash, dash or zsh (and our own restore
+/// scripts): the exported variables and the `cd` directory.
+fn parse_state(text: &str) -> (Vec<Var>, Option<String>) {
+    let mut vars = Vec::new();
+    let mut cwd = None;
+    let mut seen = HashSet::new();
+    for stmt in statements(text) {
+        let words: Vec<&Word> = stmt.words.iter().collect();
+        let Some(first) = words.first() else {
+            continue;
+        };
+        let all_ok = words.iter().all(|w| w.ok);
+        match first.value.as_str() {
+            "cd" => {
+                // `cd -- DIR || exit 1`
+                if let Some(dir) = words[1..].iter().find(|w| w.value != "--")
+                    && dir.ok
+                {
+                    cwd = Some(dir.value.clone());
+                }
+            }
+            "unset" => {}
+            "export" | "declare" | "typeset" => {
+                let opts: String = words[1..]
+                    .iter()
+                    .take_while(|w| w.value.starts_with('-'))
+                    .map(|w| w.value.as_str())
+                    .collect();
+                let rest = &words[1 + words[1..]
+                    .iter()
+                    .take_while(|w| w.value.starts_with('-'))
+                    .count()..];
+                let first_name = rest
+                    .first()
+                    .map(|w| w.value.split('=').next().unwrap_or("").to_string())
+                    .filter(|n| is_identifier(n));
+                let plain = all_ok && !opts.contains(['T', 'f', 'F', 'a', 'A', 'n']);
+                if !plain {
+                    if let Some(n) = &first_name
+                        && n != "_"
+                        && seen.insert(n.clone())
+                    {
+                        vars.push(Var::Raw(Some(n.clone()), stmt.raw.to_string()));
+                    }
+                    continue;
+                }
+                for w in rest {
+                    let (name, value) = match w.value.split_once('=') {
+                        Some((n, v)) => (n, Some(v)),
+                        None => (w.value.as_str(), None),
+                    };
+                    if !is_identifier(name) || name == "_" || !seen.insert(name.to_string()) {
+                        continue;
+                    }
+                    vars.push(match value {
+                        Some(v) => Var::Set(name.to_string(), v.to_string()),
+                        None => Var::Declared(name.to_string()),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    (vars, cwd)
+}
+
+struct Word {
+    /// Unquoted value.
+    value: String,
+    /// False when the quoting could not be read exactly.
+    ok: bool,
+}
+
+struct Statement<'a> {
+    raw: &'a str,
+    words: Vec<Word>,
+}
+
+/// Splits shell text into simple statements (words up to an unquoted
+/// newline or `;`), undoing quoting: '...', "...", $'...', backslashes.
+fn statements(text: &str) -> Vec<Statement<'_>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        // Skip blanks and separators; comments run to the end of the line.
+        match chars[i].1 {
+            ' ' | '\t' | '\n' | ';' => {
+                i += 1;
+                continue;
+            }
+            '#' => {
+                while i < chars.len() && chars[i].1 != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let start = chars[i].0;
+        let mut words = Vec::new();
+        while i < chars.len() && !matches!(chars[i].1, '\n' | ';') {
+            if matches!(chars[i].1, ' ' | '\t') {
+                i += 1;
+                continue;
+            }
+            let mut w = Word {
+                value: String::new(),
+                ok: true,
+            };
+            while i < chars.len() && !matches!(chars[i].1, ' ' | '\t' | '\n' | ';') {
+                let c = chars[i].1;
+                i += 1;
+                match c {
+                    '\'' => {
+                        let mut closed = false;
+                        while i < chars.len() {
+                            let d = chars[i].1;
+                            i += 1;
+                            if d == '\'' {
+                                closed = true;
+                                break;
+                            }
+                            w.value.push(d);
+                        }
+                        w.ok &= closed;
+                    }
+                    '"' => {
+                        let mut closed = false;
+                        while i < chars.len() {
+                            let d = chars[i].1;
+                            i += 1;
+                            match d {
+                                '"' => {
+                                    closed = true;
+                                    break;
+                                }
+                                '\\' if i < chars.len() => {
+                                    let e = chars[i].1;
+                                    i += 1;
+                                    match e {
+                                        '$' | '`' | '"' | '\\' => w.value.push(e),
+                                        '\n' => {}
+                                        _ => {
+                                            w.value.push('\\');
+                                            w.value.push(e);
+                                        }
+                                    }
+                                }
+                                // Expansions would need a shell.
+                                '$' | '`' => {
+                                    w.ok = false;
+                                    w.value.push(d);
+                                }
+                                _ => w.value.push(d),
+                            }
+                        }
+                        w.ok &= closed;
+                    }
+                    '$' if i < chars.len() && chars[i].1 == '\'' => {
+                        i += 1;
+                        let (closed, ok) = ansi_c(&chars, &mut i, &mut w.value);
+                        w.ok &= closed && ok;
+                    }
+                    '\\' if i < chars.len() => {
+                        let e = chars[i].1;
+                        i += 1;
+                        if e != '\n' {
+                            w.value.push(e);
+                        }
+                    }
+                    '$' | '`' | '(' | ')' | '|' | '&' | '<' | '>' | '*' | '?' | '[' => {
+                        w.ok = false;
+                        w.value.push(c);
+                    }
+                    _ => w.value.push(c),
+                }
+            }
+            words.push(w);
+        }
+        let end = if i < chars.len() {
+            chars[i].0
+        } else {
+            text.len()
+        };
+        out.push(Statement {
+            raw: &text[start..end],
+            words,
+        });
+    }
+    out
+}
+
+/// Reads a `$'...'` body after the opening quote; returns (closed, exact).
+fn ansi_c(chars: &[(usize, char)], i: &mut usize, out: &mut String) -> (bool, bool) {
+    let mut exact = true;
+    let hex = |chars: &[(usize, char)], i: &mut usize, max: usize| -> Option<u32> {
+        let mut v = 0u32;
+        let mut n = 0;
+        while n < max && *i < chars.len() && chars[*i].1.is_ascii_hexdigit() {
+            v = v * 16 + chars[*i].1.to_digit(16).unwrap_or(0);
+            *i += 1;
+            n += 1;
+        }
+        (n > 0).then_some(v)
+    };
+    while *i < chars.len() {
+        let c = chars[*i].1;
+        *i += 1;
+        match c {
+            '\'' => return (true, exact),
+            '\\' if *i < chars.len() => {
+                let e = chars[*i].1;
+                *i += 1;
+                match e {
+                    'a' => out.push('\x07'),
+                    'b' => out.push('\x08'),
+                    'e' | 'E' => out.push('\x1b'),
+                    'f' => out.push('\x0c'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'v' => out.push('\x0b'),
+                    '\\' | '\'' | '"' | '?' => out.push(e),
+                    '0'..='7' => {
+                        let mut v = e.to_digit(8).unwrap_or(0);
+                        let mut n = 1;
+                        while n < 3 && *i < chars.len() && ('0'..='7').contains(&chars[*i].1) {
+                            v = v * 8 + chars[*i].1.to_digit(8).unwrap_or(0);
+                            *i += 1;
+                            n += 1;
+                        }
+                        // A byte, which is only a character when ASCII.
+                        match char::from_u32(v).filter(|c| c.is_ascii()) {
+                            Some(c) => out.push(c),
+                            None => exact = false,
+                        }
+                    }
+                    'x' => match hex(chars, i, 2)
+                        .and_then(char::from_u32)
+                        .filter(char::is_ascii)
+                    {
+                        Some(c) => out.push(c),
+                        None => exact = false,
+                    },
+                    'u' => match hex(chars, i, 4).and_then(char::from_u32) {
+                        Some(c) => out.push(c),
+                        None => exact = false,
+                    },
+                    'U' => match hex(chars, i, 8).and_then(char::from_u32) {
+                        Some(c) => out.push(c),
+                        None => exact = false,
+                    },
+                    'c' if *i < chars.len() => {
+                        let x = chars[*i].1;
+                        *i += 1;
+                        match char::from_u32(x as u32 & 0x1f) {
+                            Some(c) if x.is_ascii() => out.push(c),
+                            _ => exact = false,
+                        }
+                    }
+                    // zsh: \C-X is control-X.
+                    'C' if *i + 1 < chars.len() && chars[*i].1 == '-' => {
+                        let x = chars[*i + 1].1;
+                        *i += 2;
+                        match char::from_u32(x as u32 & 0x1f) {
+                            Some(c) if x.is_ascii() => out.push(c),
+                            _ => exact = false,
+                        }
+                    }
+                    _ => {
+                        exact = false;
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    (false, exact)
 }
 
 /// Names of the runner's environment that a step may unset: the next step
