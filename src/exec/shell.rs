@@ -573,6 +573,15 @@ fn statements(text: &str) -> Vec<Statement<'_>> {
     out
 }
 
+/// Control-X: `?` is DEL, other ASCII characters keep their low 5 bits.
+fn control(x: char) -> Option<char> {
+    match x {
+        '?' => Some('\x7f'),
+        x if x.is_ascii() => char::from_u32(x as u32 & 0x1f),
+        _ => None,
+    }
+}
+
 /// Reads a `$'...'` body after the opening quote; returns (closed, exact).
 fn ansi_c(chars: &[(usize, char)], i: &mut usize, out: &mut String) -> (bool, bool) {
     let mut exact = true;
@@ -636,18 +645,18 @@ fn ansi_c(chars: &[(usize, char)], i: &mut usize, out: &mut String) -> (bool, bo
                     'c' if *i < chars.len() => {
                         let x = chars[*i].1;
                         *i += 1;
-                        match char::from_u32(x as u32 & 0x1f) {
-                            Some(c) if x.is_ascii() => out.push(c),
-                            _ => exact = false,
+                        match control(x) {
+                            Some(c) => out.push(c),
+                            None => exact = false,
                         }
                     }
                     // zsh: \C-X is control-X.
                     'C' if *i + 1 < chars.len() && chars[*i].1 == '-' => {
                         let x = chars[*i + 1].1;
                         *i += 2;
-                        match char::from_u32(x as u32 & 0x1f) {
-                            Some(c) if x.is_ascii() => out.push(c),
-                            _ => exact = false,
+                        match control(x) {
+                            Some(c) => out.push(c),
+                            None => exact = false,
                         }
                     }
                     _ => {
