@@ -86,6 +86,12 @@ struct Saved {
     /// `None` before the first step saved anything: inherit everything.
     vars: Option<Vec<Var>>,
     cwd: Option<String>,
+    /// The `export -p` text `vars` was parsed from: most steps change
+    /// nothing, and comparing is much cheaper than parsing again.
+    raw_env: String,
+    /// The restore script for the next step, once computed (the runner's
+    /// environment is taken as fixed during a run).
+    restore: Option<String>,
 }
 
 pub struct ShellKernel {
@@ -167,13 +173,23 @@ impl ShellKernel {
         std::fs::remove_file(&new)?;
         let text = String::from_utf8_lossy(&bytes);
         // Cut short (killed while saving): keep the previous state.
-        if let Some(body) = text.strip_suffix(END_MARK) {
-            let (vars, cwd) = parse_state(body);
-            let mut saved = self.lock();
-            saved.vars = Some(vars);
-            if cwd.is_some() {
-                saved.cwd = cwd;
-            }
+        let Some(body) = text.strip_suffix(END_MARK) else {
+            return Ok(());
+        };
+        let (env, cd) = match body.rfind("\ncd -- ") {
+            Some(i) => body.split_at(i + 1),
+            None => (body, ""),
+        };
+        let mut saved = self.lock();
+        let cwd = parse_state(cd).1;
+        if cwd.is_some() && cwd != saved.cwd {
+            saved.cwd = cwd;
+            saved.restore = None;
+        }
+        if saved.vars.is_none() || saved.raw_env != env {
+            saved.vars = Some(parse_state(env).0);
+            saved.raw_env = env.to_string();
+            saved.restore = None;
         }
         Ok(())
     }
@@ -208,8 +224,15 @@ impl ShellKernel {
             }
         }
         let restore = {
-            let saved = self.lock();
-            restore_script(&saved, false)
+            let mut saved = self.lock();
+            match &saved.restore {
+                Some(r) => r.clone(),
+                None => {
+                    let r = restore_script(&saved, false);
+                    saved.restore = Some(r.clone());
+                    r
+                }
+            }
         };
 
         let mut s = String::with_capacity(1024);
@@ -321,8 +344,12 @@ impl ShellKernel {
             _ => {}
         }
         let mut saved = self.lock();
-        saved.vars = vars;
-        saved.cwd = state.cwd;
+        *saved = Saved {
+            vars,
+            cwd: state.cwd,
+            raw_env: String::new(),
+            restore: None,
+        };
         Ok(())
     }
 }
