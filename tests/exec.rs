@@ -734,6 +734,26 @@ async fn snapshot_restore_round_trip() {
 }
 
 #[tokio::test]
+async fn carried_directory_that_was_removed_fails_the_next_step() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
+    let gone = work.path().join("gone");
+    std::fs::create_dir(&gone).expect("mkdir");
+    let k = ShellKernel::new(state.path(), "bash", "set -eo pipefail").expect("kernel");
+    step(&k, &format!("cd '{}'", gone.display())).await;
+    std::fs::remove_dir(&gone).expect("rmdir");
+    let (t, out) = step(&k, "echo should-not-run").await;
+    assert_eq!(t, Termination::Exited(1));
+    assert!(
+        out.ends_with(&format!(
+            "cd: {}: No such file or directory\n",
+            gone.display()
+        )),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
 async fn killed_step_keeps_the_previous_state() {
     let state = tempfile::tempdir().expect("tempdir");
     let k = ShellKernel::new(state.path(), "sh", "set -e").expect("kernel");

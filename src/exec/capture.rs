@@ -57,7 +57,8 @@ pub struct CaptureConfig {
 #[derive(Clone, Debug)]
 pub struct Captured {
     /// `head` and `tail` are lines joined with `\n`, without a final
-    /// newline. `leaked` is always false here: the caller copies it from
+    /// newline. `total_bytes` counts the cleaned output (the size of the
+    /// full log). `leaked` is always false here: the caller copies it from
     /// the [`ProcessOutcome`](super::process::ProcessOutcome).
     pub output: OutputRecord,
     /// Redacted, stripped stdout, at most `keep_stdout` bytes.

@@ -731,7 +731,8 @@ fn quote(s: &str) -> String {
 
 /// A step for another interpreter (`python3`, `node`, `ruby`, `perl`, or
 /// an `interpreter="python3 -u"` command line): the code is written to a
-/// script file in `dir` and run as `command... file`. The command line is
+/// new script file in `dir` (left for the caller to clean up with `dir`)
+/// and run as `command... file`. The command line is
 /// split like a shell would (quotes, backslashes), without expansion.
 pub fn interpreter_spec(command: &str, code: &str, dir: &Path) -> io::Result<ProcessSpec> {
     let words = shell_words::split(command).map_err(|e| {
