@@ -1,1 +1,491 @@
-//! (in progress)
+//! Secrets: where their values come from, and keeping them out of every
+//! report.
+//!
+//! A runbook declares secrets in its front matter (`env:`, `file:` or
+//! `command:`); [`resolve`] reads them once at the start of a run. From then
+//! on every byte of step output goes through a [`Redactor`] before it is kept
+//! anywhere, so the audit copy, the JSON/JUnit/HTML reports and the full logs
+//! never hold a secret value.
+//!
+//! A value is not only printed as it is: tools log it base64-encoded (HTTP
+//! basic auth, Kubernetes secrets, JWT parts), URL-encoded (query strings,
+//! connection URLs) or JSON-escaped. For each secret the redactor builds
+//! every such form and replaces any of them with `[REDACTED:NAME]`.
+//!
+//! Base64 needs care: when the secret sits inside a longer blob (as in
+//! `user:password`), its encoding depends on where it starts modulo 3. For
+//! each of the three alignments only the characters whose 6 bits come from
+//! the secret alone are stable; that inner substring is what we look for.
+//!
+//! Matching is leftmost-longest over bytes (output need not be UTF-8), and
+//! [`StreamRedactor`] holds back `longest pattern - 1` bytes between chunks,
+//! so a secret split across two reads of a pipe is still caught and a
+//! partial secret is never emitted.
+
+use crate::document::SecretSpec;
+use crate::error::Error;
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use indexmap::IndexMap;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+/// Secrets shorter than this are only redacted in their exact form: their
+/// encodings would be too short to search for without mangling unrelated
+/// output.
+pub const MIN_ENCODED_LEN: usize = 4;
+
+/// Reads every declared secret. Each must name exactly one source.
+///
+/// - `env: NAME`: the environment variable `NAME`.
+/// - `file: PATH`: the file's content, one trailing newline (`\n` or
+///   `\r\n`) removed.
+/// - `command: CMD`: the standard output of `sh -c CMD`, one trailing
+///   newline removed; stdin and stderr stay the operator's, so prompts
+///   (gpg, vault login) work. A non-zero exit is an error.
+///
+/// Error messages name the secret and the source, never the value.
+pub fn resolve(specs: &IndexMap<String, SecretSpec>) -> Result<Vec<(String, String)>, Error> {
+    let mut out = Vec::with_capacity(specs.len());
+    for (name, spec) in specs {
+        out.push((name.clone(), resolve_one(name, spec)?));
+    }
+    Ok(out)
+}
+
+fn resolve_one(name: &str, spec: &SecretSpec) -> Result<String, Error> {
+    let given: Vec<&str> = [
+        ("env", spec.env.is_some()),
+        ("file", spec.file.is_some()),
+        ("command", spec.command.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| *k)
+    .collect();
+    if given.is_empty() {
+        return Err(Error::Other(format!(
+            "secret {name}: no source given (use one of env, file, command)"
+        )));
+    }
+    if given.len() > 1 {
+        return Err(Error::Other(format!(
+            "secret {name}: more than one source given ({}); use exactly one",
+            given.join(", ")
+        )));
+    }
+    if let Some(var) = &spec.env {
+        return match std::env::var(var) {
+            Ok(v) => Ok(v),
+            Err(std::env::VarError::NotPresent) => Err(Error::Other(format!(
+                "secret {name}: environment variable {var} is not set"
+            ))),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Other(format!(
+                "secret {name}: environment variable {var} is not valid UTF-8"
+            ))),
+        };
+    }
+    if let Some(path) = &spec.file {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Other(format!("secret {name}: cannot read {path}: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Other(format!("secret {name}: {path} is not valid UTF-8")))?;
+        return Ok(trim_one_newline(text));
+    }
+    if let Some(cmd) = &spec.command {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Other(format!("secret {name}: cannot run `{cmd}`: {e}")))?;
+        let mut bytes = Vec::new();
+        let read = match child.stdout.take() {
+            Some(mut out) => out.read_to_end(&mut bytes).map(|_| ()),
+            None => Ok(()),
+        };
+        let status = child
+            .wait()
+            .map_err(|e| Error::Other(format!("secret {name}: cannot run `{cmd}`: {e}")))?;
+        read.map_err(|e| {
+            Error::Other(format!(
+                "secret {name}: cannot read the output of `{cmd}`: {e}"
+            ))
+        })?;
+        if !status.success() {
+            let how = match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                (Some(c), _) => format!("exited with status {c}"),
+                (None, Some(s)) => format!("was killed by signal {s}"),
+                (None, None) => "failed".to_string(),
+            };
+            return Err(Error::Other(format!(
+                "secret {name}: command `{cmd}` {how}"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::Other(format!(
+                "secret {name}: the output of `{cmd}` is not valid UTF-8"
+            ))
+        })?;
+        return Ok(trim_one_newline(text));
+    }
+    // `given` had exactly one entry, and each is handled above.
+    Err(Error::Other(format!("secret {name}: no source given")))
+}
+
+fn trim_one_newline(mut s: String) -> String {
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    s
+}
+
+/// Replaces secret values (and their encodings) in text. Cheap to clone.
+#[derive(Clone)]
+pub struct Redactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` when there is nothing to redact.
+    matcher: Option<AhoCorasick>,
+    /// Replacement for each pattern, by pattern index.
+    replacements: Vec<Vec<u8>>,
+    /// Length of the longest pattern.
+    max_len: usize,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the patterns: they are the secrets.
+        f.debug_struct("Redactor")
+            .field("patterns", &self.inner.replacements.len())
+            .finish()
+    }
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl Redactor {
+    /// A redactor that changes nothing.
+    pub fn empty() -> Self {
+        Redactor {
+            inner: Arc::new(Inner {
+                matcher: None,
+                replacements: Vec::new(),
+                max_len: 0,
+                warnings: Vec::new(),
+            }),
+        }
+    }
+
+    /// Builds the patterns for `(name, value)` pairs. Empty values are
+    /// ignored; values shorter than [`MIN_ENCODED_LEN`] bytes are only
+    /// redacted as they are (see [`Redactor::warnings`]).
+    pub fn new(secrets: Vec<(String, String)>) -> Self {
+        let mut by_pattern: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut replacements: Vec<Vec<u8>> = Vec::new();
+        let mut warnings = Vec::new();
+        for (name, value) in &secrets {
+            if value.is_empty() {
+                continue;
+            }
+            let forms = if value.len() < MIN_ENCODED_LEN {
+                warnings.push(format!(
+                    "secret {name} is shorter than {MIN_ENCODED_LEN} bytes: only its exact value is redacted"
+                ));
+                vec![value.as_bytes().to_vec()]
+            } else {
+                forms(value)
+            };
+            for form in forms {
+                if form.is_empty() || by_pattern.contains_key(&form) {
+                    continue;
+                }
+                by_pattern.insert(form.clone(), patterns.len());
+                patterns.push(form);
+                replacements.push(format!("[REDACTED:{name}]").into_bytes());
+            }
+        }
+        let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
+        let matcher = if patterns.is_empty() {
+            None
+        } else {
+            // Building only fails past size limits that a list of secrets
+            // cannot reach; fall back to the raw values alone if it does.
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .ok()
+        };
+        Redactor {
+            inner: Arc::new(Inner {
+                matcher,
+                replacements,
+                max_len,
+                warnings,
+            }),
+        }
+    }
+
+    /// Whether there is nothing to redact.
+    pub fn is_empty(&self) -> bool {
+        self.inner.matcher.is_none()
+    }
+
+    /// One message per secret that is only partly protected (too short).
+    pub fn warnings(&self) -> &[String] {
+        &self.inner.warnings
+    }
+
+    /// Length in bytes of the longest form searched for.
+    pub fn max_pattern_len(&self) -> usize {
+        self.inner.max_len
+    }
+
+    /// Redacts a complete text.
+    pub fn redact(&self, s: &str) -> String {
+        let Some(ac) = &self.inner.matcher else {
+            return s.to_string();
+        };
+        let mut out = String::with_capacity(s.len());
+        ac.replace_all_with(s, &mut out, |m, _, dst| {
+            // Replacements are built from `[REDACTED:NAME]` strings.
+            dst.push_str(&String::from_utf8_lossy(
+                &self.inner.replacements[m.pattern().as_usize()],
+            ));
+            true
+        });
+        out
+    }
+
+    /// Redacts complete bytes.
+    pub fn redact_bytes(&self, s: &[u8]) -> Vec<u8> {
+        let mut stream = self.stream();
+        let mut out = stream.push(s);
+        out.extend(stream.finish());
+        out
+    }
+
+    /// A redactor for a stream of chunks.
+    pub fn stream(&self) -> StreamRedactor {
+        StreamRedactor {
+            inner: Arc::clone(&self.inner),
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// Redacts a byte stream that arrives in chunks. Holds back the last
+/// `longest pattern - 1` bytes until more data (or [`finish`]) shows
+/// whether they start a secret.
+///
+/// [`finish`]: StreamRedactor::finish
+pub struct StreamRedactor {
+    inner: Arc<Inner>,
+    pending: Vec<u8>,
+}
+
+impl StreamRedactor {
+    /// Feeds a chunk; returns the bytes that are now safe to emit.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let Some(ac) = &self.inner.matcher else {
+            return chunk.to_vec();
+        };
+        self.pending.extend_from_slice(chunk);
+        let hold = self.inner.max_len.saturating_sub(1);
+        if self.pending.len() <= hold {
+            return Vec::new();
+        }
+        // Any match starting before `boundary` ends inside the buffer, so
+        // it is final (leftmost-longest cannot change with more data).
+        let boundary = self.pending.len() - hold;
+        let mut out = Vec::with_capacity(boundary + 32);
+        let mut pos = 0;
+        for m in ac.find_iter(&self.pending) {
+            if m.start() >= boundary {
+                break;
+            }
+            out.extend_from_slice(&self.pending[pos..m.start()]);
+            out.extend_from_slice(&self.inner.replacements[m.pattern().as_usize()]);
+            pos = m.end();
+        }
+        let cut = pos.max(boundary);
+        out.extend_from_slice(&self.pending[pos..cut]);
+        self.pending.drain(..cut);
+        out
+    }
+
+    /// Flushes what was held back.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some(ac) = &self.inner.matcher else {
+            return pending;
+        };
+        let mut out = Vec::with_capacity(pending.len());
+        let mut pos = 0;
+        for m in ac.find_iter(&pending) {
+            out.extend_from_slice(&pending[pos..m.start()]);
+            out.extend_from_slice(&self.inner.replacements[m.pattern().as_usize()]);
+            pos = m.end();
+        }
+        out.extend_from_slice(&pending[pos..]);
+        out
+    }
+}
+
+/// Every form of `value` searched for: raw, base64, URL-encoded,
+/// JSON-escaped.
+fn forms(value: &str) -> Vec<Vec<u8>> {
+    let mut out = vec![value.as_bytes().to_vec()];
+    for b64 in base64_forms(value.as_bytes()) {
+        out.push(b64.as_bytes().to_vec());
+        out.push(to_url_safe(&b64).into_bytes());
+    }
+    for u in url_forms(value) {
+        out.push(u.into_bytes());
+    }
+    for j in json_forms(value) {
+        out.push(j.into_bytes());
+    }
+    out
+}
+
+/// Standard-alphabet base64 forms: the whole value padded and unpadded,
+/// and the stable inner substring for each of the 3 alignments.
+fn base64_forms(v: &[u8]) -> Vec<String> {
+    let mut out = vec![STANDARD.encode(v), STANDARD_NO_PAD.encode(v)];
+    let n = v.len();
+    for a in 0..3usize {
+        let mut buf = vec![0u8; a];
+        buf.extend_from_slice(v);
+        let enc = STANDARD_NO_PAD.encode(&buf);
+        // Character j covers bits [6j, 6j+6); keep those entirely inside
+        // the secret's bits [8a, 8(a+n)).
+        let start = (8 * a).div_ceil(6);
+        let end = (8 * (a + n)) / 6;
+        if end > start
+            && end <= enc.len()
+            && let Some(s) = enc.get(start..end)
+        {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+fn to_url_safe(b64: &str) -> String {
+    b64.chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// RFC 3986: everything but `A-Z a-z 0-9 - . _ ~` encoded.
+const URL_STRICT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// application/x-www-form-urlencoded (HTML forms, the `url` crate).
+const URL_FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
+/// JavaScript's encodeURIComponent.
+const URL_JS: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+/// Python's urllib.parse.quote (keeps `/`).
+const URL_PYTHON: &AsciiSet = &URL_STRICT.remove(b'/');
+
+fn url_forms(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for set in [URL_STRICT, URL_FORM, URL_JS, URL_PYTHON] {
+        let enc = percent_encoding::utf8_percent_encode(v, set).to_string();
+        if enc == v {
+            continue;
+        }
+        let plus = enc.replace("%20", "+");
+        for e in [enc, plus] {
+            let lower = lowercase_percent_hex(&e);
+            out.push(e);
+            out.push(lower);
+        }
+    }
+    out
+}
+
+fn lowercase_percent_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut after_percent = 0;
+    for c in s.chars() {
+        if after_percent > 0 {
+            out.push(c.to_ascii_lowercase());
+            after_percent -= 1;
+        } else {
+            if c == '%' {
+                after_percent = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// As serde_json escapes it inside a string, and with non-ASCII as
+/// `\uXXXX` (Python's `json.dumps` default).
+fn json_forms(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let quoted = serde_json::Value::String(v.to_string()).to_string();
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(&quoted)
+        .to_string();
+    if !v.is_ascii() {
+        let mut ascii = String::with_capacity(inner.len() * 2);
+        for c in inner.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    ascii.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        out.push(ascii);
+    }
+    out.push(inner);
+    out
+}

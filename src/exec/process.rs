@@ -1,35 +1,365 @@
-//! (in progress) Placeholder: the shared process types from the exec
-//! contract, copied here so the SSH executor compiles on its own branch.
-//! The process helper's file replaces this one.
+//! Running one local process the way a runbook step needs it.
+//!
+//! The child gets its own process group, so the operator's Ctrl-C reaches
+//! the runner (which decides what to do) and not the step, and so a timeout
+//! or interrupt can stop the step together with everything it started
+//! (`sleep 600 &`): SIGTERM to the whole group, SIGKILL after a grace
+//! period, or SIGKILL at once on a second Ctrl-C.
+//!
+//! stdout and stderr are read concurrently, chunk by chunk, and handed to
+//! the caller in arrival order; nothing is accumulated here. After the child
+//! exits we wait a short moment for the pipes to close. A background
+//! grandchild that keeps them open does not make us hang: we stop reading
+//! and report the output as `leaked` (as nextest does).
+//!
+//! If the future is dropped mid-run (the runner gave up on it), a guard
+//! kills the group.
 
-use std::time::Duration;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// What the operator asked for (the runner flips it on SIGINT/SIGTERM:
+/// first `Graceful`, then `Immediate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interrupt {
     None,
+    /// Stop the step: SIGTERM to its group, SIGKILL after the grace period.
     Graceful,
+    /// SIGKILL the group now.
     Immediate,
 }
 
 pub type Interrupts = tokio::sync::watch::Receiver<Interrupt>;
 
+/// Which pipe a chunk came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
     Stdout,
     Stderr,
 }
 
+/// How long to wait for stdout/stderr to close once the child has exited.
+pub const PIPE_GRACE: Duration = Duration::from_millis(200);
+
+/// Default time between SIGTERM and SIGKILL.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+
+const CHUNK: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct ProcessSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Working directory; `None` keeps the runner's.
+    pub cwd: Option<PathBuf>,
+    /// Added to (or overriding) the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Bytes written to stdin, then closed; `None` is `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL on timeout or graceful interrupt.
+    pub kill_grace: Duration,
+}
+
+impl ProcessSpec {
+    /// `program args...` with no stdin, no timeout and the default grace.
+    pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
+        ProcessSpec {
+            program: program.into(),
+            args,
+            cwd: None,
+            env: Vec::new(),
+            stdin: None,
+            timeout: None,
+            kill_grace: DEFAULT_KILL_GRACE,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Termination {
+    /// Exited on its own with this code.
     Exited(i32),
+    /// Killed by this signal, not by us.
     Signaled(i32),
+    /// The timeout fired and we stopped it.
     TimedOut,
+    /// The operator interrupted it and we stopped it.
     Interrupted,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcessOutcome {
     pub termination: Termination,
+    /// A process of the step still held stdout/stderr open when we stopped
+    /// reading; output it wrote later is lost.
     pub leaked: bool,
     pub duration: Duration,
+}
+
+impl ProcessOutcome {
+    /// The exit code when the process exited on its own; `None` when it
+    /// was killed by a signal, timed out or was interrupted.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.termination {
+            Termination::Exited(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.termination == Termination::Exited(0)
+    }
+}
+
+/// Kills the process group when dropped, unless disarmed.
+struct GroupGuard {
+    pgid: Option<Pid>,
+}
+
+impl GroupGuard {
+    fn signal(&self, sig: Signal) {
+        if let Some(pgid) = self.pgid {
+            // ESRCH (group already gone) is fine.
+            let _ = killpg(pgid, sig);
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stopping {
+    No,
+    Timeout,
+    Interrupt,
+}
+
+/// Runs `spec`, calling `on_output` with each chunk of stdout/stderr as it
+/// arrives. See the module documentation.
+///
+/// An interrupt that is already set when this is called stops the process
+/// right after it starts (nothing is skipped silently).
+pub async fn run(
+    spec: &ProcessSpec,
+    on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    mut interrupts: Interrupts,
+) -> io::Result<ProcessOutcome> {
+    let started = Instant::now();
+    let mut cmd = tokio::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .kill_on_drop(false);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", spec.program)))?;
+    let mut guard = GroupGuard {
+        pgid: child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw),
+    };
+
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut stdin = child.stdin.take();
+    let stdin_data: &[u8] = spec.stdin.as_deref().unwrap_or(&[]);
+    let mut stdin_pos = 0usize;
+    if stdin.is_some() && stdin_data.is_empty() {
+        stdin = None;
+    }
+
+    let mut out_buf = vec![0u8; CHUNK];
+    let mut err_buf = vec![0u8; CHUNK];
+    let mut status: Option<ExitStatus> = None;
+    let mut stopping = Stopping::No;
+    let mut killed = false;
+    let mut kill_at: Option<tokio::time::Instant> = None;
+    let mut pipes_deadline: Option<tokio::time::Instant> = None;
+    let timeout_at = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut watching = true;
+    let mut leaked = false;
+
+    // Applies an interrupt level; returns nothing, updates the state.
+    let apply = |level: Interrupt,
+                 stopping: &mut Stopping,
+                 killed: &mut bool,
+                 kill_at: &mut Option<tokio::time::Instant>,
+                 guard: &GroupGuard| {
+        match level {
+            Interrupt::None => {}
+            Interrupt::Graceful => {
+                if *stopping == Stopping::No {
+                    *stopping = Stopping::Interrupt;
+                    guard.signal(Signal::SIGTERM);
+                    *kill_at = Some(tokio::time::Instant::now() + spec.kill_grace);
+                }
+            }
+            Interrupt::Immediate => {
+                if *stopping == Stopping::No {
+                    *stopping = Stopping::Interrupt;
+                }
+                if !*killed {
+                    guard.signal(Signal::SIGKILL);
+                    *killed = true;
+                    *kill_at = None;
+                }
+            }
+        }
+    };
+
+    let initial = *interrupts.borrow_and_update();
+    apply(initial, &mut stopping, &mut killed, &mut kill_at, &guard);
+
+    loop {
+        if status.is_some() && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        let sleep_until = |t: Option<tokio::time::Instant>| async move {
+            match t {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let timeout_arm = if status.is_none() && stopping == Stopping::No {
+            timeout_at
+        } else {
+            None
+        };
+        // Biased: the control branches (exit, timers, interrupts) come
+        // first so a flood of output cannot starve them, and when both pipes
+        // are ready stdout goes first, so the order is stable.
+        tokio::select! {
+            biased;
+            r = child.wait(), if status.is_none() => {
+                let st = r?;
+                status = Some(st);
+                stdin = None;
+                if stopping != Stopping::No && !killed {
+                    // Give the rest of the group until the kill deadline.
+                    pipes_deadline = kill_at;
+                } else {
+                    pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+                }
+            }
+            _ = sleep_until(timeout_arm), if timeout_arm.is_some() => {
+                stopping = Stopping::Timeout;
+                guard.signal(Signal::SIGTERM);
+                kill_at = Some(tokio::time::Instant::now() + spec.kill_grace);
+            }
+            _ = sleep_until(kill_at), if kill_at.is_some() && !killed => {
+                guard.signal(Signal::SIGKILL);
+                killed = true;
+                kill_at = None;
+                if status.is_some() {
+                    pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+                }
+            }
+            r = interrupts.changed(), if watching => {
+                match r {
+                    Ok(()) => {
+                        let level = *interrupts.borrow_and_update();
+                        apply(level, &mut stopping, &mut killed, &mut kill_at, &guard);
+                        if killed && status.is_some() {
+                            pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+                        }
+                    }
+                    // The runner dropped the sender: no more interrupts.
+                    Err(_) => watching = false,
+                }
+            }
+            _ = sleep_until(pipes_deadline), if status.is_some() && pipes_deadline.is_some() => {
+                if stopping != Stopping::No && !killed {
+                    guard.signal(Signal::SIGKILL);
+                    killed = true;
+                    pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+                } else {
+                    leaked = true;
+                    break;
+                }
+            }
+            r = async { match stdout.as_mut() { Some(s) => s.read(&mut out_buf).await, None => std::future::pending().await } }, if stdout.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => stdout = None,
+                    Ok(n) => on_output(Stream::Stdout, &out_buf[..n]),
+                }
+            }
+            r = async { match stderr.as_mut() { Some(s) => s.read(&mut err_buf).await, None => std::future::pending().await } }, if stderr.is_some() => {
+                match r {
+                    Ok(0) | Err(_) => stderr = None,
+                    Ok(n) => on_output(Stream::Stderr, &err_buf[..n]),
+                }
+            }
+            r = async { match stdin.as_mut() { Some(s) => s.write(&stdin_data[stdin_pos..]).await, None => std::future::pending().await } }, if stdin.is_some() => {
+                match r {
+                    Ok(n) if n > 0 => {
+                        stdin_pos += n;
+                        if stdin_pos >= stdin_data.len() {
+                            stdin = None;
+                        }
+                    }
+                    // EPIPE: the child does not read stdin. Fine.
+                    _ => stdin = None,
+                }
+            }
+        }
+    }
+
+    if stopping == Stopping::No {
+        // Finished normally: leave background processes that closed their
+        // pipes (or leaked) alone, as a shell would.
+        guard.disarm();
+    } else if !killed {
+        // Stopped by us and the group is gone or going: make sure.
+        guard.signal(Signal::SIGKILL);
+        guard.disarm();
+    } else {
+        guard.disarm();
+    }
+
+    let status = match status {
+        Some(s) => s,
+        None => child.wait().await?,
+    };
+    let termination = match stopping {
+        Stopping::Timeout => Termination::TimedOut,
+        Stopping::Interrupt => Termination::Interrupted,
+        Stopping::No => match (status.code(), status.signal()) {
+            (Some(c), _) => Termination::Exited(c),
+            (None, Some(s)) => Termination::Signaled(s),
+            (None, None) => Termination::Exited(-1),
+        },
+    };
+    Ok(ProcessOutcome {
+        termination,
+        leaked,
+        duration: started.elapsed(),
+    })
 }

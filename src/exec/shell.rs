@@ -1,1 +1,775 @@
-//! (in progress)
+//! The shell "kernel": shell steps behave like cells of one notebook.
+//!
+//! Each step runs in a fresh shell process (so it can be timed out, killed
+//! and captured on its own), but what it exported and where it `cd`-ed
+//! carries over to the next shell step, as if they were typed into one
+//! terminal. [`ShellKernel::prepare`] builds a
+//! `SHELL -c PREAMBLE SHELL RESTORE PRELUDE CODE` invocation whose one-line
+//! preamble:
+//!
+//! 1. evaluates RESTORE: what the previous step changed in the exported
+//!    environment (`export`/`unset`) and its `cd` (the first step
+//!    inherits the runner's environment and directory),
+//! 2. installs an EXIT trap that writes `export -p` and the directory to
+//!    a state file and exits with the step's own status,
+//! 3. applies the step's extra environment and `cwd` (for this step only:
+//!    they are undone before saving unless the step changed them itself),
+//! 4. evaluates the prelude (`set -eo pipefail` for bash by default),
+//! 5. evaluates the user's code verbatim, in the same shell (not a
+//!    subshell), so `export FOO=1` and `cd /tmp` take effect, and shell
+//!    error messages give the line numbers of the step itself. Code too
+//!    large for one argument is written to a file and sourced instead.
+//!
+//! All of this is done with shell builtins: no extra process per step. The
+//! kernel parses the saved `export -p` output (bash, dash and zsh quoting)
+//! and hands the next step only the difference from the runner's own
+//! environment, so a step does not re-parse the whole environment, and the
+//! shell writes one small file per step, on tmpfs (`/dev/shm`) when there
+//! is one: on a disk filesystem that alone costs milliseconds per step.
+//!
+//! A step that replaces the EXIT trap, or is killed (timeout, interrupt),
+//! does not save its state: the next step starts from the previous state.
+//! The state file ends with an end mark and is only adopted when the mark
+//! is there, so a step killed mid-save cannot leave half a state.
+//!
+//! Values are read as UTF-8 (a value that is not is restored with U+FFFD in
+//! place of the bad bytes). Declarations the parser cannot restore
+//! portably (zsh's tied `export -T PATH path=(...)`) are replayed verbatim,
+//! which only the same shell understands: [`ShellKernel::restore`] refuses
+//! such a state from another shell.
+
+use super::process::ProcessSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The state carried from one shell step to the next (saved for
+/// `--resume`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShellState {
+    /// Shell code that restores the exported environment (`export NAME=...`
+    /// and `unset NAME` statements). `None` before the first step.
+    pub env_script: Option<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// The shell that wrote the state.
+    #[serde(default)]
+    pub shell: Option<String>,
+}
+
+/// One exported variable as saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Var {
+    /// Exported with this value.
+    Set(String, String),
+    /// Exported without a value (`export NAME` of an unset variable).
+    Declared(String),
+    /// A declaration replayed as it was written (zsh tied parameters).
+    Raw(Option<String>, String),
+}
+
+impl Var {
+    fn name(&self) -> Option<&str> {
+        match self {
+            Var::Set(n, _) | Var::Declared(n) => Some(n),
+            Var::Raw(n, _) => n.as_deref(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Saved {
+    /// `None` before the first step saved anything: inherit everything.
+    vars: Option<Vec<Var>>,
+    cwd: Option<String>,
+    /// The `export -p` text `vars` was parsed from: most steps change
+    /// nothing, and comparing is much cheaper than parsing again.
+    raw_env: String,
+    /// The restore script for the next step, once computed (the runner's
+    /// environment is taken as fixed during a run).
+    restore: Option<String>,
+}
+
+pub struct ShellKernel {
+    dir: PathBuf,
+    /// Where the trap writes the state (tmpfs when there is one).
+    hot: PathBuf,
+    _hot_guard: Option<tempfile::TempDir>,
+    program: String,
+    prelude: String,
+    counter: AtomicU64,
+    saved: Mutex<Saved>,
+}
+
+/// Written by the EXIT trap, adopted by the next `prepare`.
+const STATE_NEW: &str = "state.new";
+const END_MARK: &str = "#runbook-end\n";
+
+/// Arguments longer than this go through a file (Linux limits one argument
+/// to 128 KiB).
+const MAX_INLINE: usize = 100 * 1024;
+
+/// Shell function setting `__rb_r` to its argument single-quoted.
+const QUOTE_FN: &str = "__rb_q() { __rb_r=; __rb_t=$1; while :; do case $__rb_t in *\\'*) __rb_r=\"$__rb_r${__rb_t%%\\'*}'\\\\''\"; __rb_t=${__rb_t#*\\'};; *) break;; esac; done; __rb_r=\"'$__rb_r$__rb_t'\"; };";
+
+impl ShellKernel {
+    /// `state_dir` holds the kernel's files (created if missing); `program`
+    /// is the shell (`bash`, `sh`, `zsh`, or a path); `prelude` is shell
+    /// code run before each step's code.
+    pub fn new(state_dir: &Path, program: &str, prelude: &str) -> io::Result<Self> {
+        std::fs::create_dir_all(state_dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", state_dir.display()),
+            )
+        })?;
+        let dir = std::fs::canonicalize(state_dir)?;
+        let hot_guard = tempfile::Builder::new()
+            .prefix("runbook-shell-")
+            .tempdir_in("/dev/shm")
+            .ok();
+        let hot = match &hot_guard {
+            Some(t) => t.path().to_path_buf(),
+            None => dir.clone(),
+        };
+        Ok(ShellKernel {
+            dir,
+            hot,
+            _hot_guard: hot_guard,
+            program: program.to_string(),
+            prelude: prelude.to_string(),
+            counter: AtomicU64::new(0),
+            saved: Mutex::new(Saved::default()),
+        })
+    }
+
+    /// The shell program.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Saved> {
+        // The state is plain data: a panic elsewhere cannot leave it torn.
+        self.saved.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adopts the state saved by the last step's EXIT trap, if complete.
+    fn absorb(&self) -> io::Result<()> {
+        let new = self.hot.join(STATE_NEW);
+        let bytes = match std::fs::read(&new) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        std::fs::remove_file(&new)?;
+        let text = String::from_utf8_lossy(&bytes);
+        // Cut short (killed while saving): keep the previous state.
+        let Some(body) = text.strip_suffix(END_MARK) else {
+            return Ok(());
+        };
+        let (env, cd) = match body.rfind("\ncd -- ") {
+            Some(i) => body.split_at(i + 1),
+            None => (body, ""),
+        };
+        let mut saved = self.lock();
+        let cwd = parse_state(cd).1;
+        if cwd.is_some() && cwd != saved.cwd {
+            saved.cwd = cwd;
+            saved.restore = None;
+        }
+        if saved.vars.is_none() || saved.raw_env != env {
+            saved.vars = Some(parse_state(env).0);
+            saved.raw_env = env.to_string();
+            saved.restore = None;
+        }
+        Ok(())
+    }
+
+    /// Returns how to run one step's code. The caller sets the timeout
+    /// (and may add stdin).
+    ///
+    /// `cwd_override` is relative to the carried-over directory.
+    /// `extra_env` names must be shell identifiers.
+    pub fn prepare(
+        &self,
+        code: &str,
+        cwd_override: Option<&str>,
+        extra_env: &[(String, String)],
+    ) -> io::Result<ProcessSpec> {
+        for (name, _) in extra_env {
+            if !is_identifier(name) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("invalid environment variable name `{name}`"),
+                ));
+            }
+        }
+        self.absorb()?;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        if n > 0 {
+            for old in [
+                self.hot.join(format!("restore-{}.sh", n - 1)),
+                self.dir.join(format!("step-{}.sh", n - 1)),
+            ] {
+                let _ = std::fs::remove_file(old);
+            }
+        }
+        let restore = {
+            let mut saved = self.lock();
+            match &saved.restore {
+                Some(r) => r.clone(),
+                None => {
+                    let r = restore_script(&saved, false);
+                    saved.restore = Some(r.clone());
+                    r
+                }
+            }
+        };
+
+        let mut s = String::with_capacity(1024);
+        // All on one line: bash numbers the lines of an `eval` from the
+        // line of the `eval` itself.
+        s.push_str("__rb_e=$1; __rb_p=$2; shift 2; ");
+        if restore.len() <= MAX_INLINE {
+            s.push_str("eval \"$__rb_e\";");
+        } else {
+            let path = self.hot.join(format!("restore-{n}.sh"));
+            write_new(&path, &restore)?;
+            s.push_str(". ");
+            s.push_str(&quote(&path.to_string_lossy()));
+            s.push(';');
+        }
+        s.push(' ');
+        s.push_str(QUOTE_FN);
+        // The EXIT trap.
+        s.push_str(" __rb_exit() { __rb_rc=$?; set +e; trap - EXIT;");
+        for (i, (name, value)) in extra_env.iter().enumerate() {
+            // Undo the step's own environment unless the step changed it.
+            s.push_str(&format!(
+                " if [ \"${{{name}-}}\" = {v} ]; then if [ -n \"$__rb_h{i}\" ]; then {name}=$__rb_o{i}; else unset {name}; fi; fi;",
+                v = quote(value)
+            ));
+        }
+        if cwd_override.is_some() {
+            s.push_str(
+                " if [ \"$PWD\" = \"$__rb_od\" ]; then __rb_q \"$__rb_pd\"; else __rb_q \"$PWD\"; fi;",
+            );
+        } else {
+            s.push_str(" __rb_q \"$PWD\";");
+        }
+        s.push_str(" { export -p; printf 'cd -- %s || exit 1\\n#runbook-end\\n' \"$__rb_r\"; } > ");
+        s.push_str(&quote(&self.hot.join(STATE_NEW).to_string_lossy()));
+        s.push_str("; exit $__rb_rc; }; trap __rb_exit EXIT;");
+        for (i, (name, value)) in extra_env.iter().enumerate() {
+            s.push_str(&format!(
+                " __rb_o{i}=${{{name}-}}; __rb_h{i}=${{{name}+x}}; {name}={v}; export {name};",
+                v = quote(value)
+            ));
+        }
+        if let Some(cwd) = cwd_override {
+            s.push_str(" __rb_pd=$PWD; cd -- ");
+            s.push_str(&quote(cwd));
+            s.push_str(" || exit 1; __rb_od=$PWD;");
+        }
+        s.push_str(" eval \"$__rb_p\";");
+        let mut args = vec!["-c".to_string()];
+        if code.len() <= MAX_INLINE {
+            s.push_str(" __rb_c=$1; shift; eval \"$__rb_c\"");
+            args.extend([
+                s,
+                self.program.clone(),
+                restore,
+                self.prelude.clone(),
+                code.to_string(),
+            ]);
+        } else {
+            let path = self.dir.join(format!("step-{n}.sh"));
+            write_new(&path, code)?;
+            s.push_str(" . ");
+            s.push_str(&quote(&path.to_string_lossy()));
+            args.extend([s, self.program.clone(), String::new(), self.prelude.clone()]);
+        }
+        Ok(ProcessSpec::new(self.program.clone(), args))
+    }
+
+    /// The state the next step would start from.
+    pub fn snapshot(&self) -> ShellState {
+        // A failure to adopt a new state leaves the previous one, which is
+        // what the next step would see as well.
+        let _ = self.absorb();
+        let saved = self.lock();
+        if saved.vars.is_none() && saved.cwd.is_none() {
+            return ShellState::default();
+        }
+        ShellState {
+            env_script: saved.vars.as_ref().map(|_| restore_script(&saved, true)),
+            cwd: saved.cwd.clone(),
+            shell: Some(self.program.clone()),
+        }
+    }
+
+    /// Makes the next step start from `state` (for `--resume`). Refuses a
+    /// state holding declarations only another shell understands.
+    pub fn restore(&mut self, state: ShellState) -> io::Result<()> {
+        let (vars, _) = match &state.env_script {
+            Some(script) => {
+                let (vars, cwd) = parse_state(script);
+                (Some(vars), cwd)
+            }
+            None => (None, None),
+        };
+        if let (Some(vars), Some(shell)) = (&vars, &state.shell)
+            && shell != &self.program
+            && vars.iter().any(|v| matches!(v, Var::Raw(..)))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the saved shell state was written by {shell}, not {}",
+                    self.program
+                ),
+            ));
+        }
+        match std::fs::remove_file(self.hot.join(STATE_NEW)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut saved = self.lock();
+        *saved = Saved {
+            vars,
+            cwd: state.cwd,
+            raw_env: String::new(),
+            restore: None,
+        };
+        Ok(())
+    }
+}
+
+/// Writes a file that does not exist yet (never truncates one in place).
+fn write_new(path: &Path, text: &str) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, text)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+}
+
+/// Shell code restoring `saved`: with `full`, every exported variable;
+/// otherwise only what differs from the runner's environment. Unsets the
+/// runner's variables the step unset, then `cd`s.
+fn restore_script(saved: &Saved, full: bool) -> String {
+    let mut out = String::new();
+    if let Some(vars) = &saved.vars {
+        let exported: HashSet<&str> = vars.iter().filter_map(Var::name).collect();
+        let missing: Vec<String> = inherited_names()
+            .into_iter()
+            .filter(|n| !exported.contains(n.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            out.push_str("unset ");
+            out.push_str(&missing.join(" "));
+            out.push('\n');
+        }
+        for v in vars {
+            match v {
+                Var::Set(name, value) => {
+                    if !full && std::env::var(name).is_ok_and(|cur| &cur == value) {
+                        continue;
+                    }
+                    out.push_str("export ");
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(&quote(value));
+                    out.push('\n');
+                }
+                Var::Declared(name) => {
+                    out.push_str(&format!("unset {name}; export {name}\n"));
+                }
+                Var::Raw(_, text) => {
+                    out.push_str(text);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    if !full && let Some(cwd) = &saved.cwd {
+        out.push_str("cd -- ");
+        out.push_str(&quote(cwd));
+        out.push_str(" || exit 1\n");
+    }
+    out
+}
+
+/// Parses `export -p` output of bash, dash or zsh (and our own restore
+/// scripts): the exported variables and the `cd` directory.
+fn parse_state(text: &str) -> (Vec<Var>, Option<String>) {
+    let mut vars = Vec::new();
+    let mut cwd = None;
+    let mut seen = HashSet::new();
+    for stmt in statements(text) {
+        let words: Vec<&Word> = stmt.words.iter().collect();
+        let Some(first) = words.first() else {
+            continue;
+        };
+        let all_ok = words.iter().all(|w| w.ok);
+        match first.value.as_str() {
+            "cd" => {
+                // `cd -- DIR || exit 1`
+                if let Some(dir) = words[1..].iter().find(|w| w.value != "--")
+                    && dir.ok
+                {
+                    cwd = Some(dir.value.clone());
+                }
+            }
+            "unset" => {}
+            "export" | "declare" | "typeset" => {
+                let opts: String = words[1..]
+                    .iter()
+                    .take_while(|w| w.value.starts_with('-'))
+                    .map(|w| w.value.as_str())
+                    .collect();
+                let rest = &words[1 + words[1..]
+                    .iter()
+                    .take_while(|w| w.value.starts_with('-'))
+                    .count()..];
+                let first_name = rest
+                    .first()
+                    .map(|w| w.value.split('=').next().unwrap_or("").to_string())
+                    .filter(|n| is_identifier(n));
+                let plain = all_ok && !opts.contains(['T', 'f', 'F', 'a', 'A', 'n']);
+                if !plain {
+                    if let Some(n) = &first_name
+                        && n != "_"
+                        && seen.insert(n.clone())
+                    {
+                        vars.push(Var::Raw(Some(n.clone()), stmt.raw.to_string()));
+                    }
+                    continue;
+                }
+                for w in rest {
+                    let (name, value) = match w.value.split_once('=') {
+                        Some((n, v)) => (n, Some(v)),
+                        None => (w.value.as_str(), None),
+                    };
+                    if !is_identifier(name) || name == "_" || !seen.insert(name.to_string()) {
+                        continue;
+                    }
+                    vars.push(match value {
+                        Some(v) => Var::Set(name.to_string(), v.to_string()),
+                        None => Var::Declared(name.to_string()),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    (vars, cwd)
+}
+
+struct Word {
+    /// Unquoted value.
+    value: String,
+    /// False when the quoting could not be read exactly.
+    ok: bool,
+}
+
+struct Statement<'a> {
+    raw: &'a str,
+    words: Vec<Word>,
+}
+
+/// Splits shell text into simple statements (words up to an unquoted
+/// newline or `;`), undoing quoting: '...', "...", $'...', backslashes.
+fn statements(text: &str) -> Vec<Statement<'_>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        // Skip blanks and separators; comments run to the end of the line.
+        match chars[i].1 {
+            ' ' | '\t' | '\n' | ';' => {
+                i += 1;
+                continue;
+            }
+            '#' => {
+                while i < chars.len() && chars[i].1 != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let start = chars[i].0;
+        let mut words = Vec::new();
+        while i < chars.len() && !matches!(chars[i].1, '\n' | ';') {
+            if matches!(chars[i].1, ' ' | '\t') {
+                i += 1;
+                continue;
+            }
+            let mut w = Word {
+                value: String::new(),
+                ok: true,
+            };
+            while i < chars.len() && !matches!(chars[i].1, ' ' | '\t' | '\n' | ';') {
+                let c = chars[i].1;
+                i += 1;
+                match c {
+                    '\'' => {
+                        let mut closed = false;
+                        while i < chars.len() {
+                            let d = chars[i].1;
+                            i += 1;
+                            if d == '\'' {
+                                closed = true;
+                                break;
+                            }
+                            w.value.push(d);
+                        }
+                        w.ok &= closed;
+                    }
+                    '"' => {
+                        let mut closed = false;
+                        while i < chars.len() {
+                            let d = chars[i].1;
+                            i += 1;
+                            match d {
+                                '"' => {
+                                    closed = true;
+                                    break;
+                                }
+                                '\\' if i < chars.len() => {
+                                    let e = chars[i].1;
+                                    i += 1;
+                                    match e {
+                                        '$' | '`' | '"' | '\\' => w.value.push(e),
+                                        '\n' => {}
+                                        _ => {
+                                            w.value.push('\\');
+                                            w.value.push(e);
+                                        }
+                                    }
+                                }
+                                // Expansions would need a shell.
+                                '$' | '`' => {
+                                    w.ok = false;
+                                    w.value.push(d);
+                                }
+                                _ => w.value.push(d),
+                            }
+                        }
+                        w.ok &= closed;
+                    }
+                    '$' if i < chars.len() && chars[i].1 == '\'' => {
+                        i += 1;
+                        let (closed, ok) = ansi_c(&chars, &mut i, &mut w.value);
+                        w.ok &= closed && ok;
+                    }
+                    '\\' if i < chars.len() => {
+                        let e = chars[i].1;
+                        i += 1;
+                        if e != '\n' {
+                            w.value.push(e);
+                        }
+                    }
+                    '$' | '`' | '(' | ')' | '|' | '&' | '<' | '>' | '*' | '?' | '[' => {
+                        w.ok = false;
+                        w.value.push(c);
+                    }
+                    _ => w.value.push(c),
+                }
+            }
+            words.push(w);
+        }
+        let end = if i < chars.len() {
+            chars[i].0
+        } else {
+            text.len()
+        };
+        out.push(Statement {
+            raw: &text[start..end],
+            words,
+        });
+    }
+    out
+}
+
+/// Control-X: `?` is DEL, other ASCII characters keep their low 5 bits.
+fn control(x: char) -> Option<char> {
+    match x {
+        '?' => Some('\x7f'),
+        x if x.is_ascii() => char::from_u32(x as u32 & 0x1f),
+        _ => None,
+    }
+}
+
+/// Reads a `$'...'` body after the opening quote; returns (closed, exact).
+fn ansi_c(chars: &[(usize, char)], i: &mut usize, out: &mut String) -> (bool, bool) {
+    let mut exact = true;
+    let hex = |chars: &[(usize, char)], i: &mut usize, max: usize| -> Option<u32> {
+        let mut v = 0u32;
+        let mut n = 0;
+        while n < max && *i < chars.len() && chars[*i].1.is_ascii_hexdigit() {
+            v = v * 16 + chars[*i].1.to_digit(16).unwrap_or(0);
+            *i += 1;
+            n += 1;
+        }
+        (n > 0).then_some(v)
+    };
+    while *i < chars.len() {
+        let c = chars[*i].1;
+        *i += 1;
+        match c {
+            '\'' => return (true, exact),
+            '\\' if *i < chars.len() => {
+                let e = chars[*i].1;
+                *i += 1;
+                match e {
+                    'a' => out.push('\x07'),
+                    'b' => out.push('\x08'),
+                    'e' | 'E' => out.push('\x1b'),
+                    'f' => out.push('\x0c'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'v' => out.push('\x0b'),
+                    '\\' | '\'' | '"' | '?' => out.push(e),
+                    '0'..='7' => {
+                        let mut v = e.to_digit(8).unwrap_or(0);
+                        let mut n = 1;
+                        while n < 3 && *i < chars.len() && ('0'..='7').contains(&chars[*i].1) {
+                            v = v * 8 + chars[*i].1.to_digit(8).unwrap_or(0);
+                            *i += 1;
+                            n += 1;
+                        }
+                        // A byte, which is only a character when ASCII.
+                        match char::from_u32(v).filter(|c| c.is_ascii()) {
+                            Some(c) => out.push(c),
+                            None => exact = false,
+                        }
+                    }
+                    'x' => match hex(chars, i, 2)
+                        .and_then(char::from_u32)
+                        .filter(char::is_ascii)
+                    {
+                        Some(c) => out.push(c),
+                        None => exact = false,
+                    },
+                    'u' => match hex(chars, i, 4).and_then(char::from_u32) {
+                        Some(c) => out.push(c),
+                        None => exact = false,
+                    },
+                    'U' => match hex(chars, i, 8).and_then(char::from_u32) {
+                        Some(c) => out.push(c),
+                        None => exact = false,
+                    },
+                    'c' if *i < chars.len() => {
+                        let x = chars[*i].1;
+                        *i += 1;
+                        match control(x) {
+                            Some(c) => out.push(c),
+                            None => exact = false,
+                        }
+                    }
+                    // zsh: \C-X is control-X.
+                    'C' if *i + 1 < chars.len() && chars[*i].1 == '-' => {
+                        let x = chars[*i + 1].1;
+                        *i += 2;
+                        match control(x) {
+                            Some(c) => out.push(c),
+                            None => exact = false,
+                        }
+                    }
+                    _ => {
+                        exact = false;
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    (false, exact)
+}
+
+/// Names of the runner's environment that a step may unset: the next step
+/// inherits them again unless the saved state unsets them.
+fn inherited_names() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.to_str().map(str::to_string))
+        .filter(|k| is_identifier(k) && k != "_")
+        .collect()
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Single-quotes `s` for any POSIX shell.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A step for another interpreter (`python3`, `node`, `ruby`, `perl`, or
+/// an `interpreter="python3 -u"` command line): the code is written to a
+/// new script file in `dir` (left for the caller to clean up with `dir`)
+/// and run as `command... file`. The command line is
+/// split like a shell would (quotes, backslashes), without expansion.
+pub fn interpreter_spec(command: &str, code: &str, dir: &Path) -> io::Result<ProcessSpec> {
+    let words = shell_words::split(command).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid interpreter `{command}`: {e}"),
+        )
+    })?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "empty interpreter command".to_string(),
+        ));
+    };
+    let base = Path::new(program)
+        .file_name()
+        .and_then(OsStr::to_str)
+        .unwrap_or(program);
+    let suffix = if base.starts_with("python") {
+        ".py"
+    } else if base.starts_with("node") {
+        ".js"
+    } else if base.starts_with("ruby") {
+        ".rb"
+    } else if base.starts_with("perl") {
+        ".pl"
+    } else {
+        ""
+    };
+    std::fs::create_dir_all(dir)?;
+    let file = tempfile::Builder::new()
+        .prefix("step-")
+        .suffix(suffix)
+        .tempfile_in(dir)?;
+    std::fs::write(file.path(), code)?;
+    let (_, path) = file.keep().map_err(|e| e.error)?;
+    let mut args = args.to_vec();
+    args.push(path.to_string_lossy().into_owned());
+    Ok(ProcessSpec::new(program.clone(), args))
+}
