@@ -21,7 +21,9 @@ fn no_interrupts() -> (
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_query_against_prometheus() {
-    let Some(prom) = Prometheus::start() else { return };
+    let Some(prom) = Prometheus::start() else {
+        return;
+    };
     let req = parse_request(&format!(
         "# current targets\nGET {}/api/v1/query?query=up HTTP/1.1\nAccept: application/json\n",
         prom.url()
@@ -54,8 +56,14 @@ async fn get_query_against_prometheus() {
 
     let text = response_text(&resp);
     assert!(text.starts_with("HTTP/1.1 200 OK\n"), "{text}");
-    assert!(text.contains("\ncontent-type: application/json\n"), "{text}");
-    assert!(text.ends_with(&format!("\n\n{}\n", resp.body_text())), "{text}");
+    assert!(
+        text.contains("\ncontent-type: application/json\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("\n\n{}\n", resp.body_text())),
+        "{text}"
+    );
 
     let record = runbook::exec::http::to_record(&req, &resp);
     assert_eq!(record.method, "GET");
@@ -65,7 +73,9 @@ async fn get_query_against_prometheus() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn query_with_spaces_and_continuation_lines_is_encoded() {
-    let Some(prom) = Prometheus::start() else { return };
+    let Some(prom) = Prometheus::start() else {
+        return;
+    };
     let req = parse_request(&format!(
         "GET {}/api/v1/query\n    ?query=count by (job) (up)\n",
         prom.url()
@@ -81,7 +91,9 @@ async fn query_with_spaces_and_continuation_lines_is_encoded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expect_status_mismatch_on_not_found() {
-    let Some(prom) = Prometheus::start() else { return };
+    let Some(prom) = Prometheus::start() else {
+        return;
+    };
     let req = parse_request(&format!("{}/api/v1/no-such-endpoint", prom.url())).unwrap();
     let (_tx, rx) = no_interrupts();
     let resp = send(&req, Some(Duration::from_secs(10)), rx).await;
@@ -96,7 +108,9 @@ async fn expect_status_mismatch_on_not_found() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_form_with_headers_and_body() {
-    let Some(prom) = Prometheus::start() else { return };
+    let Some(prom) = Prometheus::start() else {
+        return;
+    };
     let (_tx, rx) = no_interrupts();
     let form = |body: &str| {
         parse_request(&format!(
@@ -128,11 +142,7 @@ async fn post_form_with_headers_and_body() {
 
     // Without the form content type Prometheus never sees the query: the
     // header is what made the difference.
-    let bare = parse_request(&format!(
-        "POST {}/api/v1/query\n\nquery=up\n",
-        prom.url()
-    ))
-    .unwrap();
+    let bare = parse_request(&format!("POST {}/api/v1/query\n\nquery=up\n", prom.url())).unwrap();
     let resp = send(&bare, Some(Duration::from_secs(10)), rx).await;
     assert_eq!(resp.status, Some(400), "{}", response_text(&resp));
     let json: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
@@ -273,4 +283,60 @@ fn parse_errors_name_the_line() {
     let e = parse_request("\n\nGET http://127.0.0.1/\nX: 1\n: v\n").unwrap_err();
     assert_eq!(e.line, 5);
     assert_eq!(e.message, "invalid header name ``");
+}
+
+/// The incident fixture (fixtures/incident/) serves a latency histogram in
+/// which 127.0.0.1 is clearly the slowest instance; the runbook's default
+/// query finds it. The end-to-end test of runbooks/p90-latency.md relies on
+/// this.
+#[tokio::test(flavor = "multi_thread")]
+async fn incident_fixture_has_one_noisy_instance() {
+    let query = r#"histogram_quantile(0.9, sum by (instance, le) (rate(http_request_duration_seconds_bucket{service="my_service"}[5m])))"#;
+    let runbook = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/runbooks/p90-latency.md"
+    ))
+    .unwrap();
+    assert!(runbook.contains(&format!("default: '{query}'")));
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/incident");
+    let Some(prom) = Prometheus::start_fixture(&fixture, query) else {
+        return;
+    };
+    // Wait for enough samples that rate() sees every bucket.
+    let req = parse_request(&format!(
+        "GET {}/api/v1/query?query={}",
+        prom.url(),
+        support::prometheus::encode_query(query)
+    ))
+    .unwrap();
+    let mut levels = Vec::new();
+    for _ in 0..50 {
+        let (_tx, rx) = no_interrupts();
+        let resp = send(&req, Some(Duration::from_secs(10)), rx).await;
+        assert_eq!(resp.status, Some(200), "{}", response_text(&resp));
+        let json: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+        levels = json["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| {
+                let v: f64 = s["value"][1].as_str()?.parse().ok()?;
+                Some((s["metric"]["instance"].as_str()?.to_string(), v))
+            })
+            .filter(|(_, v)| v.is_finite())
+            .collect();
+        if levels.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    levels.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let names: Vec<&str> = levels.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        names,
+        ["127.0.0.1:9100", "127.0.0.5:9100", "127.0.0.4:9100"]
+    );
+    // Linear interpolation inside the buckets of rules.yml.
+    assert!((levels[0].1 - 0.9615).abs() < 0.01, "{levels:?}");
+    assert!(levels[1].1 < 0.1 && levels[2].1 < 0.1, "{levels:?}");
 }
