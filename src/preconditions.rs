@@ -106,22 +106,24 @@ impl HostProbe for TcpProbe {
 /// [`evaluate_with`] with the default [`Options`].
 pub async fn evaluate(
     req: &Requires,
-    render: &dyn Fn(&str) -> Result<String, String>,
+    render: &(dyn Fn(&str) -> Result<String, String> + Sync),
     hosts: &dyn HostProbe,
 ) -> Vec<PreconditionResult> {
     evaluate_with(req, render, hosts, &Options::default()).await
 }
 
-/// Evaluates every precondition, in the order `commands`, `env`, `files`,
-/// `http`, `hosts`, `check`, each list in the order written. `target` is
-/// the rendered text (the raw text when rendering failed).
+/// Evaluates every precondition, concurrently (a slow or unreachable
+/// endpoint costs its own timeout once, not once per entry), and returns
+/// the results in the order `commands`, `env`, `files`, `http`, `hosts`,
+/// `check`, each list in the order written. `target` is the rendered text
+/// (the raw text when rendering failed).
 pub async fn evaluate_with(
     req: &Requires,
-    render: &dyn Fn(&str) -> Result<String, String>,
+    render: &(dyn Fn(&str) -> Result<String, String> + Sync),
     hosts: &dyn HostProbe,
     opts: &Options,
 ) -> Vec<PreconditionResult> {
-    let mut out = Vec::new();
+    type Check<'a> = Pin<Box<dyn Future<Output = (bool, Option<String>)> + Send + 'a>>;
     let kinds: [(&str, &Vec<String>); 6] = [
         ("commands", &req.commands),
         ("env", &req.env),
@@ -130,40 +132,71 @@ pub async fn evaluate_with(
         ("hosts", &req.hosts),
         ("check", &req.check),
     ];
+    let mut targets = Vec::new();
+    let mut checks: Vec<Check<'_>> = Vec::new();
     for (kind, items) in kinds {
         for raw in items {
             let target = match render(raw) {
                 Ok(t) => t,
                 Err(e) => {
-                    out.push(PreconditionResult {
-                        kind: kind.to_string(),
-                        target: raw.clone(),
-                        ok: false,
-                        detail: Some(format!("template error: {e}")),
-                    });
+                    targets.push((kind, raw.clone()));
+                    let detail = format!("template error: {e}");
+                    checks.push(Box::pin(async move { (false, Some(detail)) }));
                     continue;
                 }
             };
-            let (ok, detail) = match kind {
-                "commands" => check_command(&target),
-                "env" => check_env(&target),
-                "files" => check_file(&target),
-                "http" => check_http(&target, opts.http_timeout).await,
-                "hosts" => match hosts.probe(&target).await {
-                    Ok(d) => (true, Some(d)),
-                    Err(d) => (false, Some(d)),
-                },
-                _ => check_shell(&target, opts.check_timeout).await,
+            targets.push((kind, target.clone()));
+            let check: Check<'_> = match kind {
+                "commands" => Box::pin(async move { check_command(&target) }),
+                "env" => Box::pin(async move { check_env(&target) }),
+                "files" => Box::pin(async move { check_file(&target) }),
+                "http" => Box::pin(check_http(target, opts.http_timeout)),
+                "hosts" => Box::pin(async move {
+                    match hosts.probe(&target).await {
+                        Ok(d) => (true, Some(d)),
+                        Err(d) => (false, Some(d)),
+                    }
+                }),
+                _ => Box::pin(check_shell(target, opts.check_timeout)),
             };
-            out.push(PreconditionResult {
-                kind: kind.to_string(),
-                target,
-                ok,
-                detail,
-            });
+            checks.push(check);
         }
     }
-    out
+    join_all(checks)
+        .await
+        .into_iter()
+        .zip(targets)
+        .map(|((ok, detail), (kind, target))| PreconditionResult {
+            kind: kind.to_string(),
+            target,
+            ok,
+            detail,
+        })
+        .collect()
+}
+
+/// Drives all futures to completion on the current task; results in order.
+async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut pending: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + '_>>>> =
+        futures.into_iter().map(Some).collect();
+    let mut done: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if let Some(f) = slot {
+                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+                    *out = Some(v);
+                    *slot = None;
+                }
+            }
+        }
+        if pending.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -237,7 +270,8 @@ fn describe_io(e: &std::io::Error) -> String {
 
 /// A GET that must answer 2xx or 3xx (redirects are not followed: a
 /// redirecting endpoint is up).
-async fn check_http(url: &str, timeout: Duration) -> (bool, Option<String>) {
+async fn check_http(url: String, timeout: Duration) -> (bool, Option<String>) {
+    let url = url.as_str();
     if let Err(e) = reqwest::Url::parse(url) {
         return (false, Some(format!("invalid URL: {e}")));
     }
@@ -284,10 +318,10 @@ fn first_line(bytes: &[u8]) -> Option<String> {
 /// on exit 0. The detail is the first non-empty output line (stdout first
 /// on success, stderr first on failure), prefixed with the exit status on
 /// failure.
-async fn check_shell(command: &str, timeout: Duration) -> (bool, Option<String>) {
+async fn check_shell(command: String, timeout: Duration) -> (bool, Option<String>) {
     let mut child = match tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(command)
+        .arg(&command)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -203,7 +203,11 @@ async fn connection_refused() {
     let port = support::free_port();
     let req = parse_request(&format!("GET http://127.0.0.1:{port}/")).unwrap();
     let (_tx, rx) = no_interrupts();
-    let resp = send(&req, Some(Duration::from_secs(5)), rx).await;
+    // Spawned: the runner may run HTTP steps on their own task.
+    let spawned = req.clone();
+    let resp = tokio::spawn(async move { send(&spawned, Some(Duration::from_secs(5)), rx).await })
+        .await
+        .unwrap();
     assert_eq!(
         resp.error,
         Some(HttpError::Failed("connection refused".into()))
@@ -279,6 +283,21 @@ fn parse_errors_name_the_line() {
     assert_eq!(
         err("GET http://127.0.0.1/\nBad Name: x\n"),
         "line 2: invalid header name `Bad Name`"
+    );
+    assert_eq!(
+        err("GET http://127.0.0.1/a\n\n{}\n\n### second\nGET http://127.0.0.1/b\n"),
+        "line 5: `###` starts a second request: put each request in its own http block"
+    );
+    assert_eq!(
+        err("GET http://127.0.0.1/a\nAccept: */*\n###\nGET http://127.0.0.1/b\n"),
+        "line 3: `###` starts a second request: put each request in its own http block"
+    );
+    // A leading `###` line is only a comment.
+    assert_eq!(
+        parse_request("### levels\nGET http://127.0.0.1/a\n")
+            .unwrap()
+            .url,
+        "http://127.0.0.1/a"
     );
     let e = parse_request("\n\nGET http://127.0.0.1/\nX: 1\n: v\n").unwrap_err();
     assert_eq!(e.line, 5);

@@ -419,3 +419,44 @@ async fn every_precondition_is_evaluated_in_order() {
         ]
     );
 }
+
+#[tokio::test]
+async fn slow_checks_run_concurrently() {
+    let req = Requires {
+        check: vec![
+            "sleep 1; echo a".into(),
+            "sleep 1; echo b".into(),
+            "sleep 1; echo c".into(),
+        ],
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let got = evaluate(&req, &no_render, &TcpProbe::default()).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_results(
+        &got,
+        &[
+            r("check", "sleep 1; echo a", true, Some("a")),
+            r("check", "sleep 1; echo b", true, Some("b")),
+            r("check", "sleep 1; echo c", true, Some("c")),
+        ],
+    );
+}
+
+/// The runner may spawn the evaluation: its future must be `Send`.
+#[tokio::test]
+async fn evaluation_can_be_spawned() {
+    let handle = tokio::spawn(async {
+        let req = Requires {
+            env: vec!["PATH".into()],
+            ..Default::default()
+        };
+        evaluate(&req, &no_render, &TcpProbe::default()).await
+    });
+    let got = handle.await.unwrap();
+    assert_results(&got, &[r("env", "PATH", true, Some("set"))]);
+}

@@ -152,9 +152,12 @@ pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
             i += 1;
             break;
         }
-        if is_comment(line) {
+        if is_comment(line) && !line.trim_start().starts_with("###") {
             i += 1;
             continue;
+        }
+        if line.trim_start().starts_with("###") {
+            break;
         }
         let Some((name, value)) = line.split_once(':') else {
             return Err(perr(
@@ -180,6 +183,13 @@ pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
         i += 1;
     }
 
+    // `###` separates requests in `.http` files; a step is one request.
+    if let Some(extra) = (i..lines.len()).find(|&n| lines[n].trim_start().starts_with("###")) {
+        return Err(perr(
+            extra + 1,
+            "`###` starts a second request: put each request in its own http block",
+        ));
+    }
     let body = if i < lines.len() {
         let body = lines[i..].join("\n");
         (!body.is_empty()).then_some(body)
