@@ -152,6 +152,20 @@ async fn no_match_errors_name_host_and_lookup() {
                 .to_string()
         )
     );
+    // `region:` on the entry is where the lookup happens.
+    let mut spec = by_filters(&[("tag:role", one("web"))]);
+    assert_eq!(
+        resolver.resolve_async("web", &spec).await,
+        Ok(vec!["127.0.0.4".to_string()])
+    );
+    spec.region = Some("eu-west-1".into());
+    assert_eq!(
+        resolver.resolve_async("web", &spec).await,
+        Err(
+            "host `web`: no running EC2 instance in eu-west-1 matches filters tag:role=web"
+                .to_string()
+        )
+    );
     let spec = Ec2Spec {
         instance_id: Some("i-0123456789abcdef0".into()),
         ..Default::default()

@@ -17,7 +17,10 @@ fn endpoint_region_and_credentials_from_the_environment() {
     // SAFETY: the only test in this binary, before any thread reads the environment.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL", moto.url());
-        std::env::set_var("AWS_REGION", support::moto::REGION);
+        // Never ask the instance metadata service (not a loopback address).
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::remove_var("AWS_REGION");
+        std::env::remove_var("AWS_DEFAULT_REGION");
         std::env::set_var("AWS_ACCESS_KEY_ID", "test");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
         std::env::remove_var("AWS_PROFILE");
@@ -29,6 +32,21 @@ fn endpoint_region_and_credentials_from_the_environment() {
         .enable_all()
         .build()
         .unwrap();
+    let spec = Ec2Spec {
+        instance_id: Some("i-0123456789abcdef0".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        AwsEc2Resolver::default().resolve("db", &spec),
+        Err(
+            "host `db`: no AWS region configured (set AWS_REGION or `region:` on the host)"
+                .to_string()
+        )
+    );
+    // SAFETY: as above; the lookup that read the environment has finished.
+    unsafe {
+        std::env::set_var("AWS_REGION", support::moto::REGION);
+    }
     let subnet = rt.block_on(moto.subnet("127.0.0.0"));
     let db = rt.block_on(moto.run_instance(&subnet, "127.0.0.1", &[("role", "db")], false));
     let spec = Ec2Spec {

@@ -158,8 +158,13 @@ impl AwsEc2Resolver {
             }
         }
         if found.is_empty() {
+            let region = spec
+                .region
+                .as_ref()
+                .map(|r| format!(" in {r}"))
+                .unwrap_or_default();
             return Err(format!(
-                "host `{name}`: no running EC2 instance matches {}",
+                "host `{name}`: no running EC2 instance{region} matches {}",
                 describe_lookup(spec)
             ));
         }
