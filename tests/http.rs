@@ -359,3 +359,58 @@ async fn incident_fixture_has_one_noisy_instance() {
     assert!((levels[0].1 - 0.9615).abs() < 0.01, "{levels:?}");
     assert!(levels[1].1 < 0.1 && levels[2].1 < 0.1, "{levels:?}");
 }
+
+#[test]
+fn unrendered_blocks_are_checked_with_templates_allowed() {
+    use runbook::exec::http::check_template;
+    assert_eq!(
+        check_template(
+            "{# the query is built below #}\n\
+             {% set q = 'up' %}\n\
+             # levels\n\
+             GET {{ params.prometheus_url }}/api/v1/query?query={{ q | urlencode }}\n\
+             Authorization: Bearer {{ secrets.TOKEN }}\n\
+             {{ extra_headers }}\n\
+             {{ header_name }}: 1\n\
+             \n\
+             {{ body }}\n"
+        ),
+        Ok(())
+    );
+    assert_eq!(check_template("{{ method }} http://127.0.0.1/\n"), Ok(()));
+    let err = |t: &str| check_template(t).unwrap_err().to_string();
+    assert_eq!(
+        err("GET {{ url }}\nnot a header\n"),
+        "line 2: expected a header `Name: value` or a blank line before the body, found `not a header`"
+    );
+    assert_eq!(
+        err("{% set x = 1 %}\nFETCH {{ url }}\n"),
+        "line 2: unknown method `FETCH` (expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, TRACE, CONNECT)"
+    );
+    assert_eq!(
+        err("GET /relative\n"),
+        "line 1: invalid URL `/relative`: relative URL without a base"
+    );
+    // The seed runbook's http step passes.
+    let runbook = include_str!("../runbooks/p90-latency.md");
+    let start = runbook.find("```http {name=levels").unwrap();
+    let body_start = start + runbook[start..].find('\n').unwrap() + 1;
+    let body_end = body_start + runbook[body_start..].find("```").unwrap();
+    assert_eq!(check_template(&runbook[body_start..body_end]), Ok(()));
+}
+
+#[test]
+fn unrendered_request_line_forms() {
+    use runbook::exec::http::check_template;
+    assert_eq!(check_template("{{ url }}\n"), Ok(()));
+    assert_eq!(check_template("{{ url }} HTTP/1.1\n"), Ok(()));
+    assert_eq!(check_template("{{ method }} {{ url }}\n"), Ok(()));
+    assert_eq!(check_template("{{ base }}/api/v1/query?query=up\n"), Ok(()));
+    assert_eq!(check_template("{{ base }}/a b HTTP/1.1\n"), Ok(()));
+    // A lone template could be the whole URL.
+    assert_eq!(check_template("{{ target }}\n"), Ok(()));
+    assert_eq!(
+        check_template("POST\n").unwrap_err().to_string(),
+        "line 1: `POST` needs a URL"
+    );
+}

@@ -85,9 +85,35 @@ fn is_token(name: &str) -> bool {
 /// - The rest is the body, byte for byte except line endings (`\n`) and the
 ///   final line ending.
 pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
+    parse(text, false)
+}
+
+/// Checks the structure of an `http` block **before** rendering (for
+/// `runbook check`): the same rules as [`parse_request`], except that
+/// anything containing template syntax (`{{`, `{%`) is given the benefit
+/// of the doubt — a templated method, URL or header line, and lines that
+/// are only a `{% ... %}` tag or a `{# ... #}` comment.
+pub fn check_template(text: &str) -> Result<(), HttpParseError> {
+    parse(text, true).map(|_| ())
+}
+
+fn has_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// A line that renders to nothing: `{% set x = ... %}`, `{# note #}`.
+fn is_template_only(line: &str) -> bool {
+    let t = line.trim();
+    (t.starts_with("{%") && t.ends_with("%}")) || (t.starts_with("{#") && t.ends_with("#}"))
+}
+
+fn parse(text: &str, lenient: bool) -> Result<HttpRequest, HttpParseError> {
+    let skip = |line: &str| {
+        line.trim().is_empty() || is_comment(line) || (lenient && is_template_only(line))
+    };
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
-    while i < lines.len() && (lines[i].trim().is_empty() || is_comment(lines[i])) {
+    while i < lines.len() && skip(lines[i]) {
         i += 1;
     }
     if i == lines.len() {
@@ -100,12 +126,29 @@ pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
     let request_line = lines[i].trim();
     i += 1;
 
-    let (method, rest) = match request_line.split_once(char::is_whitespace) {
-        Some((first, rest)) if !first.contains("://") => (first, rest.trim()),
-        None if METHODS.contains(&request_line) => (request_line, ""),
-        _ => ("GET", request_line),
+    // Unrendered: a leading `{{ ... }}` is a templated method, or the URL.
+    let templated_start = request_line
+        .strip_prefix("{{")
+        .and_then(|r| r.find("}}"))
+        .map(|end| end + 4)
+        .filter(|_| lenient);
+    let (method, rest) = if let Some(end) = templated_start {
+        let after = &request_line[end..];
+        let rest = after.trim();
+        if after.starts_with(char::is_whitespace) && !rest.starts_with("HTTP/") {
+            (&request_line[..end], rest)
+        } else {
+            ("GET", request_line)
+        }
+    } else {
+        match request_line.split_once(char::is_whitespace) {
+            Some((first, rest)) if !first.contains("://") => (first, rest.trim()),
+            None if METHODS.contains(&request_line) => (request_line, ""),
+            _ => ("GET", request_line),
+        }
     };
-    if !METHODS.contains(&method) {
+    let templated_method = lenient && has_template(method);
+    if !(METHODS.contains(&method) || templated_method) {
         return Err(perr(
             line_no,
             format!(
@@ -132,6 +175,7 @@ pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
         }
     }
     match reqwest::Url::parse(&url) {
+        _ if lenient && has_template(&url) => {}
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
         Ok(u) => {
             return Err(perr(
@@ -152,12 +196,19 @@ pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
             i += 1;
             break;
         }
-        if is_comment(line) && !line.trim_start().starts_with("###") {
+        if (is_comment(line) || (lenient && is_template_only(line)))
+            && !line.trim_start().starts_with("###")
+        {
             i += 1;
             continue;
         }
         if line.trim_start().starts_with("###") {
             break;
+        }
+        if lenient && has_template(line) && !line.contains(':') {
+            // e.g. `{{ auth_header }}`: renders to a header line, or nothing.
+            i += 1;
+            continue;
         }
         let Some((name, value)) = line.split_once(':') else {
             return Err(perr(
@@ -169,7 +220,8 @@ pub fn parse_request(text: &str) -> Result<HttpRequest, HttpParseError> {
             ));
         };
         let name = name.trim();
-        if !is_token(name) {
+        let templated_name = lenient && has_template(name);
+        if !(is_token(name) || templated_name) {
             return Err(perr(i + 1, format!("invalid header name `{name}`")));
         }
         let value = value.trim();
