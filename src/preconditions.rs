@@ -351,6 +351,9 @@ async fn check_shell(command: String, timeout: Duration) -> (bool, Option<String
         readers.push(tokio::spawn(read_into(pipe, Arc::clone(&stderr))));
     }
     let status = tokio::time::timeout(timeout, child.wait()).await;
+    if status.is_err() {
+        kill_group();
+    }
     // A background process may keep the pipes open: give them a moment,
     // then stop the whole group and keep what arrived.
     let drained = tokio::time::timeout(Duration::from_secs(1), async {
@@ -360,7 +363,7 @@ async fn check_shell(command: String, timeout: Duration) -> (bool, Option<String
     })
     .await
     .is_ok();
-    if status.is_err() || !drained {
+    if !drained {
         kill_group();
         for r in &readers {
             r.abort();
