@@ -1,0 +1,58 @@
+//! The default resolver takes its endpoint, region and credentials from the
+//! standard AWS environment variables (`AWS_ENDPOINT_URL` is read by
+//! aws-config itself). Its own test binary: it sets process environment
+//! variables, which must not race with other tests.
+#![cfg(feature = "ec2")]
+
+mod support;
+
+use runbook::document::frontmatter::Ec2Spec;
+use runbook::exec::ec2::AwsEc2Resolver;
+use runbook::exec::inventory::Ec2Resolver;
+use support::moto::Moto;
+
+#[test]
+fn endpoint_region_and_credentials_from_the_environment() {
+    let Some(moto) = Moto::start() else { return };
+    // SAFETY: the only test in this binary, before any thread reads the environment.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL", moto.url());
+        // Never ask the instance metadata service (not a loopback address).
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::remove_var("AWS_REGION");
+        std::env::remove_var("AWS_DEFAULT_REGION");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/runbook-test");
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/runbook-test");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let spec = Ec2Spec {
+        instance_id: Some("i-0123456789abcdef0".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        AwsEc2Resolver::default().resolve("db", &spec),
+        Err(
+            "host `db`: no AWS region configured (set AWS_REGION or `region:` on the host)"
+                .to_string()
+        )
+    );
+    // SAFETY: as above; the lookup that read the environment has finished.
+    unsafe {
+        std::env::set_var("AWS_REGION", support::moto::REGION);
+    }
+    let subnet = rt.block_on(moto.subnet("127.0.0.0"));
+    let db = rt.block_on(moto.run_instance(&subnet, "127.0.0.1", &[("role", "db")], false));
+    let spec = Ec2Spec {
+        instance_id: Some(db.instance_id),
+        ..Default::default()
+    };
+    let got = rt.block_on(async { AwsEc2Resolver::default().resolve("db", &spec) });
+    assert_eq!(got, Ok(vec!["127.0.0.1".to_string()]));
+}
