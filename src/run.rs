@@ -312,7 +312,7 @@ impl Context {
             secrets => to_value(&secrets),
             hosts => to_value(&self.hosts),
             run => to_value(&self.run),
-            steps => minijinja::Value::from_iter(steps),
+            steps => minijinja::Value::from(steps.into_iter().collect::<std::collections::BTreeMap<String, minijinja::Value>>()),
         }
     }
 }
@@ -820,6 +820,12 @@ impl Runner {
 
     async fn run(&mut self) -> i32 {
         self.progress.run_started(&self.record);
+        if let Err(e) = std::fs::create_dir_all(&self.outputs.logs) {
+            self.progress.message(&format!(
+                "warning: cannot create {}: {e}",
+                self.outputs.logs.display()
+            ));
+        }
 
         // Preconditions.
         if !self.doc.front.requires.is_empty() && !self.args.dry_run {
@@ -907,7 +913,12 @@ impl Runner {
                 .render(s, Escape::None, &value)
                 .map_err(|e| e.message)
         };
-        let results = crate::preconditions::evaluate(&self.doc.front.requires, &render).await;
+        let results = crate::preconditions::evaluate(
+            &self.doc.front.requires,
+            &render,
+            &crate::preconditions::TcpProbe::default(),
+        )
+        .await;
         results
             .into_iter()
             .map(|mut r| {
@@ -1188,7 +1199,11 @@ impl Runner {
             let mut kernel = ShellKernel::new(&dir, program, &prelude)?;
             if key == "local" {
                 if let Some(state) = self.restored_shell.take() {
-                    kernel.restore(state);
+                    if let Err(e) = kernel.restore(state) {
+                        self.progress.message(&format!(
+                            "warning: cannot restore the saved shell state: {e}"
+                        ));
+                    }
                 }
             }
             self.kernels.insert(key.clone(), kernel);
@@ -1291,7 +1306,7 @@ impl Runner {
             Err(e) => return Exec::error(format!("invalid HTTP request: {e}")),
         };
         let response = http::send(&request, timeout, self.interrupts.clone()).await;
-        let text = http::response_text(&request, &response);
+        let text = http::response_text(&response);
         let mut capture = match OutputCapture::new(self.capture_config(step, None), &self.redactor)
         {
             Ok(c) => c,
@@ -1302,24 +1317,21 @@ impl Runner {
             Ok(c) => c,
             Err(e) => return Exec::error(format!("cannot write the step log: {e}")),
         };
-        let body = self
-            .redactor
-            .redact(&String::from_utf8_lossy(&response.body));
-        let record = crate::record::HttpRecord {
-            method: request.method.clone(),
-            url: self.redactor.redact(&request.url),
-            status: response.status,
-            headers: response
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), self.redactor.redact(v)))
-                .collect(),
-            error: response.error.clone().map(|e| self.redactor.redact(&e)),
-        };
+        let body = self.redactor.redact(&response.body_text());
+        let mut record = http::to_record(&request, &response);
+        record.url = self.redactor.redact(&record.url);
+        for (_, v) in record.headers.iter_mut() {
+            *v = self.redactor.redact(v);
+        }
+        record.error = record.error.map(|e| self.redactor.redact(&e));
         let (status, error) = match (&response.error, response.status) {
-            (Some(e), _) if e.contains("interrupted") => (StepStatus::Interrupted, Some(e.clone())),
-            (Some(e), _) if e.contains("timed out") => (StepStatus::TimedOut, Some(e.clone())),
-            (Some(e), _) => (StepStatus::Failed, Some(e.clone())),
+            (Some(http::HttpError::Interrupted), _) => {
+                (StepStatus::Interrupted, Some("interrupted".to_string()))
+            }
+            (Some(e @ http::HttpError::TimedOut(_)), _) => {
+                (StepStatus::TimedOut, Some(e.to_string()))
+            }
+            (Some(e), _) => (StepStatus::Failed, Some(e.to_string())),
             (None, Some(code)) => {
                 match http::status_matches(step.attrs.expect_status.as_deref(), code) {
                     Ok(true) => (StepStatus::Ok, None),
@@ -1379,7 +1391,15 @@ impl Runner {
                 step.name, step.lang
             ));
         }
-        let pool = self.ssh.get_or_insert_with(crate::exec::ssh::SshPool::new);
+        if self.ssh.is_none() {
+            match crate::exec::ssh::SshPool::new(crate::exec::ssh::SshOptions::from_env()) {
+                Ok(pool) => self.ssh = Some(pool),
+                Err(e) => return Exec::error(format!("cannot set up SSH: {e}")),
+            }
+        }
+        let Some(pool) = self.ssh.as_ref() else {
+            return Exec::error("cannot set up SSH".into());
+        };
         let forks = self.args.forks.max(1);
         let mut captures = Vec::new();
         for t in &targets {
@@ -1408,7 +1428,7 @@ impl Runner {
                 forks,
                 rendered,
                 timeout,
-                &make_sink,
+                make_sink,
                 self.interrupts.clone(),
             )
             .await;
@@ -1583,6 +1603,8 @@ impl Runner {
         self.record.exit_code = Some(code);
         self.progress.run_finished(&self.record);
 
+        // Logs are kept only for cut output; drop the folder when it is empty.
+        let _ = std::fs::remove_dir(&self.outputs.logs);
         let written = self.write_reports();
         match &written {
             Ok(paths) => {
@@ -1947,7 +1969,11 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     .render(s, Escape::None, &value)
                     .map_err(|e| e.message)
             };
-            let results = rt.block_on(crate::preconditions::evaluate(&doc.front.requires, &render));
+            let results = rt.block_on(crate::preconditions::evaluate(
+                &doc.front.requires,
+                &render,
+                &crate::preconditions::TcpProbe::default(),
+            ));
             let (line, col, width) = front_key_position(&doc, "requires");
             for r in results.iter().filter(|r| !r.ok) {
                 file.diagnostics.push(Diagnostic::at_line_col(

@@ -403,4 +403,3 @@ mod tests {
         assert_eq!(strip(&out), "");
     }
 }
-

@@ -104,6 +104,8 @@ pub fn normalize(text: &str, scratch: &Path) -> String {
             "[TIME]",
         ),
         (r"\b\d+(\.\d+)?\s?(ms|s)\b", "[DUR]"),
+        (r"\| Operator \| [^|\n]+ \|", "| Operator | [USER] |"),
+        (r" by \S+ at ", " by [USER] at "),
     ];
     for (pat, rep) in rules {
         let re = regex::Regex::new(pat).expect("regex");
