@@ -1216,11 +1216,15 @@ impl Runner {
         if step.attrs.host.is_some() || step.attrs.hosts.is_some() {
             return self.execute_remote(step, rendered, timeout).await;
         }
+        // Secrets reach local steps as environment variables; `env=` and
+        // `cwd=` are templates too.
+        let (env, cwd) = match self.step_env(step) {
+            Ok(v) => v,
+            Err(e) => return Exec::error(e),
+        };
         match &step.kind {
             StepKind::Http => self.execute_http(step, rendered, timeout).await,
             StepKind::Shell { program } => {
-                let cwd = step.attrs.cwd.clone();
-                let env = step.attrs.env.clone();
                 let spec = match self.local_kernel(program).and_then(|k| {
                     let mut spec = k.prepare(rendered, cwd.as_deref(), &env)?;
                     spec.timeout = timeout;
@@ -1238,12 +1242,12 @@ impl Runner {
                     let mut spec = crate::exec::shell::interpreter_spec(command, rendered, &dir)?;
                     spec.timeout = timeout;
                     spec.kill_grace = KILL_GRACE;
-                    if let Some(cwd) = &step.attrs.cwd {
+                    if let Some(cwd) = &cwd {
                         spec.cwd = Some(PathBuf::from(cwd));
                     } else if let Some(k) = self.kernels.get("local") {
                         spec.cwd = k.snapshot().cwd.map(PathBuf::from);
                     }
-                    spec.env.extend(step.attrs.env.iter().cloned());
+                    spec.env.extend(env.iter().cloned());
                     Ok(spec)
                 }) {
                     Ok(spec) => spec,
@@ -1252,6 +1256,37 @@ impl Runner {
                 self.run_local(step, &spec).await
             }
         }
+    }
+
+    /// The environment (secrets, then rendered `env=`) and the rendered
+    /// `cwd=` of a local step.
+    fn step_env(
+        &self,
+        step: &Step,
+    ) -> std::result::Result<(Vec<(String, String)>, Option<String>), String> {
+        let mut env: Vec<(String, String)> = self
+            .ctx
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let value = self.ctx.value(true, None);
+        for (k, v) in &step.attrs.env {
+            let v = self
+                .templates
+                .render(v, Escape::None, &value)
+                .map_err(|e| format!("in `env` {k}: {e}"))?;
+            env.push((k.clone(), v));
+        }
+        let cwd = match &step.attrs.cwd {
+            Some(c) => Some(
+                self.templates
+                    .render(c, Escape::None, &value)
+                    .map_err(|e| format!("in `cwd`: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok((env, cwd))
     }
 
     async fn run_local(&mut self, step: &Step, spec: &process::ProcessSpec) -> Exec {
