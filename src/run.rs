@@ -970,19 +970,28 @@ impl Runner {
             .unwrap_or_else(|_| step.code.clone());
         self.record.steps[i].rendered = Some(self.redactor.redact(&shown));
         self.record.steps[i].started_at = Some(started_at.clone());
+        // The gate question is a template too (secrets shown as templates).
+        let gate = gate_message(&self.doc, &step, self.args.step).map(|m| {
+            let shown_ctx = self.ctx.value(false, placeholders);
+            self.redactor.redact(
+                &self
+                    .templates
+                    .render(&m, Escape::None, &shown_ctx)
+                    .unwrap_or(m),
+            )
+        });
 
         if self.args.dry_run && !step.attrs.safe {
             let rec = &mut self.record.steps[i];
             rec.status = StepStatus::DryRun;
-            rec.reason = Some(dry_run_summary(&self.doc, &step, self.args.step));
+            rec.reason = Some(dry_run_summary(&step, gate.as_deref()));
             self.progress.step_finished(&self.record.steps[i]);
             return StepFlow::Continue;
         }
 
         // Gate.
         if !self.args.dry_run {
-            if let Some(message) = gate_message(&self.doc, &step, self.args.step) {
-                let message = self.redactor.redact(&message);
+            if let Some(message) = gate {
                 let (decision, label) = if self.args.yes {
                     (Decision::Yes, "approved (--yes)")
                 } else {
@@ -1773,7 +1782,7 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn dry_run_summary(doc: &Document, step: &Step, step_mode: bool) -> String {
+fn dry_run_summary(step: &Step, gate: Option<&str>) -> String {
     let mut parts = vec![format!(
         "target {}",
         step.attrs
@@ -1782,7 +1791,7 @@ fn dry_run_summary(doc: &Document, step: &Step, step_mode: bool) -> String {
             .or(step.attrs.host.as_deref())
             .unwrap_or("local")
     )];
-    if let Some(m) = gate_message(doc, step, step_mode) {
+    if let Some(m) = gate {
         parts.push(format!("gate: \"{m}\""));
     }
     if let Some(w) = &step.attrs.when {
