@@ -1267,6 +1267,38 @@ impl Runner {
         }
     }
 
+    /// The inventory with templates rendered against the run so far, so an
+    /// entry can depend on an earlier step (e.g. an EC2 filter on the address
+    /// a query step found). Entries that cannot render yet stay as written.
+    fn rendered_hosts(&self) -> IndexMap<String, document::HostSpec> {
+        fn walk(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<String>) {
+            match v {
+                serde_json::Value::String(s) if s.contains("{{") => {
+                    if let Some(r) = f(s) {
+                        *s = r;
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
+                serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, f)),
+                _ => {}
+            }
+        }
+        let value = self.ctx.value(true, None);
+        let render = |s: &str| self.templates.render(s, Escape::None, &value).ok();
+        self.doc
+            .front
+            .hosts
+            .iter()
+            .map(|(name, spec)| {
+                let rendered = serde_json::to_value(spec).ok().and_then(|mut v| {
+                    walk(&mut v, &render);
+                    serde_json::from_value(v).ok()
+                });
+                (name.clone(), rendered.unwrap_or_else(|| spec.clone()))
+            })
+            .collect()
+    }
+
     /// The environment (secrets, then rendered `env=`) and the rendered
     /// `cwd=` of a local step.
     fn step_env(
@@ -1332,6 +1364,7 @@ impl Runner {
                     http: None,
                     json_source: None,
                     error: None,
+                    target: None,
                 }
             }
             Err(e) => Exec::error(format!("cannot start `{}`: {e}", spec.program)),
@@ -1408,6 +1441,7 @@ impl Runner {
             http: Some(record),
             json_source: None,
             error: error.map(|e| self.redactor.redact(&e)),
+            target: None,
         }
     }
 
@@ -1425,7 +1459,8 @@ impl Runner {
             .or_else(|| step.attrs.host.clone())
             .unwrap_or_default();
         let resolver = ec2_resolver();
-        let targets = match inventory::resolve(&name, &self.doc.front.hosts, resolver.as_ref()) {
+        let hosts = self.rendered_hosts();
+        let targets = match inventory::resolve(&name, &hosts, resolver.as_ref()) {
             Ok(t) => t,
             Err(e) => return Exec::error(e),
         };
@@ -1481,6 +1516,7 @@ impl Runner {
             Err(_) => return Exec::error("internal error: output capture still in use".into()),
         };
         let mut hosts = Vec::new();
+        let mut stdouts = Vec::new();
         let mut any_failed = false;
         let mut interrupted = false;
         let mut timed_out = false;
@@ -1517,7 +1553,7 @@ impl Runner {
                 output: captured.output,
                 error,
             });
-            let _ = captured.stdout;
+            stdouts.push((captured.stdout, captured.stderr));
         }
         let single = step.attrs.hosts.is_none() && hosts.len() == 1;
         let status = if interrupted {
@@ -1537,17 +1573,19 @@ impl Runner {
         }
         if single {
             let h = hosts.remove(0);
-            let stdout = h.output.head.clone();
+            let (stdout, stderr) = stdouts.pop().unwrap_or_default();
+            let target = targets.first().map(|t| format!("{name} ({})", t.address()));
             Exec {
                 status,
                 exit_code: h.exit_code,
                 output: Some(h.output),
                 stdout,
-                stderr: String::new(),
+                stderr,
                 hosts: Vec::new(),
                 http: None,
                 json_source: None,
                 error: h.error,
+                target,
             }
         } else {
             Exec {
@@ -1564,6 +1602,7 @@ impl Runner {
                 http: None,
                 json_source: None,
                 error: None,
+                target: None,
             }
         }
     }
@@ -1620,6 +1659,9 @@ impl Runner {
             },
         );
         let rec = &mut self.record.steps[i];
+        if let Some(t) = result.target {
+            rec.target = t;
+        }
         rec.status = result.status;
         rec.exit_code = result.exit_code;
         rec.output = result.output;
@@ -1844,6 +1886,8 @@ struct Exec {
     http: Option<HttpRecord>,
     json_source: Option<String>,
     error: Option<String>,
+    /// The resolved target, when it says more than the attribute did.
+    target: Option<String>,
 }
 
 impl Exec {
@@ -1858,6 +1902,7 @@ impl Exec {
             http: None,
             json_source: None,
             error: Some(message),
+            target: None,
         }
     }
 }
