@@ -152,3 +152,176 @@ fn check_passes_on_the_bundled_runbooks() {
     let r = s.run(&["check", repo().join("runbooks").to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn check_lists_every_seeded_problem_with_its_position() {
+    let s = Scratch::new();
+    let r = s
+        .cmd()
+        .current_dir(repo())
+        .args(["check", "fixtures/broken", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let mut found = Vec::new();
+    for f in v["files"].as_array().unwrap() {
+        for d in f["diagnostics"].as_array().unwrap() {
+            found.push(format!(
+                "{}:{}:{} {}",
+                d["path"].as_str().unwrap(),
+                d["line"],
+                d["col"],
+                d["severity"].as_str().unwrap()
+            ));
+        }
+    }
+    found.sort();
+    let expected = [
+        "fixtures/broken/attributes.md:15:10 error",
+        "fixtures/broken/attributes.md:3:17 error",
+        "fixtures/broken/attributes.md:7:25 error",
+        "fixtures/broken/front-matter.md:3:1 error",
+        "fixtures/broken/gates-in-pipeline.md:11:21 error",
+        "fixtures/broken/gates-in-pipeline.md:4:1 error",
+        "fixtures/broken/hosts.md:4:23 error",
+        "fixtures/broken/hosts.md:7:22 error",
+        "fixtures/broken/interpreter.md:3:30 warning",
+        "fixtures/broken/params.md:4:30 warning",
+        "fixtures/broken/params.md:7:5 error",
+        "fixtures/broken/references.md:17:42 error",
+        "fixtures/broken/references.md:18:73 error",
+        "fixtures/broken/references.md:19:9 error",
+        "fixtures/broken/references.md:23:35 error",
+        "fixtures/broken/references.md:24:25 error",
+        "fixtures/broken/references.md:24:8 error",
+        "fixtures/broken/references.md:25:9 error",
+        "fixtures/broken/template-syntax.md:12:28 error",
+        "fixtures/broken/template-syntax.md:5:16 error",
+        "fixtures/broken/template-syntax.md:8:41 error",
+        "fixtures/broken/unclosed.md:7:1 warning",
+    ];
+    assert_eq!(found, expected);
+    // The human form ends with the count and goes to stderr.
+    let h = s
+        .cmd()
+        .current_dir(repo())
+        .args(["check", "fixtures/broken"])
+        .output()
+        .unwrap();
+    assert_eq!(h.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&h.stderr);
+    assert!(text.contains("error: unknown attribute `tiemout` (did you mean `timeout`?)\n --> fixtures/broken/attributes.md:3:17\n"), "{text}");
+    assert!(
+        text.ends_with("9 files checked: 19 errors, 3 warnings\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_junit_has_one_testcase_per_runbook() {
+    let r = std::process::Command::new(common::bin())
+        .current_dir(repo())
+        .args(["check", "fixtures/broken", "runbooks", "--format", "junit"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    let xml = String::from_utf8_lossy(&r.stdout);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let runbooks = std::fs::read_dir(repo().join("runbooks")).unwrap().count();
+    assert_eq!(cases.len(), 9 + runbooks);
+    let failing = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .count();
+    assert_eq!(failing, 7, "every broken fixture with an error fails");
+}
+
+#[test]
+fn failed_precondition_exits_3_before_any_step() {
+    let s = Scratch::new();
+    let marker = s.path("ran");
+    s.write(
+        "pre.md",
+        &format!(
+            "---\nrequires:\n  commands: [sh, no-such-tool-xyz]\n  env: [RUNBOOK_TEST_UNSET_VAR]\n  files: [pre.md]\n  check: [\"test 1 -eq 2\"]\n---\n\n```bash {{name=a}}\ntouch {}\n```\n",
+            marker.display()
+        ),
+    );
+    let r = s.run(&["run", "pre.md", "--report-dir", "rep"]);
+    r.expect(3);
+    assert!(!marker.exists(), "a step ran");
+    assert!(
+        r.stderr
+            .contains("precondition failed: commands `no-such-tool-xyz`: not found on PATH"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("precondition failed: env `RUNBOOK_TEST_UNSET_VAR`: not set"),
+        "{}",
+        r.stderr
+    );
+    let json: serde_json::Value = serde_json::from_str(&s.read("rep/pre.json")).unwrap();
+    assert_eq!(json["result"], "precondition_failed");
+    let pre = json["preconditions"].as_array().unwrap();
+    let summary: Vec<(String, String, bool)> = pre
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap().to_string(),
+                p["target"].as_str().unwrap().to_string(),
+                p["ok"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("commands".into(), "sh".into(), true),
+            ("commands".into(), "no-such-tool-xyz".into(), false),
+            ("env".into(), "RUNBOOK_TEST_UNSET_VAR".into(), false),
+            ("files".into(), "pre.md".into(), true),
+            ("check".into(), "test 1 -eq 2".into(), false),
+        ]
+    );
+    assert!(block_of(&s.read("rep/pre.md"), "a").contains("not run"));
+    // `check --preconditions` evaluates them alone.
+    let c = s.run(&["check", "--preconditions", "pre.md"]);
+    c.expect(3);
+    assert!(
+        c.stderr
+            .contains("precondition failed: commands `no-such-tool-xyz`"),
+        "{}",
+        c.stderr
+    );
+}
+
+#[test]
+fn init_completions_and_man() {
+    let s = Scratch::new();
+    s.run(&["init", "Database failover"]).expect(0);
+    let name = "database-failover.md";
+    assert!(s.path(name).exists());
+    s.run(&["check", "--strict", name]).expect(0);
+    s.run(&["init", "Database failover"]).expect(2);
+    let c = s.run(&["completions", "bash"]);
+    c.expect(0);
+    assert!(
+        c.stdout.contains("_runbook()"),
+        "{}",
+        &c.stdout[..200.min(c.stdout.len())]
+    );
+    let m = s.run(&["man"]);
+    m.expect(0);
+    assert!(
+        m.stdout.starts_with(".ie \\n(.g .ds Aq \\(aq") || m.stdout.contains(".TH runbook"),
+        "{}",
+        &m.stdout[..200.min(m.stdout.len())]
+    );
+}

@@ -434,3 +434,106 @@ async fn non_http_base_url_is_refused() {
         "GitLab URL `gitlab.example.com/api/v4` is not an http(s) URL"
     );
 }
+
+/// Runs the real binary (off the runtime thread, so the server keeps
+/// answering) in `dir`.
+async fn run_binary(dir: PathBuf, args: Vec<String>, token: &'static str) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+            .args(&args)
+            .current_dir(&dir)
+            .env("GITLAB_TOKEN", token)
+            .env_remove("CI_API_V4_URL")
+            .env_remove("GITLAB_CI")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("spawn runbook")
+    })
+    .await
+    .expect("join")
+}
+
+const RUNBOOK: &str = "---\ntitle: Restart api\n---\n\n```bash {name=check}\necho healthy\n```\n\n```bash {name=restart}\necho restarting\nexit 3\n```\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_with_publish_uploads_the_reports_and_posts_the_note() {
+    let server = start(Mode::GitLab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("restart.md"), RUNBOOK).expect("write");
+    let out = run_binary(
+        dir.path().to_path_buf(),
+        vec![
+            "run".into(),
+            "restart.md".into(),
+            "--report-dir".into(),
+            "reports".into(),
+            "--publish".into(),
+            "gitlab:sre/incidents#42".into(),
+            "--gitlab-url".into(),
+            format!("http://{}/api/v4", server.addr),
+        ],
+        TOKEN,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The run's own result decides the exit code: the step failed.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("published to gitlab:sre/incidents#42: note 302, 2 reports uploaded"),
+        "{stderr}"
+    );
+    let seen = server.seen.lock().expect("lock").clone();
+    let uploads: Vec<_> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/uploads"))
+        .collect();
+    assert_eq!(uploads.len(), 2, "{seen:#?}");
+    let names: Vec<String> = uploads
+        .iter()
+        .map(|u| {
+            multipart_file(u.content_type.as_deref(), &u.body)
+                .expect("multipart")
+                .0
+        })
+        .collect();
+    assert!(names.contains(&"restart.md".to_string()), "{names:?}");
+    assert!(names.contains(&"restart.html".to_string()), "{names:?}");
+    assert!(seen.iter().all(|s| s.token.as_deref() == Some(TOKEN)));
+    let notes: Vec<_> = seen.iter().filter(|s| s.path.ends_with("/notes")).collect();
+    assert_eq!(notes.len(), 1);
+    let note: serde_json::Value = serde_json::from_slice(&notes[0].body).expect("json");
+    let body = note["body"].as_str().expect("body");
+    assert!(body.contains("[restart.md](/uploads/"), "{body}");
+    assert!(body.contains("[restart.html](/uploads/"), "{body}");
+    assert!(body.lines().any(|l| l.starts_with("/timeline ")), "{body}");
+    assert!(body.contains("`restart`"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_token_keeps_the_run_result_and_the_local_report() {
+    let server = start(Mode::Unauthorized).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("restart.md"), RUNBOOK).expect("write");
+    let out = run_binary(
+        dir.path().to_path_buf(),
+        vec![
+            "run".into(),
+            "restart.md".into(),
+            "--report-dir".into(),
+            "reports".into(),
+            "--publish".into(),
+            "gitlab:sre/incidents#42".into(),
+            "--gitlab-url".into(),
+            format!("http://{}/api/v4", server.addr),
+        ],
+        "wrong-token",
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: publishing to gitlab:sre/incidents#42 failed: GitLab rejected the token (401 Unauthorized)"), "{stderr}");
+    let copy =
+        std::fs::read_to_string(dir.path().join("reports/restart.md")).expect("report on disk");
+    assert!(copy.contains("restarting"));
+    assert!(dir.path().join("reports/restart.html").exists());
+}

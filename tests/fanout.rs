@@ -1,0 +1,144 @@
+//! SSH steps and fan-out through the real binary against a real sshd on
+//! 127.0.0.1 (issue 5): 50 inventory entries with `--forks 10`, an
+//! unreachable host failing on its own, and a remote timeout that leaves no
+//! process behind.
+
+mod common;
+mod support;
+
+use common::{Scratch, block_of};
+use std::time::{Duration, Instant};
+use support::sshd::Sshd;
+
+fn inventory(sshd: &Sshd, n: usize) -> String {
+    let mut s = String::from("hosts:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  web{i:02}: {{ ssh: \"{}@127.0.0.1:{}\" }}\n",
+            sshd.user, sshd.port
+        ));
+    }
+    s
+}
+
+fn cmd(s: &Scratch, sshd: &Sshd) -> std::process::Command {
+    let mut c = s.cmd();
+    c.env("RUNBOOK_SSH_CONFIG", &sshd.ssh_config)
+        .env("RUNBOOK_SSH_KNOWN_HOSTS", &sshd.known_hosts);
+    c
+}
+
+#[test]
+fn fan_out_to_50_hosts_with_bounded_forks() {
+    let Some(sshd) = Sshd::start() else { return };
+    let s = Scratch::new();
+    s.write(
+        "fan.md",
+        &format!(
+            "---\n{}  all_web: {{ group: [{}] }}\n---\n\n```bash {{name=hello hosts=all_web}}\necho \"hello from $(whoami) on $SSH_CONNECTION\"\n```\n",
+            inventory(&sshd, 50),
+            (0..50).map(|i| format!("web{i:02}")).collect::<Vec<_>>().join(", ")
+        ),
+    );
+    let out = cmd(&s, &sshd)
+        .args(["run", "fan.md", "--forks", "10", "--report-dir", "rep"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&s.read("rep/fan.json")).unwrap();
+    let hosts = json["steps"][0]["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 50);
+    for (i, h) in hosts.iter().enumerate() {
+        assert_eq!(h["host"], format!("web{i:02}"));
+        assert_eq!(h["status"], "ok");
+        assert!(
+            h["output"]["head"]
+                .as_str()
+                .unwrap()
+                .starts_with("hello from "),
+            "{h}"
+        );
+    }
+    let md = s.read("rep/fan.md");
+    let block = block_of(&md, "hello");
+    assert_eq!(block.matches("hello from ").count(), 50, "{block}");
+    assert_eq!(sshd.accepted_logins(), 50);
+}
+
+#[test]
+fn unreachable_host_fails_alone_within_the_connect_timeout() {
+    let Some(sshd) = Sshd::start() else { return };
+    let closed = support::free_port();
+    let s = Scratch::new();
+    s.write(
+        "u.md",
+        &format!(
+            "---\nhosts:\n  good: {{ ssh: \"{u}@127.0.0.1:{p}\" }}\n  gone: {{ ssh: \"{u}@127.0.0.1:{closed}\", connect_timeout: 3s }}\n  both: {{ group: [good, gone] }}\n---\n\n```bash {{name=ping hosts=both}}\necho pong\n```\n",
+            u = sshd.user,
+            p = sshd.port
+        ),
+    );
+    let t0 = Instant::now();
+    let out = cmd(&s, &sshd)
+        .args(["run", "u.md", "--report-dir", "rep"])
+        .output()
+        .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&s.read("rep/u.json")).unwrap();
+    let hosts = json["steps"][0]["hosts"].as_array().unwrap();
+    assert_eq!(hosts[0]["status"], "ok");
+    assert_eq!(hosts[1]["status"], "failed");
+    let err = hosts[1]["error"].as_str().unwrap();
+    assert!(
+        err.starts_with(&format!("gone ({}@127.0.0.1:{closed}):", sshd.user)),
+        "{err}"
+    );
+}
+
+#[test]
+fn remote_timeout_leaves_no_remote_process() {
+    let Some(sshd) = Sshd::start() else { return };
+    let s = Scratch::new();
+    s.write(
+        "t.md",
+        &format!(
+            "---\nhosts:\n  box: {{ ssh: \"{}@127.0.0.1:{}\" }}\n---\n\n```bash {{name=set host=box}}\nexport WHO=remote-env\ncd /tmp\n```\n\n```bash {{name=see host=box}}\necho \"$WHO in $(pwd)\"\n```\n\n```bash {{name=hang host=box timeout=2s}}\nsleep 617\n```\n",
+            sshd.user, sshd.port
+        ),
+    );
+    let t0 = Instant::now();
+    let out = cmd(&s, &sshd)
+        .args(["run", "t.md", "-o", "out.md"])
+        .output()
+        .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = s.read("out.md");
+    assert!(block_of(&md, "see").contains("remote-env in /tmp"), "{md}");
+    assert!(block_of(&md, "hang").contains("timed out"), "{md}");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 617"])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "a remote sleep survived");
+}
