@@ -1301,10 +1301,7 @@ impl Runner {
 
     /// The environment (secrets, then rendered `env=`) and the rendered
     /// `cwd=` of a local step.
-    fn step_env(
-        &self,
-        step: &Step,
-    ) -> std::result::Result<(Vec<(String, String)>, Option<String>), String> {
+    fn step_env(&self, step: &Step) -> std::result::Result<StepEnv, String> {
         let mut env: Vec<(String, String)> = self
             .ctx
             .secrets
@@ -1490,7 +1487,7 @@ impl Runner {
         let captures = Arc::new(captures);
         let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
         let caps = captures.clone();
-        let make_sink = move |t: &inventory::SshTarget| -> Box<dyn FnMut(Stream, &[u8]) + Send> {
+        let make_sink = move |t: &inventory::SshTarget| -> crate::exec::ssh::OutputSink {
             let idx = labels.iter().position(|l| *l == t.label).unwrap_or(0);
             let caps = caps.clone();
             Box::new(move |stream: Stream, bytes: &[u8]| {
@@ -1874,6 +1871,9 @@ enum StepFlow {
     RenderFailed,
     Stop(RunResult),
 }
+
+/// A local step's environment and working directory.
+type StepEnv = (Vec<(String, String)>, Option<String>);
 
 /// One attempt's result.
 struct Exec {

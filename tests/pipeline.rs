@@ -141,7 +141,7 @@ fn gitlab_ci_log_has_one_section_pair_per_step() {
     assert_ne!(starts[0], starts[1]);
     // Each step's output is inside its own section.
     let first = log.find("first").unwrap();
-    let s0 = log.find(&format!("section_start:")).unwrap();
+    let s0 = log.find("section_start:").unwrap();
     let e0 = log.find("section_end:").unwrap();
     assert!(s0 < first && first < e0, "{log:?}");
 }
