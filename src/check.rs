@@ -9,6 +9,7 @@
 //! JSON, and JUnit XML for GitLab's test report widget.
 
 use crate::document::{self, Diagnostic, Document, Severity, Source, Span, Step};
+use crate::report::junit;
 use regex::Regex;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -929,7 +930,7 @@ pub fn render_junit(report: &CheckReport) -> String {
         "  <testsuite name=\"runbook check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">"
     );
     for f in &report.files {
-        let path = xml_escape(&f.path);
+        let path = junit::attr(&f.path);
         let _ = write!(
             x,
             "    <testcase classname=\"runbook check\" name=\"{path}\" file=\"{path}\""
@@ -966,35 +967,16 @@ pub fn render_junit(report: &CheckReport) -> String {
             let _ = writeln!(
                 x,
                 "      <failure type=\"runbook check\" message=\"{}\">{}</failure>",
-                xml_escape(&format!("{message}{first}")),
-                xml_escape(&text)
+                junit::attr(&format!("{message}{first}")),
+                junit::text(&text)
             );
         } else {
-            let _ = writeln!(x, "      <system-out>{}</system-out>", xml_escape(&text));
+            let _ = writeln!(x, "      <system-out>{}</system-out>", junit::text(&text));
         }
         x.push_str("    </testcase>\n");
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
-}
-
-/// Escapes text for XML content and attributes, dropping characters XML 1.0
-/// cannot carry (control characters other than tab and newlines).
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1409,13 +1391,5 @@ error: default `z` of param `b` is not one of its choices: x, w
             named("a")
         });
         assert_eq!(render(&check_document(&d)), "");
-    }
-
-    #[test]
-    fn xml_escape_drops_control_characters() {
-        assert_eq!(
-            xml_escape("a\u{1b}[31m<\"'>\n"),
-            "a[31m&lt;&quot;&apos;&gt;\n"
-        );
     }
 }

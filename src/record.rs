@@ -225,3 +225,18 @@ pub struct PreconditionResult {
     pub ok: bool,
     pub detail: Option<String>,
 }
+
+impl PreconditionResult {
+    /// `precondition failed: commands `jq`: not found on PATH`.
+    pub fn failure_message(&self) -> String {
+        format!(
+            "precondition failed: {} `{}`{}",
+            self.kind,
+            self.target,
+            self.detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        )
+    }
+}

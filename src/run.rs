@@ -193,12 +193,7 @@ pub fn resolve_params(
     }
 }
 
-fn plain(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
+use crate::report::plain_value as plain;
 
 fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     plain(a) == plain(b)
@@ -834,15 +829,7 @@ impl Runner {
             self.record.preconditions = results;
             if failed {
                 for r in self.record.preconditions.iter().filter(|r| !r.ok) {
-                    self.progress.message(&format!(
-                        "precondition failed: {} `{}`{}",
-                        r.kind,
-                        r.target,
-                        r.detail
-                            .as_ref()
-                            .map(|d| format!(": {d}"))
-                            .unwrap_or_default()
-                    ));
+                    self.progress.message(&r.failure_message());
                 }
                 self.record.result = RunResult::PreconditionFailed;
                 return exit::PRECONDITION;
@@ -2070,15 +2057,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     line,
                     col,
                     width,
-                    format!(
-                        "precondition failed: {} `{}`{}",
-                        r.kind,
-                        r.target,
-                        r.detail
-                            .as_ref()
-                            .map(|d| format!(": {d}"))
-                            .unwrap_or_default()
-                    ),
+                    r.failure_message(),
                 ));
             }
         }

@@ -185,17 +185,7 @@ pub fn shell_quote(s: &str) -> String {
     {
         return s.to_string();
     }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    out
+    crate::exec::shell::quote(s)
 }
 
 /// Context-aware shell escaping. Values are first rendered as placeholders;

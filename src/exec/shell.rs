@@ -714,8 +714,9 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-/// Single-quotes `s` for any POSIX shell.
-fn quote(s: &str) -> String {
+/// Single-quotes `s` for any POSIX shell (`'` is written as `'\''`). The
+/// one quoting function of the crate: SSH and templates use it too.
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
     for c in s.chars() {

@@ -9,6 +9,7 @@
 //! process group over the same connection, so nothing keeps running on the
 //! machine after the step is over.
 
+use super::shell::quote;
 use crate::exec::inventory::{HostKeyChecking, SshTarget};
 use crate::exec::process::{Interrupt, Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
@@ -648,11 +649,6 @@ fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Single-quotes a word for the remote POSIX shell.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 fn short_tmp() -> PathBuf {

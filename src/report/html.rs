@@ -212,13 +212,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
         let params = rec
             .params
             .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                format!("<code>{}={}</code>", esc(k), esc(&v))
-            })
+            .map(|(k, v)| format!("<code>{}={}</code>", esc(k), esc(&super::plain_value(v))))
             .collect::<Vec<_>>()
             .join(" ");
         fact("Params", params);

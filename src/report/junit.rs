@@ -210,13 +210,13 @@ fn secs(ms: u64) -> String {
 }
 
 /// Escaped character data.
-fn text(s: &str) -> String {
+pub fn text(s: &str) -> String {
     escape(s, false)
 }
 
 /// An escaped attribute value (for double quotes); line breaks and tabs as
 /// character references so they survive attribute normalisation.
-fn attr(s: &str) -> String {
+pub fn attr(s: &str) -> String {
     escape(s, true)
 }
 

@@ -41,13 +41,7 @@ pub fn header_body(rec: &RunRecord) -> String {
         let params = rec
             .params
             .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                code(&format!("{k}={v}"))
-            })
+            .map(|(k, v)| code(&format!("{k}={}", super::plain_value(v))))
             .collect::<Vec<_>>()
             .join(", ");
         rows.push(("Params", params));

@@ -180,3 +180,11 @@ mod tests {
         assert_eq!(visible_controls("a\n\tb\u{0}"), "a\n\tb␀");
     }
 }
+
+/// A JSON value as a person writes it: strings without quotes.
+pub fn plain_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
