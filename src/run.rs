@@ -900,12 +900,13 @@ impl Runner {
                 .render(s, Escape::None, &value)
                 .map_err(|e| e.message)
         };
-        let results = crate::preconditions::evaluate(
-            &self.doc.front.requires,
-            &render,
-            &crate::preconditions::TcpProbe::default(),
-        )
-        .await;
+        let probe = InventoryProbe::new(
+            &self.doc.front.requires.hosts,
+            &self.rendered_hosts(),
+            ec2_resolver().as_ref(),
+        );
+        let results =
+            crate::preconditions::evaluate(&self.doc.front.requires, &render, &probe).await;
         results
             .into_iter()
             .map(|mut r| {
@@ -1784,6 +1785,59 @@ async fn publish_reports(
     .map_err(|e| e.to_string())?;
     eprintln!("{}", outcome);
     Ok(())
+}
+
+/// `requires.hosts` entries that name inventory entries are resolved
+/// (groups, lists and EC2 lookups included) and every resolved address must
+/// accept TCP connections on its SSH port; other entries are probed as
+/// written (`[user@]host[:port]`).
+struct InventoryProbe {
+    tcp: crate::preconditions::TcpProbe,
+    resolved: IndexMap<String, std::result::Result<Vec<String>, String>>,
+}
+
+impl InventoryProbe {
+    fn new(
+        names: &[String],
+        hosts: &IndexMap<String, document::HostSpec>,
+        ec2: &dyn crate::exec::inventory::Ec2Resolver,
+    ) -> Self {
+        let resolved = names
+            .iter()
+            .filter(|n| hosts.contains_key(n.as_str()))
+            .map(|n| {
+                let r = crate::exec::inventory::resolve(n, hosts, ec2).map(|targets| {
+                    targets
+                        .iter()
+                        .map(|t| format!("{}:{}", t.host, t.port.unwrap_or(22)))
+                        .collect()
+                });
+                (n.clone(), r)
+            })
+            .collect();
+        InventoryProbe {
+            tcp: crate::preconditions::TcpProbe::default(),
+            resolved,
+        }
+    }
+}
+
+impl crate::preconditions::HostProbe for InventoryProbe {
+    fn probe<'a>(&'a self, host: &'a str) -> crate::preconditions::ProbeFuture<'a> {
+        Box::pin(async move {
+            match self.resolved.get(host) {
+                None => self.tcp.probe(host).await,
+                Some(Err(e)) => Err(e.clone()),
+                Some(Ok(addresses)) => {
+                    let mut ok = Vec::new();
+                    for a in addresses {
+                        ok.push(self.tcp.probe(a).await?);
+                    }
+                    Ok(ok.join("; "))
+                }
+            }
+        })
+    }
 }
 
 #[cfg(feature = "ec2")]

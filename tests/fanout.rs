@@ -142,3 +142,37 @@ fn remote_timeout_leaves_no_remote_process() {
         .unwrap();
     assert!(left.stdout.is_empty(), "a remote sleep survived");
 }
+
+#[test]
+fn precondition_hosts_are_resolved_through_the_inventory() {
+    let Some(sshd) = Sshd::start() else { return };
+    let closed = support::free_port();
+    let s = Scratch::new();
+    s.write(
+        "p.md",
+        &format!(
+            "---\nrequires:\n  hosts: [box, dead]\nhosts:\n  box: {{ ssh: \"{u}@127.0.0.1:{p}\" }}\n  dead: {{ ssh: \"{u}@127.0.0.1:{closed}\" }}\n---\n\n```bash {{name=a}}\necho never\n```\n",
+            u = sshd.user,
+            p = sshd.port
+        ),
+    );
+    let out = cmd(&s, &sshd)
+        .args(["run", "p.md", "--report-dir", "rep"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_str(&s.read("rep/p.json")).unwrap();
+    let pre = json["preconditions"].as_array().unwrap();
+    assert_eq!(pre[0]["target"], "box");
+    assert_eq!(pre[0]["ok"], true);
+    assert_eq!(
+        pre[0]["detail"],
+        format!("127.0.0.1:{} accepts connections", sshd.port)
+    );
+    assert_eq!(pre[1]["target"], "dead");
+    assert_eq!(pre[1]["ok"], false);
+    assert_eq!(
+        pre[1]["detail"],
+        format!("127.0.0.1:{closed}: connection refused")
+    );
+}
