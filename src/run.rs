@@ -1455,6 +1455,12 @@ impl Runner {
                 step.name, step.lang
             ));
         }
+        if step.attrs.cwd.is_some() || !step.attrs.env.is_empty() {
+            return Exec::error(format!(
+                "step `{}`: `cwd` and `env` are not supported on remote hosts; use `cd` and `export` in the step",
+                step.name
+            ));
+        }
         if self.ssh.is_none() {
             match crate::exec::ssh::SshPool::new(crate::exec::ssh::SshOptions::from_env()) {
                 Ok(pool) => self.ssh = Some(pool),

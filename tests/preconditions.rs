@@ -182,7 +182,7 @@ async fn http_endpoints_rendered_from_templates() {
         ..Default::default()
     };
     let opts = Options {
-        http_timeout: Duration::from_millis(500),
+        http_timeout: Duration::from_secs(3),
         ..Default::default()
     };
     let got = evaluate_with(&req, &render, &TcpProbe::default(), &opts).await;
@@ -209,7 +209,7 @@ async fn http_endpoints_rendered_from_templates() {
                 "http",
                 &format!("http://127.0.0.1:{silent_port}/-/ready"),
                 false,
-                Some("no answer within 500ms"),
+                Some("no answer within 3s"),
             ),
             r(
                 "http",
