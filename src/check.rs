@@ -488,7 +488,7 @@ impl<'a> Checker<'a> {
             let span = self.locate_inline(span, h);
             if h.contains("{{") || h.contains("{%") {
                 self.template(h, Origin::Inline(span), scope);
-            } else if !self.doc.front.hosts.contains_key(h) && !h.contains('@') {
+            } else if !self.doc.front.hosts.contains_key(h) && !h.contains('@') && h != "all" {
                 self.error(
                     span.start,
                     span.end,

@@ -128,9 +128,10 @@ pub struct RunArgs {
     /// Start at this step.
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
-    /// Output lines kept in the reports per step (head and tail); the full log is written beside them.
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub max_output_lines: usize,
+    /// Output lines kept in the reports per step (head and tail); the full log is written beside
+    /// them. Default: the front matter's `max_output_lines`, else 200.
+    #[arg(long, value_name = "N")]
+    pub max_output_lines: Option<usize>,
     /// How many hosts a fan-out step runs on at once.
     #[arg(long, default_value_t = 10)]
     pub forks: usize,
@@ -145,7 +146,7 @@ pub struct RunArgs {
     pub gitlab_url: Option<String>,
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
-    /// Print nothing but errors and the final result line.
+    /// Print only failed steps, warnings, the files written and the final result line.
     #[arg(short, long)]
     pub quiet: bool,
 }

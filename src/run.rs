@@ -27,6 +27,8 @@ use tokio::sync::watch;
 
 /// Bytes of a step's stdout kept for `steps.X.stdout` and `capture=json`.
 const KEEP_STDOUT: usize = 4 << 20;
+/// Output lines kept per step in the reports when nothing else is said.
+const DEFAULT_MAX_OUTPUT_LINES: usize = 200;
 /// Grace period between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(3);
 
@@ -547,15 +549,25 @@ async fn run_async(args: RunArgs) -> Result<i32> {
             outputs.journal.display()
         )));
     }
+    let mut previous = previous;
     let mut saved_params = None;
     if let Some(JournalEntry::Start { sha256, params, .. }) = previous.first() {
-        if *sha256 != sha && args.resume {
-            return Err(Error::Usage(format!(
-                "--resume: {} changed since the saved run (sha256 differs); run it again without --resume",
+        if *sha256 != sha {
+            if args.resume {
+                return Err(Error::Usage(format!(
+                    "--resume: {} changed since the saved run (sha256 differs), so its results cannot be reused; run it again without --resume",
+                    args.file.display()
+                )));
+            }
+            // --from on an edited runbook: start there, reuse nothing.
+            eprintln!(
+                "note: {} changed since the saved run; earlier results are not reused",
                 args.file.display()
-            )));
+            );
+            previous.clear();
+        } else {
+            saved_params = Some(params.clone());
         }
-        saved_params = Some(params.clone());
     }
 
     let mut cli_params = Vec::new();
@@ -919,7 +931,6 @@ impl Runner {
 
     async fn run_step(&mut self, i: usize) -> StepFlow {
         let step = self.doc.steps[i].clone();
-        let started_at = now_rfc3339();
 
         if step.attrs.skip {
             return self.skip(i, "marked {skip}");
@@ -957,7 +968,6 @@ impl Runner {
             .render(&step.code, escape, &self.ctx.value(false, placeholders))
             .unwrap_or_else(|_| step.code.clone());
         self.record.steps[i].rendered = Some(self.redactor.redact(&shown));
-        self.record.steps[i].started_at = Some(started_at.clone());
         // The gate question is a template too (secrets shown as templates).
         let gate = gate_message(&self.doc, &step, self.args.step).map(|m| {
             let shown_ctx = self.ctx.value(false, placeholders);
@@ -1022,6 +1032,7 @@ impl Runner {
             }
         }
 
+        self.record.steps[i].started_at = Some(now_rfc3339());
         self.record.steps[i].status = StepStatus::Running;
         self.progress.step_started(&self.record.steps[i]);
 
@@ -1072,6 +1083,9 @@ impl Runner {
         rec.duration_ms = Some(rec.attempts.iter().map(|a| a.duration_ms).sum());
         if last.is_failure() && last != StepStatus::Interrupted && step.attrs.allow_failure {
             rec.status = StepStatus::FailedAllowed;
+            if last == StepStatus::TimedOut {
+                rec.reason = Some("timed out (allow_failure)".into());
+            }
         }
         self.progress.step_finished(&self.record.steps[i]);
         self.journal_step(i);
@@ -1167,11 +1181,12 @@ impl Runner {
 
     fn capture_config(&self, step: &Step, host: Option<&str>) -> CaptureConfig {
         CaptureConfig {
+            // The command line wins over the front matter.
             max_lines: self
-                .doc
-                .front
+                .args
                 .max_output_lines
-                .unwrap_or(self.args.max_output_lines),
+                .or(self.doc.front.max_output_lines)
+                .unwrap_or(DEFAULT_MAX_OUTPUT_LINES),
             log_path: Some(self.log_path(step, host)),
             keep_stdout: KEEP_STDOUT,
         }
@@ -1437,12 +1452,20 @@ impl Runner {
         timeout: Option<Duration>,
     ) -> Exec {
         use crate::exec::inventory;
-        let name = step
+        let written = step
             .attrs
             .hosts
             .clone()
             .or_else(|| step.attrs.host.clone())
             .unwrap_or_default();
+        // `host="{{ params.target }}"`: the attribute is a template too.
+        let name = match self
+            .templates
+            .render(&written, Escape::None, &self.ctx.value(true, None))
+        {
+            Ok(n) => n.trim().to_string(),
+            Err(e) => return Exec::error(format!("in `host`: {e}")),
+        };
         let resolver = ec2_resolver();
         let hosts = self.rendered_hosts();
         let targets = match inventory::resolve(&name, &hosts, resolver.as_ref()) {
@@ -1889,7 +1912,7 @@ fn dry_run_summary(step: &Step, gate: Option<&str>) -> String {
     if step.attrs.retries > 0 {
         parts.push(format!("retries {}", step.attrs.retries));
     }
-    format!("dry run: {}", parts.join(", "))
+    parts.join(", ")
 }
 
 fn status_of(t: &Termination) -> (StepStatus, Option<i32>) {

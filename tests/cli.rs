@@ -354,3 +354,18 @@ fn garbage_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn invalid_front_matter_timeout_is_an_error() {
+    let s = Scratch::new();
+    s.write(
+        "to.md",
+        "---\ntitle: x\ntimeout: 1x\n---\n\n```bash\nsleep 0\n```\n",
+    );
+    let r = s.run(&["run", "to.md"]);
+    r.expect(2);
+    assert_eq!(
+        r.stderr,
+        "error: front matter: invalid `timeout`: `1x` has an unknown unit `x` (use ms, s, m or h)\n --> to.md:3:1\n  |\n3 | timeout: 1x\n  | ^^^^^^^\n"
+    );
+}

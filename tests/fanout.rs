@@ -176,3 +176,30 @@ fn precondition_hosts_are_resolved_through_the_inventory() {
         format!("127.0.0.1:{closed}: connection refused")
     );
 }
+
+#[test]
+fn host_attribute_is_a_template() {
+    let Some(sshd) = Sshd::start() else { return };
+    let s = Scratch::new();
+    s.write(
+        "h.md",
+        "---\nparams:\n  target: { required: true }\n---\n\n```bash {name=where host=\"{{ params.target }}\"}\necho \"on $(hostname)\"\n```\n",
+    );
+    let target = format!("target={}@127.0.0.1:{}", sshd.user, sshd.port);
+    let out = cmd(&s, &sshd)
+        .args(["run", "h.md", "-p", &target, "-o", "out.md"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let block = block_of(&s.read("out.md"), "where");
+    assert!(block.contains("on "), "{block}");
+    assert!(
+        block.contains(&format!("127.0.0.1:{}", sshd.port)),
+        "{block}"
+    );
+}

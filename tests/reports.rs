@@ -595,13 +595,13 @@ fn section_names_are_gitlab_safe_and_unique() {
 }
 
 #[test]
-fn quiet_progress_shows_only_failures_and_messages() {
+fn quiet_progress_shows_only_failures_messages_and_the_result() {
     let cap = Capture::default();
     let mut p = progress_to(TerminalMode::Quiet, false, Box::new(cap.clone()));
     drive(p.as_mut(), &samples::failed());
     assert_eq!(
         cap.text(),
-        "✗ restart failed 12.0 s (exit 1)\nReport written to out.md\n"
+        "✗ restart failed 12.0 s (exit 1)\nReport written to out.md\nrunbook failed: 2 ok, 1 failed, 0 skipped, 1 not run in 46.9 s\n"
     );
 }
 

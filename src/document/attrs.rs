@@ -523,17 +523,33 @@ fn valid_status(s: &str) -> bool {
 }
 
 fn parse_env(v: &str) -> Option<Vec<(String, String)>> {
-    v.split_whitespace()
-        .map(|pair| {
-            let (k, val) = pair.split_once('=')?;
-            let ok = k
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            ok.then(|| (k.to_string(), val.to_string()))
-        })
-        .collect()
+    // `K=V` pairs separated by spaces; a value may itself hold spaces inside
+    // a template (`A={{ params.x | default('a b') }}`), so a new pair starts
+    // only at a word that looks like `NAME=` outside `{{ }}`.
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut depth = 0usize;
+    for word in v.split(' ').filter(|w| !w.is_empty()) {
+        let starts_pair = depth == 0
+            && word.split_once('=').is_some_and(|(k, _)| {
+                k.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if starts_pair {
+            let (k, val) = word.split_once('=')?;
+            pairs.push((k.to_string(), val.to_string()));
+        } else if depth > 0 {
+            let last = pairs.last_mut()?;
+            last.1.push(' ');
+            last.1.push_str(word);
+        } else {
+            return None;
+        }
+        depth += word.matches("{{").count();
+        depth = depth.saturating_sub(word.matches("}}").count());
+    }
+    (depth == 0 && !pairs.is_empty()).then_some(pairs)
 }
 
 /// Checks the attributes and builds [`Attrs`]. Every problem is reported.
@@ -671,6 +687,26 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
 pub fn parse(text: &str, base: usize) -> Result<Attrs, Vec<AttrError>> {
     let raw = tokenize(text, base).map_err(|e| vec![e])?;
     validate(&raw)
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::parse_env;
+
+    #[test]
+    fn env_pairs_with_templates_holding_spaces() {
+        assert_eq!(
+            parse_env("A=1 B={{ params.x }} C={{ secrets.T | default('a b') }}"),
+            Some(vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "{{ params.x }}".into()),
+                ("C".into(), "{{ secrets.T | default('a b') }}".into()),
+            ])
+        );
+        assert_eq!(parse_env("A=1 nope"), None);
+        assert_eq!(parse_env("nope"), None);
+        assert_eq!(parse_env("A={{ x"), None);
+    }
 }
 
 #[cfg(test)]

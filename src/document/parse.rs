@@ -47,6 +47,16 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
             (FrontMatter::default(), None)
         }
     };
+    if let (Some(span), Some(t)) = (front_span, front.timeout.as_deref()) {
+        if let Err(e) = super::attrs::parse_duration(t) {
+            errors.push(front_key_diagnostic(
+                &source,
+                span,
+                "timeout",
+                format!("front matter: invalid `timeout`: {e}"),
+            ));
+        }
+    }
     // A byte order mark stays first, before a run header.
     let bom = if source.text.starts_with('\u{feff}') {
         3
@@ -68,6 +78,24 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
         steps,
         warnings,
     })
+}
+
+/// A diagnostic at a top-level `key:` of the front matter.
+fn front_key_diagnostic(
+    source: &Source,
+    span: super::Span,
+    key: &str,
+    message: String,
+) -> Diagnostic {
+    let text = &source.text[span.start..span.end];
+    let mut offset = span.start;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(key) && line[key.len()..].trim_start().starts_with(':') {
+            return Diagnostic::at(source, offset, offset + key.len(), message);
+        }
+        offset += line.len();
+    }
+    Diagnostic::at(source, span.start, span.start + 3, message)
 }
 
 /// Reads, strips generated blocks, and parses.

@@ -98,13 +98,17 @@ pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
     }
 
     if let Some(http) = &step.http {
-        let mut block = http_lines(http);
-        if let Some(out) = &step.output {
-            let body = output_lines(out);
-            if !body.is_empty() {
-                block.push(String::new());
-                block.extend(body);
-            }
+        // The output is the response as received (status line, headers,
+        // body): show the request line above it, not the record again.
+        let body = step.output.as_ref().map(output_lines).unwrap_or_default();
+        let mut block = if body.is_empty() {
+            http_lines(http)
+        } else {
+            vec![one_line(&format!("{} {}", http.method, http.url))]
+        };
+        if !body.is_empty() {
+            block.push(String::new());
+            block.extend(body);
         }
         lines.push(String::new());
         fenced(&mut lines, &block);

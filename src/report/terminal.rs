@@ -399,7 +399,10 @@ impl Progress for QuietProgress {
     fn suspend(&mut self, f: &mut dyn FnMut()) {
         f();
     }
-    fn run_finished(&mut self, _rec: &RunRecord) {}
+    fn run_finished(&mut self, rec: &RunRecord) {
+        let _ = writeln!(self.out, "{}", summary_line(rec, self.color));
+        let _ = self.out.flush();
+    }
 }
 
 // ---------------------------------------------------------------- TTY
