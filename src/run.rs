@@ -1259,6 +1259,10 @@ impl Runner {
                     } else if let Some(k) = self.kernels.get("local") {
                         spec.cwd = k.snapshot().cwd.map(PathBuf::from);
                     }
+                    // Variables exported by earlier bash steps, then the step's own.
+                    if let Some(k) = self.kernels.get("local") {
+                        spec.env.extend(k.exported());
+                    }
                     spec.env.extend(env.iter().cloned());
                     Ok(spec)
                 }) {

@@ -92,6 +92,7 @@ fn exported_env_and_cwd_carry_over_between_steps() {
     assert!(out.contains("FOO=from-step-one"), "{out}");
     assert!(out.contains("PWD=/tmp"), "{out}");
     assert!(out.contains("py cwd=/tmp"), "{out}");
+    assert!(out.contains("py FOO=from-step-one"), "{out}");
 }
 
 #[test]

@@ -302,6 +302,23 @@ impl ShellKernel {
     }
 
     /// The state the next step would start from.
+    /// The variables the last step left exported, as (name, value), so
+    /// another interpreter (python, node, ...) can run in the same
+    /// environment. Empty before the first step.
+    pub fn exported(&self) -> Vec<(String, String)> {
+        let _ = self.absorb();
+        let saved = self.lock();
+        saved
+            .vars
+            .iter()
+            .flatten()
+            .filter_map(|v| match v {
+                Var::Set(n, val) => Some((n.clone(), val.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn snapshot(&self) -> ShellState {
         // A failure to adopt a new state leaves the previous one, which is
         // what the next step would see as well.
