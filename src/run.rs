@@ -459,14 +459,38 @@ fn gate_message(doc: &Document, step: &Step, step_mode: bool) -> Option<String> 
 }
 
 /// Asks on the terminal. Runs on a blocking thread so an interrupt can win.
+/// Lines of the rendered command shown above a gate question.
+const GATE_PREVIEW_LINES: usize = 20;
+
 async fn ask(
     step: &Step,
     message: &str,
+    command: &str,
     progress: &mut dyn Progress,
     interrupts: &mut Interrupts,
 ) -> Option<Decision> {
+    // The operator approves what will actually run: show it (rendered,
+    // secrets as their templates), with the target.
+    let target = step
+        .attrs
+        .hosts
+        .as_deref()
+        .or(step.attrs.host.as_deref())
+        .unwrap_or("local");
+    let lines: Vec<&str> = command.lines().collect();
+    let mut preview: String = lines
+        .iter()
+        .take(GATE_PREVIEW_LINES)
+        .map(|l| format!("   │ {}\n", crate::report::visible_controls(l)))
+        .collect();
+    if lines.len() > GATE_PREVIEW_LINES {
+        preview.push_str(&format!(
+            "   │ … {} more lines\n",
+            lines.len() - GATE_PREVIEW_LINES
+        ));
+    }
     let prompt = format!(
-        "\n── gate: step `{}` (line {})\n   {}\n   [y]es / [s]kip / [a]bort: ",
+        "\n── gate: step `{}` (line {}) on {target}\n{preview}   {}\n   [y]es / [s]kip / [a]bort: ",
         step.name, step.line, message
     );
     let mut shown = false;
@@ -993,9 +1017,11 @@ impl Runner {
                 let (decision, label) = if self.args.yes {
                     (Decision::Yes, "approved (--yes)")
                 } else {
+                    let command = self.record.steps[i].rendered.clone().unwrap_or_default();
                     match ask(
                         &step,
                         &message,
+                        &command,
                         self.progress.as_mut(),
                         &mut self.interrupts,
                     )
@@ -1220,7 +1246,9 @@ impl Runner {
             }
             self.kernels.insert(key.clone(), kernel);
         }
-        Ok(self.kernels.get_mut(&key).expect("inserted above"))
+        self.kernels
+            .get_mut(&key)
+            .ok_or_else(|| std::io::Error::other("shell kernel missing"))
     }
 
     /// Runs one attempt of a step.
