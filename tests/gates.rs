@@ -105,6 +105,9 @@ fn operator_approves_a_gate_on_a_tty() {
     let mut run = PtyRun::spawn(&s, &["run", "g.md", "-o", "out.md"]);
     run.wait_for("Restart the service?", 1);
     run.wait_for("[y]es / [s]kip / [a]bort", 1);
+    // What will run is shown before the question.
+    run.wait_for("── gate: step `fix` (line 5) on local", 1);
+    run.wait_for("│ echo fixed", 1);
     run.answer("y\n");
     let (code, screen) = run.wait();
     assert_eq!(code, 0, "{screen}");
