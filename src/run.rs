@@ -1547,11 +1547,24 @@ impl Runner {
                 }
             })
         };
+        // Secrets reach remote steps as exported variables too. The script
+        // travels on the SSH channel's stdin, never on a command line.
+        let mut script = String::new();
+        let identifier = |k: &str| {
+            k.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        for (k, v) in self.ctx.secrets.iter().filter(|(k, _)| identifier(k)) {
+            script.push_str(&format!("export {k}={}\n", crate::exec::shell::quote(v)));
+        }
+        script.push_str(rendered);
         let results = pool
             .run_many(
                 &targets,
                 forks,
-                rendered,
+                &script,
                 timeout,
                 make_sink,
                 self.interrupts.clone(),

@@ -203,3 +203,29 @@ fn host_attribute_is_a_template() {
         "{block}"
     );
 }
+
+#[test]
+fn secrets_reach_remote_steps_and_never_the_report() {
+    let Some(sshd) = Sshd::start() else { return };
+    let s = Scratch::new();
+    s.write(
+        "sec.md",
+        &format!(
+            "---\nsecrets:\n  API_TOKEN: {{ env: REMOTE_TEST_TOKEN }}\nhosts:\n  box: {{ ssh: \"{}@127.0.0.1:{}\" }}\n---\n\n```bash {{name=use host=box}}\n[ \"$API_TOKEN\" = \"tok-remote-5e5e\" ] && echo \"token matches\"\necho \"leak: $API_TOKEN\"\n```\n",
+            sshd.user, sshd.port
+        ),
+    );
+    let out = cmd(&s, &sshd)
+        .args(["run", "sec.md", "-o", "out.md"])
+        .env("REMOTE_TEST_TOKEN", "tok-remote-5e5e")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("tok-remote-5e5e"));
+    let md = s.read("out.md");
+    let block = block_of(&md, "use");
+    assert!(block.contains("token matches"), "{block}");
+    assert!(block.contains("leak: [REDACTED:API_TOKEN]"), "{block}");
+    assert!(!md.contains("tok-remote-5e5e"));
+}
