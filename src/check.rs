@@ -481,6 +481,20 @@ impl<'a> Checker<'a> {
                 self.template(v, Origin::Inline(vspan), scope);
             }
         }
+        if a.host.is_some() || a.hosts.is_some() {
+            for key in ["cwd", "env"] {
+                if a.span_of(key).is_some() {
+                    let span = self.attr_span(step, key);
+                    self.error(
+                        span.start,
+                        span.end,
+                        format!(
+                            "`{key}` is not supported on remote hosts: use `cd` / `export` in the step"
+                        ),
+                    );
+                }
+            }
+        }
         for key in ["host", "hosts"] {
             let value = if key == "host" { &a.host } else { &a.hosts };
             let Some(h) = value else { continue };

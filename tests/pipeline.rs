@@ -325,3 +325,18 @@ fn init_completions_and_man() {
         &m.stdout[..200.min(m.stdout.len())]
     );
 }
+
+#[test]
+fn check_rejects_cwd_on_a_remote_step() {
+    let s = Scratch::new();
+    s.write(
+        "rc.md",
+        "---\nhosts:\n  box: { ssh: \"root@127.0.0.1:22\" }\n---\n\n```bash {name=a host=box cwd=/tmp}\npwd\n```\n",
+    );
+    let r = s.run(&["check", "rc.md"]);
+    r.expect(2);
+    assert_eq!(
+        r.stderr,
+        "error: `cwd` is not supported on remote hosts: use `cd` / `export` in the step\n --> rc.md:6:26\n  |\n6 | ```bash {name=a host=box cwd=/tmp}\n  |                          ^^^^^^^^\n\n1 file checked: 1 error, 0 warnings\n"
+    );
+}
