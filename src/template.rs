@@ -276,7 +276,13 @@ mod shellctx {
                     .get(idx)
                     .ok_or_else(|| "internal error: unknown placeholder".to_string())?;
                 let ctx = stack.last().cloned().unwrap_or(Ctx::Unquoted);
-                out.push_str(&escape_for(&ctx, value)?);
+                let mut escaped = escape_for(&ctx, value)?;
+                // Inside `…` the shell first removes one level of `\` before
+                // `\`, `` ` `` and `$`: add one level per enclosing backquote.
+                for _ in stack.iter().filter(|c| **c == Ctx::Backtick) {
+                    escaped = backquote_escape(&escaped);
+                }
+                out.push_str(&escaped);
                 i = end + 1;
                 line_start = false;
                 continue;
@@ -442,6 +448,17 @@ mod shellctx {
         Some((word, quote.is_some(), strip, j))
     }
 
+    fn backquote_escape(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 4);
+        for ch in s.chars() {
+            if matches!(ch, '\\' | '`' | '$') {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out
+    }
+
     fn escape_for(ctx: &Ctx, value: &str) -> Result<String, String> {
         Ok(match ctx {
             Ctx::Unquoted | Ctx::Subst | Ctx::Backtick => super::shell_quote(value),
@@ -547,8 +564,11 @@ mod tests {
             format!("a\ntouch {m}"),
             format!("\\'$(touch {m})"),
             format!("EOF\ntouch {m}"),
+            format!("`;touch {m};`"),
+            format!("\\`;touch {m};\\`"),
+            format!("$(touch {m})`"),
         ];
-        let script = "echo {{ v }}\necho \"[{{ v }}]\"\necho '[{{ v }}]'\necho $'[{{ v }}]'\necho \"$(echo {{ v }})\"\n# {{ v }}\ncat <<EOF\n{{ v }}\nEOF\ncat <<'Q'\n{{ v }}\nQ\necho `echo {{ v }}`\n";
+        let script = "echo {{ v }}\necho \"[{{ v }}]\"\necho '[{{ v }}]'\necho $'[{{ v }}]'\necho \"$(echo {{ v }})\"\n# {{ v }}\ncat <<EOF\n{{ v }}\nEOF\ncat <<'Q'\n{{ v }}\nQ\necho `echo {{ v }}`\necho \"`echo {{ v }}`\"\necho `echo \"{{ v }}\"`\necho `printf '%s' {{ v }}`\n";
         let t = Templates::new();
         for p in payloads {
             let ctx = to_value(&serde_json::json!({ "v": p }));

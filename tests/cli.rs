@@ -47,7 +47,7 @@ fn parameters_are_shell_quoted_and_never_execute() {
     let marker = s.path("pwned");
     s.write(
         "q.md",
-        "---\nparams:\n  host: {}\n---\n\n```bash {name=echo}\necho {{ params.host }}\necho \"[{{ params.host }}]\"\n```\n",
+        "---\nparams:\n  host: {}\n---\n\n```bash {name=echo}\necho {{ params.host }}\necho \"[{{ params.host }}]\"\necho `printf '%s' {{ params.host }}`\necho \"$(printf '%s' {{ params.host }})\"\n```\n",
     );
     for payload in [
         format!("$(touch {})", marker.display()),
@@ -55,6 +55,8 @@ fn parameters_are_shell_quoted_and_never_execute() {
         format!("x; touch {}", marker.display()),
         format!("'; touch {}; '", marker.display()),
         format!("a\ntouch {}", marker.display()),
+        format!("`;touch {};`", marker.display()),
+        format!("\";touch {};\"", marker.display()),
     ] {
         let param = format!("host={payload}");
         let r = s.run(&["run", "q.md", "-p", &param, "-o", "out.md"]);
