@@ -466,17 +466,12 @@ async fn ask(
     step: &Step,
     message: &str,
     command: &str,
+    target: &str,
     progress: &mut dyn Progress,
     interrupts: &mut Interrupts,
 ) -> Option<Decision> {
     // The operator approves what will actually run: show it (rendered,
     // secrets as their templates), with the target.
-    let target = step
-        .attrs
-        .hosts
-        .as_deref()
-        .or(step.attrs.host.as_deref())
-        .unwrap_or("local");
     let lines: Vec<&str> = command.lines().collect();
     let mut preview: String = lines
         .iter()
@@ -992,6 +987,14 @@ impl Runner {
             .render(&step.code, escape, &self.ctx.value(false, placeholders))
             .unwrap_or_else(|_| step.code.clone());
         self.record.steps[i].rendered = Some(self.redactor.redact(&shown));
+        // A templated `host=` is shown rendered from here on.
+        if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref()) {
+            if h.contains("{{") {
+                if let Ok(t) = self.templates.render(h, Escape::None, &exec_ctx) {
+                    self.record.steps[i].target = self.redactor.redact(t.trim());
+                }
+            }
+        }
         // The gate question is a template too (secrets shown as templates).
         let gate = gate_message(&self.doc, &step, self.args.step).map(|m| {
             let shown_ctx = self.ctx.value(false, placeholders);
@@ -1006,7 +1009,7 @@ impl Runner {
         if self.args.dry_run && !step.attrs.safe {
             let rec = &mut self.record.steps[i];
             rec.status = StepStatus::DryRun;
-            rec.reason = Some(dry_run_summary(&step, gate.as_deref()));
+            rec.reason = Some(dry_run_summary(&step, gate.as_deref(), &rec.target));
             self.progress.step_finished(&self.record.steps[i]);
             return StepFlow::Continue;
         }
@@ -1018,10 +1021,12 @@ impl Runner {
                     (Decision::Yes, "approved (--yes)")
                 } else {
                     let command = self.record.steps[i].rendered.clone().unwrap_or_default();
+                    let target = self.record.steps[i].target.clone();
                     match ask(
                         &step,
                         &message,
                         &command,
+                        &target,
                         self.progress.as_mut(),
                         &mut self.interrupts,
                     )
@@ -1936,15 +1941,8 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn dry_run_summary(step: &Step, gate: Option<&str>) -> String {
-    let mut parts = vec![format!(
-        "target {}",
-        step.attrs
-            .hosts
-            .as_deref()
-            .or(step.attrs.host.as_deref())
-            .unwrap_or("local")
-    )];
+fn dry_run_summary(step: &Step, gate: Option<&str>, target: &str) -> String {
+    let mut parts = vec![format!("target {target}")];
     if let Some(m) = gate {
         parts.push(format!("gate: \"{m}\""));
     }
@@ -2173,10 +2171,15 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     .render(s, Escape::None, &value)
                     .map_err(|e| e.message)
             };
+            let probe = InventoryProbe::new(
+                &doc.front.requires.hosts,
+                &doc.front.hosts,
+                ec2_resolver().as_ref(),
+            );
             let results = rt.block_on(crate::preconditions::evaluate(
                 &doc.front.requires,
                 &render,
-                &crate::preconditions::TcpProbe::default(),
+                &probe,
             ));
             let (line, col, width) = front_key_position(&doc, "requires");
             for r in results.iter().filter(|r| !r.ok) {

@@ -320,17 +320,20 @@ fn card(step: &StepRecord) -> String {
         }
         if let Some(http) = &step.http {
             let mut lines = vec![format!("{} {}", esc(&http.method), esc(&http.url))];
-            if let Some(s) = http.status {
+            let body = step.output.as_ref().map(output_html).unwrap_or_default();
+            // The output is the response as received (status, headers,
+            // body); the record's copy of them is shown only without it.
+            let has_output = !body.is_empty();
+            if let Some(s) = http.status.filter(|_| !has_output) {
                 lines.push(format!("<strong>HTTP {s}</strong>"));
             }
-            for (k, v) in &http.headers {
+            for (k, v) in http.headers.iter().filter(|_| !has_output) {
                 lines.push(format!("<span class=\"hk\">{}:</span> {}", esc(k), esc(v)));
             }
-            if let Some(e) = &http.error {
+            if let Some(e) = http.error.as_ref().filter(|_| !has_output) {
                 lines.push(format!("<span class=\"err\">error: {}</span>", esc(e)));
             }
-            let body = step.output.as_ref().map(output_html).unwrap_or_default();
-            if !body.is_empty() {
+            if has_output {
                 lines.push(String::new());
                 lines.push(body);
             }
