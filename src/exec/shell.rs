@@ -92,6 +92,9 @@ struct Saved {
     /// The restore script for the next step, once computed (the runner's
     /// environment is taken as fixed during a run).
     restore: Option<String>,
+    /// The full restore script of [`ShellKernel::snapshot`], once computed
+    /// (the runner saves a snapshot after every step).
+    full: Option<String>,
 }
 
 pub struct ShellKernel {
@@ -190,6 +193,7 @@ impl ShellKernel {
             saved.vars = Some(parse_state(env).0);
             saved.raw_env = env.to_string();
             saved.restore = None;
+            saved.full = None;
         }
         Ok(())
     }
@@ -306,12 +310,21 @@ impl ShellKernel {
         // A failure to adopt a new state leaves the previous one, which is
         // what the next step would see as well.
         let _ = self.absorb();
-        let saved = self.lock();
+        let mut saved = self.lock();
         if saved.vars.is_none() && saved.cwd.is_none() {
             return ShellState::default();
         }
+        let env_script = match (&saved.vars, &saved.full) {
+            (None, _) => None,
+            (Some(_), Some(full)) => Some(full.clone()),
+            (Some(_), None) => {
+                let full = restore_script(&saved, true);
+                saved.full = Some(full.clone());
+                Some(full)
+            }
+        };
         ShellState {
-            env_script: saved.vars.as_ref().map(|_| restore_script(&saved, true)),
+            env_script,
             cwd: saved.cwd.clone(),
             shell: Some(self.program.clone()),
         }
@@ -349,6 +362,7 @@ impl ShellKernel {
             cwd: state.cwd,
             raw_env: String::new(),
             restore: None,
+            full: None,
         };
         Ok(())
     }
