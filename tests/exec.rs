@@ -561,6 +561,34 @@ fn shells() -> Vec<(&'static str, &'static str)> {
 }
 
 #[tokio::test]
+async fn the_shell_is_found_in_path_once_and_a_missing_one_fails_by_name() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let k = ShellKernel::new(state.path(), "bash", "set -eo pipefail").expect("kernel");
+    let spec = k.prepare("echo \"$0\"", None, &[]).expect("prepare");
+    let expected = std::env::split_paths(&std::env::var_os("PATH").expect("PATH"))
+        .map(|d| d.join("bash"))
+        .find(|p| p.is_file())
+        .expect("bash in PATH");
+    assert_eq!(spec.program, expected.to_str().expect("utf-8"));
+    // `$0` is still the name the runbook used.
+    let (t, out) = step(&k, "echo \"$0\"").await;
+    assert_eq!((t, out.as_str()), (Termination::Exited(0), "bash\n"));
+
+    let state = tempfile::tempdir().expect("tempdir");
+    let k = ShellKernel::new(state.path(), "no-such-shell-rb", "").expect("kernel");
+    let spec = k.prepare("true", None, &[]).expect("prepare");
+    assert_eq!(spec.program, "no-such-shell-rb");
+    let (_tx, rx) = watch::channel(Interrupt::None);
+    let err = run(&spec, &mut |_, _| {}, rx)
+        .await
+        .expect_err("no such shell");
+    assert_eq!(
+        err.to_string(),
+        "cannot run no-such-shell-rb: No such file or directory (os error 2)"
+    );
+}
+
+#[tokio::test]
 async fn exports_and_cd_carry_over_to_the_next_step() {
     for (shell, prelude) in shells() {
         let state = tempfile::tempdir().expect("tempdir");

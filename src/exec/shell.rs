@@ -103,6 +103,9 @@ pub struct ShellKernel {
     hot: PathBuf,
     _hot_guard: Option<tempfile::TempDir>,
     program: String,
+    /// `program` found in `PATH` once: spawning by bare name makes the
+    /// system try every `PATH` entry before it on every step.
+    executable: String,
     prelude: String,
     counter: AtomicU64,
     saved: Mutex<Saved>,
@@ -144,6 +147,7 @@ impl ShellKernel {
             hot,
             _hot_guard: hot_guard,
             program: program.to_string(),
+            executable: find_in_path(program),
             prelude: prelude.to_string(),
             counter: AtomicU64::new(0),
             saved: Mutex::new(Saved::default()),
@@ -302,7 +306,7 @@ impl ShellKernel {
             s.push_str(&quote(&path.to_string_lossy()));
             args.extend([s, self.program.clone(), String::new(), self.prelude.clone()]);
         }
-        Ok(ProcessSpec::new(self.program.clone(), args))
+        Ok(ProcessSpec::new(self.executable.clone(), args))
     }
 
     /// The state the next step would start from.
@@ -720,6 +724,33 @@ fn inherited_names() -> Vec<String> {
         .filter_map(|(k, _)| k.to_str().map(str::to_string))
         .filter(|k| is_identifier(k) && k != "_")
         .collect()
+}
+
+/// The first executable `program` in the runner's `PATH` (which does not
+/// change during a run); `program` itself when it names a path or is not
+/// found (spawning it then fails the way it always did).
+fn find_in_path(program: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return program.to_string();
+    }
+    let Some(path) = std::env::var_os("PATH") else {
+        return program.to_string();
+    };
+    for dir in std::env::split_paths(&path) {
+        // A relative entry depends on the directory: leave it to the system.
+        if !dir.is_absolute() {
+            break;
+        }
+        let candidate = dir.join(program);
+        if std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            && let Some(found) = candidate.to_str()
+        {
+            return found.to_string();
+        }
+    }
+    program.to_string()
 }
 
 fn is_identifier(s: &str) -> bool {
