@@ -116,6 +116,9 @@ if [ "$only" != ansible ]; then
     fi
     commands+=("$runbook_cmd")
     names+=("runbook run --forks $forks")
+    (cd "$work" && /usr/bin/time -v "$runbook" run RUNBOOK.md --yes --quiet --forks "$forks" \
+        >/dev/null 2>"$work/runbook-time.txt")
+    runbook_rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/runbook-time.txt")
 fi
 if [ "$only" != runbook ]; then
     if [ ! -x "$venv/bin/ansible" ]; then
@@ -163,6 +166,9 @@ else
         mean=$(python3 -c "print(f'{($end - $start) / $runs:.3f}')")
         echo "| \`${names[$i]}\` | $mean | $runs |" >> "$out"
     done
+fi
+if [ -n "${runbook_rss:-}" ]; then
+    printf '\nrunbook peak RSS (/usr/bin/time -v, one run): %s MiB\n' "$((runbook_rss / 1024))" >> "$out"
 fi
 echo "wrote $out" >&2
 cat "$out"
