@@ -5,21 +5,24 @@
 # Both open 50 fresh SSH connections per run (ansible's ControlPersist is
 # turned off so later runs do not reuse the first run's connections).
 #
-# Usage: bench/fanout.sh [OUT.md]       (default: bench/results/fanout.md)
-# Env:   RUNBOOK=path/to/runbook (default: target/release/runbook, built
-#        if missing), HOSTS=50, FORKS=10, RUNS=5, ONLY=runbook|ansible.
+# Usage: bench/fanout.sh [OUT.md]       (default: bench/results-fanout.md)
+# Env:   RUNBOOK=path/to/runbook (default: $CARGO_TARGET_DIR/release/runbook,
+#        else target/release/runbook; built if missing), HOSTS=50, FORKS=10,
+#        RUNS=10, ONLY=runbook|ansible, BENCH_VENV=venv for ansible-core
+#        (default: ~/.cache/runbook/bench-venv, outside the checkout).
 # Needs: /usr/sbin/sshd (apt-get install openssh-server), python3 -m venv,
 #        hyperfine (apt-get install hyperfine; falls back to bash `time`).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-out=${1:-$here/results/fanout.md}
+out=${1:-$here/results-fanout.md}
 hosts=${HOSTS:-50}
 forks=${FORKS:-10}
-runs=${RUNS:-5}
+runs=${RUNS:-10}
 only=${ONLY:-}
-runbook=${RUNBOOK:-$root/target/release/runbook}
+runbook=${RUNBOOK:-${CARGO_TARGET_DIR:-$root/target}/release/runbook}
+venv=${BENCH_VENV:-$HOME/.cache/runbook/bench-venv}
 
 [ -x /usr/sbin/sshd ] || { echo "fanout.sh: /usr/sbin/sshd is missing (apt-get install -y openssh-server)" >&2; exit 2; }
 
@@ -100,12 +103,12 @@ commands=()
 names=()
 if [ "$only" != ansible ]; then
     if [ ! -x "$runbook" ]; then
-        (cd "$root" && cargo build --release --no-default-features --bin runbook >&2)
+        (cd "$root" && cargo build --release --bin runbook >&2)
     fi
     # runbook reads the client's known_hosts from this variable
     # (SshOptions::from_env); the annotated copy goes to the work dir.
     export RUNBOOK_SSH_KNOWN_HOSTS="$work/known_hosts"
-    runbook_cmd="cd $work && $runbook run RUNBOOK.md --yes --forks $forks >/dev/null"
+    runbook_cmd="cd $work && $runbook run RUNBOOK.md --yes --quiet --forks $forks >/dev/null"
     if ! bash -c "$runbook_cmd" 2>"$work/runbook.err"; then
         echo "fanout.sh: runbook run failed:" >&2
         cat "$work/runbook.err" >&2
@@ -113,11 +116,13 @@ if [ "$only" != ansible ]; then
     fi
     commands+=("$runbook_cmd")
     names+=("runbook run --forks $forks")
+    (cd "$work" && /usr/bin/time -v "$runbook" run RUNBOOK.md --yes --quiet --forks "$forks" \
+        >/dev/null 2>"$work/runbook-time.txt")
+    runbook_rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/runbook-time.txt")
 fi
 if [ "$only" != runbook ]; then
-    venv=$here/.venv
     if [ ! -x "$venv/bin/ansible" ]; then
-        python3 -m venv "$venv"
+        [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet ansible-core
     fi
     export ANSIBLE_SSH_ARGS="-F $work/ssh_config -o ControlMaster=no"
@@ -161,6 +166,9 @@ else
         mean=$(python3 -c "print(f'{($end - $start) / $runs:.3f}')")
         echo "| \`${names[$i]}\` | $mean | $runs |" >> "$out"
     done
+fi
+if [ -n "${runbook_rss:-}" ]; then
+    printf '\nrunbook peak RSS (/usr/bin/time -v, one run): %s MiB\n' "$((runbook_rss / 1024))" >> "$out"
 fi
 echo "wrote $out" >&2
 cat "$out"

@@ -273,43 +273,96 @@ struct Context {
     hosts: IndexMap<String, serde_json::Value>,
     run: serde_json::Value,
     steps: IndexMap<String, StepCtx>,
+    /// Template values, converted once. Every step renders against the
+    /// context (several times), and converting the whole environment and
+    /// every earlier step's result on each render made a run quadratic in
+    /// its number of steps.
+    cache: ValueCache,
+}
+
+#[derive(Default)]
+struct ValueCache {
+    /// params, env, hosts, run: fixed for the run.
+    fixed: std::sync::OnceLock<[minijinja::Value; 4]>,
+    /// `secrets` as shown (index 0) and revealed (index 1).
+    secrets: [std::sync::OnceLock<minijinja::Value>; 2],
+    /// Each step's result, converted when it is set.
+    steps: IndexMap<String, minijinja::Value>,
+    /// The `steps` map, until the next step result is set.
+    steps_map: std::sync::Mutex<Option<minijinja::Value>>,
 }
 
 impl Context {
+    /// Sets the result of a step as later steps see it.
+    fn set_step(&mut self, name: String, ctx: StepCtx) {
+        self.cache.steps.insert(name.clone(), to_value(&ctx));
+        *self
+            .cache
+            .steps_map
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        self.steps.insert(name, ctx);
+    }
+
     /// The template context. `reveal` = real secret values (for execution);
     /// otherwise secrets render as their template text (for reports).
     fn value(&self, reveal: bool, placeholders: Option<&Document>) -> minijinja::Value {
-        let secrets: IndexMap<String, String> = self
-            .secrets
-            .iter()
-            .map(|(k, v)| {
-                let shown = if reveal {
-                    v.clone()
-                } else {
-                    format!("{{{{ secrets.{k} }}}}")
-                };
-                (k.clone(), shown)
-            })
-            .collect();
-        let mut steps: IndexMap<String, minijinja::Value> = self
-            .steps
-            .iter()
-            .map(|(k, v)| (k.clone(), to_value(v)))
-            .collect();
-        if let Some(doc) = placeholders {
-            for s in &doc.steps {
-                steps.entry(s.name.clone()).or_insert_with(|| {
-                    minijinja::Value::from_object(Placeholder(format!("steps.{}", s.name)))
-                });
+        let [params, env, hosts, run] = self.cache.fixed.get_or_init(|| {
+            [
+                to_value(&self.params),
+                to_value(&self.env),
+                to_value(&self.hosts),
+                to_value(&self.run),
+            ]
+        });
+        let secrets = self.cache.secrets[usize::from(reveal)].get_or_init(|| {
+            let secrets: IndexMap<String, String> = self
+                .secrets
+                .iter()
+                .map(|(k, v)| {
+                    let shown = if reveal {
+                        v.clone()
+                    } else {
+                        format!("{{{{ secrets.{k} }}}}")
+                    };
+                    (k.clone(), shown)
+                })
+                .collect();
+            to_value(&secrets)
+        });
+        let steps_map = |placeholders: Option<&Document>| {
+            let mut steps: std::collections::BTreeMap<String, minijinja::Value> = self
+                .cache
+                .steps
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if let Some(doc) = placeholders {
+                for s in &doc.steps {
+                    steps.entry(s.name.clone()).or_insert_with(|| {
+                        minijinja::Value::from_object(Placeholder(format!("steps.{}", s.name)))
+                    });
+                }
             }
-        }
+            minijinja::Value::from(steps)
+        };
+        let steps = match placeholders {
+            Some(_) => steps_map(placeholders),
+            None => self
+                .cache
+                .steps_map
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| steps_map(None))
+                .clone(),
+        };
         minijinja::context! {
-            params => to_value(&self.params),
-            env => to_value(&self.env),
-            secrets => to_value(&secrets),
-            hosts => to_value(&self.hosts),
-            run => to_value(&self.run),
-            steps => minijinja::Value::from(steps.into_iter().collect::<std::collections::BTreeMap<String, minijinja::Value>>()),
+            params => params.clone(),
+            env => env.clone(),
+            secrets => secrets.clone(),
+            hosts => hosts.clone(),
+            run => run.clone(),
+            steps => steps,
         }
     }
 }
@@ -724,6 +777,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
             "runbook": args.file.display().to_string(),
         }),
         steps: IndexMap::new(),
+        cache: ValueCache::default(),
     };
 
     let state_dir = tempfile::Builder::new()
@@ -811,7 +865,7 @@ impl Runner {
             {
                 if let Some(slot) = self.record.steps.get_mut(record.index) {
                     if slot.name == record.name {
-                        self.ctx.steps.insert(record.name.clone(), ctx);
+                        self.ctx.set_step(record.name.clone(), ctx);
                         *slot = *record;
                         shell = Some(s);
                     }
@@ -1134,7 +1188,7 @@ impl Runner {
         rec.status = StepStatus::Skipped;
         rec.reason = Some(reason.to_string());
         let name = rec.name.clone();
-        self.ctx.steps.insert(
+        self.ctx.set_step(
             name,
             StepCtx {
                 status: "skipped".into(),
@@ -1711,7 +1765,7 @@ impl Runner {
                 )
             })
             .collect();
-        self.ctx.steps.insert(
+        self.ctx.set_step(
             step.name.clone(),
             StepCtx {
                 stdout: result.stdout,

@@ -1,7 +1,7 @@
 //! Local execution through real processes: process groups, timeouts,
 //! interrupts, leaked pipes, output capture and the shell kernel.
 
-use runbook::exec::capture::{CaptureConfig, OutputCapture, strip_ansi};
+use runbook::exec::capture::{CaptureConfig, LOG_DEFER_BYTES, OutputCapture, strip_ansi};
 use runbook::exec::process::{Interrupt, ProcessOutcome, ProcessSpec, Stream, Termination, run};
 use runbook::exec::shell::{ShellKernel, ShellState, interpreter_spec};
 use runbook::secrets::Redactor;
@@ -370,6 +370,64 @@ fn short_output_is_whole_in_head_and_the_log_is_removed() {
 }
 
 #[test]
+fn a_log_is_only_created_when_needed_and_a_stale_one_is_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("step.log");
+    std::fs::write(&log, "left by an earlier run\n").expect("stale log");
+    let mut cap =
+        OutputCapture::new(capture_cfg(10, Some(&log)), &Redactor::empty()).expect("capture");
+    cap.push(Stream::Stdout, b"one\n");
+    // Held in memory: the stale file is untouched until the end.
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("stale log"),
+        "left by an earlier run\n"
+    );
+    let got = cap.finish().expect("finish");
+    assert_eq!(got.output.log_path, None);
+    assert!(!log.exists());
+
+    // Past LOG_DEFER_BYTES the file is created and streamed to at once,
+    // starting with what was held back.
+    let mut cap =
+        OutputCapture::new(capture_cfg(10, Some(&log)), &Redactor::empty()).expect("capture");
+    let line = format!("{}\n", "x".repeat(99));
+    let mut expected = String::new();
+    while expected.len() <= LOG_DEFER_BYTES {
+        cap.push(Stream::Stdout, line.as_bytes());
+        expected.push_str(&line);
+    }
+    assert!(log.exists());
+    let got = cap.finish().expect("finish");
+    assert_eq!(
+        got.output.log_path.as_deref(),
+        Some(log.to_str().expect("utf-8"))
+    );
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), expected);
+}
+
+#[test]
+fn a_log_that_cannot_be_created_fails_only_when_it_is_needed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("missing").join("step.log");
+    let mut cap =
+        OutputCapture::new(capture_cfg(10, Some(&log)), &Redactor::empty()).expect("capture");
+    cap.push(Stream::Stdout, b"short\n");
+    assert_eq!(cap.finish().expect("finish").output.head, "short");
+
+    let mut cap =
+        OutputCapture::new(capture_cfg(2, Some(&log)), &Redactor::empty()).expect("capture");
+    cap.push(Stream::Stdout, b"1\n2\n3\n");
+    let err = cap.finish().expect_err("the log is needed");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot create {}: No such file or directory (os error 2)",
+            log.display()
+        )
+    );
+}
+
+#[test]
 fn exactly_max_lines_is_not_cut_and_one_more_is() {
     for (lines, omitted) in [(6usize, 0u64), (7, 1)] {
         let mut cap =
@@ -500,6 +558,34 @@ fn shells() -> Vec<(&'static str, &'static str)> {
         eprintln!("zsh is not installed: its kernel is not tested");
     }
     v
+}
+
+#[tokio::test]
+async fn the_shell_is_found_in_path_once_and_a_missing_one_fails_by_name() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let k = ShellKernel::new(state.path(), "bash", "set -eo pipefail").expect("kernel");
+    let spec = k.prepare("echo \"$0\"", None, &[]).expect("prepare");
+    let expected = std::env::split_paths(&std::env::var_os("PATH").expect("PATH"))
+        .map(|d| d.join("bash"))
+        .find(|p| p.is_file())
+        .expect("bash in PATH");
+    assert_eq!(spec.program, expected.to_str().expect("utf-8"));
+    // `$0` is still the name the runbook used.
+    let (t, out) = step(&k, "echo \"$0\"").await;
+    assert_eq!((t, out.as_str()), (Termination::Exited(0), "bash\n"));
+
+    let state = tempfile::tempdir().expect("tempdir");
+    let k = ShellKernel::new(state.path(), "no-such-shell-rb", "").expect("kernel");
+    let spec = k.prepare("true", None, &[]).expect("prepare");
+    assert_eq!(spec.program, "no-such-shell-rb");
+    let (_tx, rx) = watch::channel(Interrupt::None);
+    let err = run(&spec, &mut |_, _| {}, rx)
+        .await
+        .expect_err("no such shell");
+    assert_eq!(
+        err.to_string(),
+        "cannot run no-such-shell-rb: No such file or directory (os error 2)"
+    );
 }
 
 #[tokio::test]

@@ -26,7 +26,11 @@
 //!
 //! The full log is only worth keeping when the report does not already
 //! hold everything: [`OutputCapture::finish`] keeps it when lines were
-//! omitted or a kept line was shortened, and deletes it otherwise.
+//! omitted or a kept line was shortened, and deletes it otherwise. The
+//! first [`LOG_DEFER_BYTES`] are held in memory and the file is created
+//! only once there is more, or at the end if it is kept: most steps print
+//! a few lines, and creating then deleting a file on a disk filesystem for
+//! each of them costs more than the rest of the capture.
 
 use super::process::Stream;
 use crate::record::OutputRecord;
@@ -38,6 +42,9 @@ use std::path::PathBuf;
 
 /// Longest line kept in the head or tail, in bytes (the full log has it all).
 pub const MAX_LINE_BYTES: usize = 4096;
+
+/// Output held in memory before the log file is created.
+pub const LOG_DEFER_BYTES: usize = 64 * 1024;
 
 /// Mark appended to a shortened line.
 pub const CUT_MARK: &str = "…";
@@ -74,8 +81,11 @@ pub struct OutputCapture {
     stdout: StreamState,
     stderr: StreamState,
     lines: LineKeeper,
+    /// The log file, once created.
     log: Option<BufWriter<File>>,
     log_path: Option<PathBuf>,
+    /// Output not written to the log yet (until it is created).
+    pending: Vec<u8>,
     log_error: Option<io::Error>,
     total_bytes: u64,
     keep: usize,
@@ -107,23 +117,17 @@ impl StreamState {
 }
 
 impl OutputCapture {
-    /// Creates the capture and, when `cfg.log_path` is set, the log file.
+    /// Creates the capture. The log file at `cfg.log_path` is created when
+    /// the output outgrows [`LOG_DEFER_BYTES`] or at [`finish`](Self::finish)
+    /// if it is kept; a failure to create it is reported there.
     pub fn new(cfg: CaptureConfig, redactor: &Redactor) -> io::Result<Self> {
-        let log = match &cfg.log_path {
-            Some(p) => Some(BufWriter::with_capacity(
-                64 * 1024,
-                File::create(p).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot create {}: {e}", p.display()))
-                })?,
-            )),
-            None => None,
-        };
         Ok(OutputCapture {
             stdout: StreamState::new(redactor),
             stderr: StreamState::new(redactor),
             lines: LineKeeper::new(cfg.max_lines),
-            log,
+            log: None,
             log_path: cfg.log_path,
+            pending: Vec::new(),
             log_error: None,
             total_bytes: 0,
             keep: cfg.keep_stdout,
@@ -152,6 +156,13 @@ impl OutputCapture {
             return;
         }
         self.total_bytes += bytes.len() as u64;
+        if self.log.is_none() && self.log_path.is_some() && self.log_error.is_none() {
+            if self.pending.len() + bytes.len() <= LOG_DEFER_BYTES {
+                self.pending.extend_from_slice(bytes);
+            } else {
+                self.open_log();
+            }
+        }
         if let Some(log) = &mut self.log
             && self.log_error.is_none()
             && let Err(e) = log.write_all(bytes)
@@ -172,6 +183,30 @@ impl OutputCapture {
         }
     }
 
+    /// Creates the log file and writes what was held back.
+    fn open_log(&mut self) {
+        let Some(p) = &self.log_path else {
+            return;
+        };
+        match File::create(p) {
+            Ok(f) => {
+                let mut log = BufWriter::with_capacity(64 * 1024, f);
+                let pending = std::mem::take(&mut self.pending);
+                if let Err(e) = log.write_all(&pending) {
+                    self.log_error = Some(e);
+                }
+                self.log = Some(log);
+            }
+            Err(e) => {
+                self.pending = Vec::new();
+                self.log_error = Some(io::Error::new(
+                    e.kind(),
+                    format!("cannot create {}: {e}", p.display()),
+                ));
+            }
+        }
+    }
+
     /// The last non-blank line seen so far (for a progress spinner).
     pub fn last_line(&self) -> Option<String> {
         self.lines.last_line()
@@ -185,6 +220,7 @@ impl OutputCapture {
             + self.stderr.kept.capacity()
             + self.scratch_a.capacity()
             + self.scratch_b.capacity()
+            + self.pending.capacity()
             + self.log.as_ref().map_or(0, |l| l.capacity())
     }
 
@@ -206,20 +242,32 @@ impl OutputCapture {
             self.emit(stream, &clean);
         }
         self.lines.finish();
+        let (head, tail, omitted) = self.lines.render();
+        let keep_log = omitted > 0 || self.lines.any_line_cut;
+        if keep_log && self.log.is_none() && self.log_error.is_none() {
+            self.open_log();
+        }
         if let Some(e) = self.log_error.take() {
             return Err(e);
         }
+        let created = self.log.is_some();
         if let Some(mut log) = self.log.take() {
             log.flush()?;
         }
-        let (head, tail, omitted) = self.lines.render();
-        let keep_log = omitted > 0 || self.lines.any_line_cut;
         let log_path = match &self.log_path {
             Some(p) if keep_log => Some(p.display().to_string()),
             Some(p) => {
-                std::fs::remove_file(p).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot remove {}: {e}", p.display()))
-                })?;
+                // Not created: only a log left by an earlier run can be
+                // there, and it must not stay beside the new report.
+                match std::fs::remove_file(p) {
+                    Err(e) if created || e.kind() != io::ErrorKind::NotFound => {
+                        return Err(io::Error::new(
+                            e.kind(),
+                            format!("cannot remove {}: {e}", p.display()),
+                        ));
+                    }
+                    _ => {}
+                }
                 None
             }
             None => None,

@@ -92,6 +92,9 @@ struct Saved {
     /// The restore script for the next step, once computed (the runner's
     /// environment is taken as fixed during a run).
     restore: Option<String>,
+    /// The full restore script of [`ShellKernel::snapshot`], once computed
+    /// (the runner saves a snapshot after every step).
+    full: Option<String>,
 }
 
 pub struct ShellKernel {
@@ -100,6 +103,9 @@ pub struct ShellKernel {
     hot: PathBuf,
     _hot_guard: Option<tempfile::TempDir>,
     program: String,
+    /// `program` found in `PATH` once: spawning by bare name makes the
+    /// system try every `PATH` entry before it on every step.
+    executable: String,
     prelude: String,
     counter: AtomicU64,
     saved: Mutex<Saved>,
@@ -141,6 +147,7 @@ impl ShellKernel {
             hot,
             _hot_guard: hot_guard,
             program: program.to_string(),
+            executable: find_in_path(program),
             prelude: prelude.to_string(),
             counter: AtomicU64::new(0),
             saved: Mutex::new(Saved::default()),
@@ -190,6 +197,7 @@ impl ShellKernel {
             saved.vars = Some(parse_state(env).0);
             saved.raw_env = env.to_string();
             saved.restore = None;
+            saved.full = None;
         }
         Ok(())
     }
@@ -298,7 +306,7 @@ impl ShellKernel {
             s.push_str(&quote(&path.to_string_lossy()));
             args.extend([s, self.program.clone(), String::new(), self.prelude.clone()]);
         }
-        Ok(ProcessSpec::new(self.program.clone(), args))
+        Ok(ProcessSpec::new(self.executable.clone(), args))
     }
 
     /// The state the next step would start from.
@@ -323,12 +331,21 @@ impl ShellKernel {
         // A failure to adopt a new state leaves the previous one, which is
         // what the next step would see as well.
         let _ = self.absorb();
-        let saved = self.lock();
+        let mut saved = self.lock();
         if saved.vars.is_none() && saved.cwd.is_none() {
             return ShellState::default();
         }
+        let env_script = match (&saved.vars, &saved.full) {
+            (None, _) => None,
+            (Some(_), Some(full)) => Some(full.clone()),
+            (Some(_), None) => {
+                let full = restore_script(&saved, true);
+                saved.full = Some(full.clone());
+                Some(full)
+            }
+        };
         ShellState {
-            env_script: saved.vars.as_ref().map(|_| restore_script(&saved, true)),
+            env_script,
             cwd: saved.cwd.clone(),
             shell: Some(self.program.clone()),
         }
@@ -366,6 +383,7 @@ impl ShellKernel {
             cwd: state.cwd,
             raw_env: String::new(),
             restore: None,
+            full: None,
         };
         Ok(())
     }
@@ -723,6 +741,33 @@ fn inherited_names() -> Vec<String> {
         .filter_map(|(k, _)| k.to_str().map(str::to_string))
         .filter(|k| is_identifier(k) && k != "_")
         .collect()
+}
+
+/// The first executable `program` in the runner's `PATH` (which does not
+/// change during a run); `program` itself when it names a path or is not
+/// found (spawning it then fails the way it always did).
+fn find_in_path(program: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return program.to_string();
+    }
+    let Some(path) = std::env::var_os("PATH") else {
+        return program.to_string();
+    };
+    for dir in std::env::split_paths(&path) {
+        // A relative entry depends on the directory: leave it to the system.
+        if !dir.is_absolute() {
+            break;
+        }
+        let candidate = dir.join(program);
+        if std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            && let Some(found) = candidate.to_str()
+        {
+            return found.to_string();
+        }
+    }
+    program.to_string()
 }
 
 fn is_identifier(s: &str) -> bool {
