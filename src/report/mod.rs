@@ -128,6 +128,14 @@ fn visible_control(c: char) -> Option<char> {
     }
 }
 
+/// A JSON value as a person writes it: strings without quotes.
+pub fn plain_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,13 +186,5 @@ mod tests {
     fn control_characters_become_visible() {
         assert_eq!(one_line("a\nb\u{1b}[0m\u{7}"), "a b␛[0m␇");
         assert_eq!(visible_controls("a\n\tb\u{0}"), "a\n\tb␀");
-    }
-}
-
-/// A JSON value as a person writes it: strings without quotes.
-pub fn plain_value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
