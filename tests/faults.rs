@@ -313,3 +313,52 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn sigterm_then_a_second_signal_kills_at_once() {
+    let s = Scratch::new();
+    s.write(
+        "k.md",
+        "```bash {name=stubborn}\ntrap '' TERM\necho ignoring TERM\nsleep 618\n```\n",
+    );
+    let mut child = s
+        .cmd()
+        .args(["run", "k.md", "-o", "out.md"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids_running("sleep 618").is_empty() {
+        assert!(Instant::now() < deadline, "step never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // SIGTERM is the first interrupt: TERM to the step's group, which ignores it.
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited before the grace period"
+    );
+    // The second one kills at once, well before the 3 s grace period ends.
+    let t0 = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_millis(2000),
+            "no exit after the second signal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    let out = s.read("out.md");
+    let block = block_of(&out, "stubborn");
+    assert!(block.contains("interrupted"), "{block}");
+    assert!(block.contains("ignoring TERM"), "{block}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pids_running("sleep 618").is_empty());
+}
