@@ -1234,7 +1234,9 @@ error: template syntax error: unexpected `}`, expected end of variable block
             short,
             vec![
                 "rb.md:5:23: error: step `a` refers to `steps.b`, which only runs later (line 9)",
+                "rb.md:5:47: error: `cwd` is not supported on remote hosts: use `cd` / `export` in the step",
                 "rb.md:5:55: error: undefined param `dir`: not declared under `params:` in the front matter",
+                "rb.md:5:70: error: `env` is not supported on remote hosts: use `cd` / `export` in the step",
                 "rb.md:5:80: error: undefined secret `S`: not declared under `secrets:` in the front matter",
                 "rb.md:5:99: error: unknown host `db9`: not declared under `hosts:` in the front matter and not a `user@host` address",
                 "rb.md:13:32: error: expression syntax error: unexpected end of input, expected expression",
