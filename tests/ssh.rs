@@ -255,7 +255,7 @@ async fn term_ignoring_step_is_killed_after_the_grace_period() {
     )
     .await;
     assert_eq!(r.unwrap().termination, Termination::TimedOut);
-    assert!(started.elapsed() < Duration::from_secs(6));
+    assert!(started.elapsed() < Duration::from_secs(15));
     assert_no_remote_process("sleep 613");
     pool.close_all().await;
 }
@@ -329,7 +329,7 @@ async fn background_process_holding_the_output_is_reported_as_leaked() {
     let outcome = r.unwrap();
     assert_eq!(outcome.termination, Termination::Exited(0));
     assert!(outcome.leaked);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(c.out(), "done\n");
     pool.close_all().await;
     Command::new("pkill")
@@ -389,7 +389,7 @@ async fn refused_port_fails_at_once_with_the_ssh_message() {
     };
     let started = Instant::now();
     let err = pool.check_reachable(&t).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(8));
     assert_eq!(
         err.to_string(),
         format!(
@@ -683,7 +683,7 @@ async fn interrupt_while_connecting_ends_the_step() {
         .unwrap();
     assert_eq!(outcome.termination, Termination::Interrupted);
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
