@@ -453,6 +453,23 @@ async fn run_binary(dir: PathBuf, args: Vec<String>, token: &'static str) -> std
     .expect("join")
 }
 
+/// `runbook run restart.md --report-dir reports --publish … --gitlab-url …`
+fn run_with_publish(server: &Server) -> Vec<String> {
+    [
+        "run",
+        "restart.md",
+        "--report-dir",
+        "reports",
+        "--publish",
+        "gitlab:sre/incidents#42",
+        "--gitlab-url",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("http://{}/api/v4", server.addr)])
+    .collect()
+}
+
 const RUNBOOK: &str = "---\ntitle: Restart api\n---\n\n```bash {name=check}\necho healthy\n```\n\n```bash {name=restart}\necho restarting\nexit 3\n```\n";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -460,21 +477,7 @@ async fn run_with_publish_uploads_the_reports_and_posts_the_note() {
     let server = start(Mode::GitLab).await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("restart.md"), RUNBOOK).expect("write");
-    let out = run_binary(
-        dir.path().to_path_buf(),
-        vec![
-            "run".into(),
-            "restart.md".into(),
-            "--report-dir".into(),
-            "reports".into(),
-            "--publish".into(),
-            "gitlab:sre/incidents#42".into(),
-            "--gitlab-url".into(),
-            format!("http://{}/api/v4", server.addr),
-        ],
-        TOKEN,
-    )
-    .await;
+    let out = run_binary(dir.path().to_path_buf(), run_with_publish(&server), TOKEN).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The run's own result decides the exit code: the step failed.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -516,16 +519,7 @@ async fn rejected_token_keeps_the_run_result_and_the_local_report() {
     std::fs::write(dir.path().join("restart.md"), RUNBOOK).expect("write");
     let out = run_binary(
         dir.path().to_path_buf(),
-        vec![
-            "run".into(),
-            "restart.md".into(),
-            "--report-dir".into(),
-            "reports".into(),
-            "--publish".into(),
-            "gitlab:sre/incidents#42".into(),
-            "--gitlab-url".into(),
-            format!("http://{}/api/v4", server.addr),
-        ],
+        run_with_publish(&server),
         "wrong-token",
     )
     .await;
