@@ -26,10 +26,20 @@ fi
 # their own on a free port, so stop it to keep the machine quiet.
 $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
 
-if ! command -v moto_server >/dev/null 2>&1; then
-  echo "==> installing moto[server]"
-  python3 -m pip install -q 'moto[server]'
+# moto's EC2-compatible server goes into a venv outside the checkout (Debian's
+# pip refuses installs into the system Python).
+venv="${RUNBOOK_VENV:-$HOME/.cache/runbook/venv}"
+if [ ! -x "$venv/bin/moto_server" ]; then
+  if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    echo "==> installing python3-venv"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  echo "==> installing moto[server] into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q 'moto[server]'
 fi
+export PATH="$venv/bin:$PATH"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
