@@ -16,6 +16,9 @@ pub struct RunRecord {
     pub runbook: RunbookInfo,
     pub tool_version: String,
     pub operator: String,
+    /// The CI job that made the run (`CI_JOB_URL`), when there is one.
+    #[serde(default)]
+    pub job_url: Option<String>,
     pub machine: String,
     /// Params as used (secrets masked).
     pub params: IndexMap<String, serde_json::Value>,
@@ -26,9 +29,33 @@ pub struct RunRecord {
     pub result: RunResult,
     pub exit_code: Option<i32>,
     pub dry_run: bool,
+    /// The command-line flags that change what the run covers, as typed:
+    /// `--resume`, `--from STEP`, `--dry-run`, `--yes`, `--step`. Empty for
+    /// a full run.
+    #[serde(default)]
+    pub mode: Vec<String>,
     #[serde(default)]
     pub preconditions: Vec<PreconditionResult>,
     pub steps: Vec<StepRecord>,
+}
+
+impl RunRecord {
+    /// The result the record as a whole supports. A run that went fine from
+    /// `--from` or `--resume` on still holds the earlier steps' results: a
+    /// failed or aborted one among them makes the record failed or aborted,
+    /// never `ok`.
+    pub fn settled_result(&self) -> RunResult {
+        if self.result != RunResult::Ok {
+            return self.result;
+        }
+        if self.steps.iter().any(|s| s.status.is_failure()) {
+            RunResult::Failed
+        } else if self.steps.iter().any(|s| s.status == StepStatus::Aborted) {
+            RunResult::Aborted
+        } else {
+            RunResult::Ok
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

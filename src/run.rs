@@ -13,6 +13,7 @@ use crate::error::{Error, Result, exit};
 use crate::exec::capture::{CaptureConfig, OutputCapture};
 use crate::exec::process::{self, Interrupt, Interrupts, Stream, Termination};
 use crate::exec::shell::{ShellKernel, ShellState};
+use crate::outputs::Outputs;
 use crate::record::*;
 use crate::report::terminal::{self, ColorChoice, Progress};
 use crate::secrets::Redactor;
@@ -35,22 +36,11 @@ const KILL_GRACE: Duration = Duration::from_secs(3);
 // ---------------------------------------------------------------------------
 // Small shared helpers
 
-/// Writes a file atomically: a temp file in the same directory, then rename.
+/// Writes a file atomically and privately (0600): a new temp file in the
+/// same directory, then rename. Refuses symlinks, special files and other
+/// users' files (see [`crate::safe_fs`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".runbook-tmp-")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_data())
-        .map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    crate::safe_fs::write_private(path, bytes)
 }
 
 pub fn now_rfc3339() -> String {
@@ -58,8 +48,10 @@ pub fn now_rfc3339() -> String {
     ts.round(jiff::Unit::Millisecond).unwrap_or(ts).to_string()
 }
 
+/// Who runs: in GitLab CI the person behind the job (`GITLAB_USER_LOGIN`),
+/// not the runner's account; else the login name.
 fn operator() -> String {
-    for var in ["USER", "LOGNAME"] {
+    for var in ["GITLAB_USER_LOGIN", "USER", "LOGNAME"] {
         if let Ok(v) = std::env::var(var) {
             if !v.is_empty() {
                 return v;
@@ -71,6 +63,35 @@ fn operator() -> String {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+/// The CI job's page (`CI_JOB_URL`), when it is an http(s) URL.
+fn job_url() -> Option<String> {
+    std::env::var("CI_JOB_URL").ok().filter(|u| {
+        (u.starts_with("https://") || u.starts_with("http://"))
+            && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+/// The flags that change what a run covers, for the record's Mode row.
+fn run_mode(args: &RunArgs) -> Vec<String> {
+    let mut mode = Vec::new();
+    if args.resume {
+        mode.push("--resume".to_string());
+    }
+    if let Some(from) = &args.from {
+        mode.push(format!("--from {from}"));
+    }
+    for (on, flag) in [
+        (args.dry_run, "--dry-run"),
+        (args.yes, "--yes"),
+        (args.step, "--step"),
+    ] {
+        if on {
+            mode.push(flag.to_string());
+        }
+    }
+    mode
 }
 
 fn machine() -> String {
@@ -402,12 +423,7 @@ impl Journal {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = crate::safe_fs::open_private_append(&path)?;
         if !append {
             file.set_len(0).map_err(|e| Error::io(&path, e))?;
         }
@@ -437,55 +453,6 @@ impl Journal {
             .map_while(|l| l.ok())
             .filter_map(|l| serde_json::from_str(&l).ok())
             .collect()
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Output locations
-
-struct Outputs {
-    markdown: PathBuf,
-    report_dir: Option<PathBuf>,
-    formats: Vec<ReportFormat>,
-    logs: PathBuf,
-    journal: PathBuf,
-}
-
-impl Outputs {
-    fn new(args: &RunArgs) -> Self {
-        let stem = args
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "runbook".into());
-        let stem = stem.trim_end_matches(".annotated").to_string();
-        let markdown = match (&args.output, &args.report_dir) {
-            (Some(o), _) => o.clone(),
-            (None, Some(dir)) => dir.join(format!("{stem}.md")),
-            (None, None) => PathBuf::from(format!("{stem}.annotated.md")),
-        };
-        let logs = match &args.report_dir {
-            Some(dir) => dir.join("logs"),
-            None => PathBuf::from(format!("{}.logs", markdown.display())),
-        };
-        let journal = PathBuf::from(format!("{}.state.jsonl", markdown.display()));
-        let formats = if args.format.is_empty() {
-            vec![
-                ReportFormat::Md,
-                ReportFormat::Json,
-                ReportFormat::Junit,
-                ReportFormat::Html,
-            ]
-        } else {
-            args.format.clone()
-        };
-        Outputs {
-            markdown,
-            report_dir: args.report_dir.clone(),
-            formats,
-            logs,
-            journal,
-        }
     }
 }
 
@@ -607,6 +574,21 @@ struct Runner {
 async fn run_async(args: RunArgs) -> Result<i32> {
     let doc = load(&args.file)?;
     let outputs = Outputs::new(&args);
+    // Nothing runs until every output is known to be safe to write, and
+    // this run is the only one writing it.
+    outputs.check(&args)?;
+    let operator = operator();
+    let started_at = now_rfc3339();
+    let _lock = if args.dry_run {
+        None
+    } else {
+        let holder = crate::outputs::holder(&operator, &started_at);
+        Some(crate::safe_fs::RunLock::acquire(
+            &outputs.lock,
+            &outputs.markdown,
+            &holder,
+        )?)
+    };
 
     // Resume: the journal of the previous run of the same output.
     let sha = sha256_hex(doc.source.text.as_bytes());
@@ -710,7 +692,6 @@ async fn run_async(args: RunArgs) -> Result<i32> {
             )
         })
         .collect();
-    let started_at = now_rfc3339();
     let record = RunRecord {
         schema_version: SCHEMA_VERSION,
         runbook: RunbookInfo {
@@ -719,7 +700,8 @@ async fn run_async(args: RunArgs) -> Result<i32> {
             title: doc.front.title.clone(),
         },
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        operator: operator(),
+        operator,
+        job_url: job_url(),
         machine: machine(),
         params: masked_params,
         started_at: started_at.clone(),
@@ -728,6 +710,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         result: RunResult::Running,
         exit_code: None,
         dry_run: args.dry_run,
+        mode: run_mode(&args),
         preconditions: Vec::new(),
         steps: doc
             .steps
@@ -900,7 +883,7 @@ impl Runner {
 
     async fn run(&mut self) -> i32 {
         self.progress.run_started(&self.record);
-        if let Err(e) = std::fs::create_dir_all(&self.outputs.logs) {
+        if let Err(e) = crate::safe_fs::private_dir(&self.outputs.logs) {
             self.progress.message(&format!(
                 "warning: cannot create {}: {e}",
                 self.outputs.logs.display()
@@ -1797,6 +1780,13 @@ impl Runner {
             code = exit::INTERRUPTED;
             self.record.result = RunResult::Interrupted;
         }
+        // The header speaks for every step in the record, including those
+        // an earlier run left there (`--from`, `--resume`).
+        let settled = self.record.settled_result();
+        if settled != self.record.result {
+            self.record.result = settled;
+            code = exit_code_for(settled);
+        }
         for rec in &mut self.record.steps {
             if rec.status == StepStatus::Running {
                 rec.status = StepStatus::Interrupted;
@@ -1845,35 +1835,21 @@ impl Runner {
         let md = self.redactor.redact(&md);
         write_atomic(&self.outputs.markdown, md.as_bytes())?;
         written.push(self.outputs.markdown.clone());
-        if let Some(dir) = &self.outputs.report_dir {
-            let stem = self
-                .outputs
-                .markdown
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "report".into());
-            for f in &self.outputs.formats {
-                let (name, text) = match f {
-                    ReportFormat::Md => continue,
-                    ReportFormat::Json => (format!("{stem}.json"), json::to_json(&self.record)),
-                    ReportFormat::Junit => {
-                        (format!("{stem}.junit.xml"), junit::to_junit(&self.record))
-                    }
-                    ReportFormat::Html => (
-                        format!("{stem}.html"),
-                        html::to_html(
-                            &self.doc,
-                            &self.record,
-                            &html::HtmlOptions {
-                                hide_code: self.args.html_hide_code,
-                            },
-                        ),
-                    ),
-                };
-                let path = dir.join(name);
-                write_atomic(&path, self.redactor.redact(&text).as_bytes())?;
-                written.push(path);
-            }
+        for (f, path) in self.outputs.report_files() {
+            let text = match f {
+                ReportFormat::Md => continue,
+                ReportFormat::Json => json::to_json(&self.record),
+                ReportFormat::Junit => junit::to_junit(&self.record),
+                ReportFormat::Html => html::to_html(
+                    &self.doc,
+                    &self.record,
+                    &html::HtmlOptions {
+                        hide_code: self.args.html_hide_code,
+                    },
+                ),
+            };
+            write_atomic(&path, self.redactor.redact(&text).as_bytes())?;
+            written.push(path);
         }
         Ok(written)
     }

@@ -188,7 +188,7 @@ impl OutputCapture {
         let Some(p) = &self.log_path else {
             return;
         };
-        match File::create(p) {
+        match crate::safe_fs::create_private(p) {
             Ok(f) => {
                 let mut log = BufWriter::with_capacity(64 * 1024, f);
                 let pending = std::mem::take(&mut self.pending);

@@ -17,8 +17,12 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostKeyChecking {
-    /// The key must already be in known_hosts (`StrictHostKeyChecking=yes`).
+    /// Not set in the inventory: no `StrictHostKeyChecking` is passed, so
+    /// the user's ssh_config decides, else OpenSSH's own default (strict
+    /// under `BatchMode`).
     #[default]
+    Default,
+    /// The key must already be in known_hosts (`StrictHostKeyChecking=yes`).
     Strict,
     /// Unknown keys are added, changed keys are refused (`accept-new`).
     AcceptNew,
@@ -67,7 +71,7 @@ impl SshTarget {
             port,
             identity_file: None,
             jump: None,
-            host_key_checking: HostKeyChecking::Strict,
+            host_key_checking: HostKeyChecking::Default,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         })
     }
@@ -269,7 +273,7 @@ impl<'a> Settings<'a> {
     fn from_spec(name: &'a str, spec: &'a HostSpec) -> Result<Self, String> {
         let host_key_checking = match &spec.host_key_checking {
             Some(s) => HostKeyChecking::parse(s).map_err(|e| format!("host `{name}`: {e}"))?,
-            None => HostKeyChecking::Strict,
+            None => HostKeyChecking::Default,
         };
         let connect_timeout = match &spec.connect_timeout {
             Some(s) => {
@@ -389,7 +393,7 @@ mod tests {
         assert_eq!(t[0].user.as_deref(), Some("root"));
         assert_eq!(t[0].host, "10.0.0.5");
         assert_eq!(t[0].port, Some(2222));
-        assert_eq!(t[0].host_key_checking, HostKeyChecking::Strict);
+        assert_eq!(t[0].host_key_checking, HostKeyChecking::Default);
         assert_eq!(t[0].connect_timeout, Duration::from_secs(10));
         let t = resolve("admin@[::1]:22", &h, &NoEc2).unwrap();
         assert_eq!(t[0].host, "::1");

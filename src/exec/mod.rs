@@ -9,3 +9,4 @@ pub mod inventory;
 pub mod process;
 pub mod shell;
 pub mod ssh;
+pub mod ssh_master;

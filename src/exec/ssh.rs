@@ -10,10 +10,10 @@
 //! machine after the step is over.
 
 use super::shell::quote;
-use crate::exec::inventory::{HostKeyChecking, SshTarget};
+use crate::exec::inventory::SshTarget;
 use crate::exec::process::{Interrupt, Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{Session, Stdio};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -469,44 +469,21 @@ impl SshPool {
         target: &SshTarget,
         previous_state: Option<&str>,
     ) -> Result<Arc<Conn>, SshError> {
-        let mut b = SessionBuilder::default();
-        if let Some(user) = &target.user {
-            b.user(user.clone());
-        }
-        if let Some(port) = target.port {
-            b.port(port);
-        }
-        if let Some(key) = &target.identity_file {
-            b.keyfile(key);
-        }
-        if let Some(jump) = &target.jump {
-            b.jump_hosts([jump]);
-        }
-        if let Some(config) = &self.options.config_file {
-            b.config_file(config);
-        }
-        if let Some(known_hosts) = &self.options.known_hosts_file {
-            b.user_known_hosts_file(known_hosts);
-        }
-        b.known_hosts_check(match target.host_key_checking {
-            HostKeyChecking::Strict => KnownHosts::Strict,
-            HostKeyChecking::AcceptNew => KnownHosts::Add,
-            HostKeyChecking::No => KnownHosts::Accept,
-        });
         let connect_secs = target.connect_timeout.as_secs().max(1);
-        b.connect_timeout(Duration::from_secs(connect_secs));
-        b.server_alive_interval(Duration::from_secs(15));
-        b.control_directory(self.control_dir.path());
-        // An idle master goes away by itself, so a runbook process that is
-        // killed outright leaves nothing behind for long; the next step
-        // after a long pause reconnects (see `connection`).
-        b.control_persist(ControlPersist::IdleFor(MASTER_IDLE));
-        b.clean_history_control_directory(false);
-
         // ConnectTimeout covers the TCP connect and the banner; the outer
         // limit also covers a server that stalls during authentication.
+        // An idle master goes away by itself (ControlPersist), so a runbook
+        // process that is killed outright leaves nothing behind for long;
+        // the next step after a long pause reconnects (see `connection`).
         let limit = Duration::from_secs(connect_secs * 2 + 10);
-        let session = match tokio::time::timeout(limit, b.connect(&target.host)).await {
+        let launch = super::ssh_master::launch(
+            target,
+            &self.options,
+            self.control_dir.path(),
+            connect_secs,
+            MASTER_IDLE,
+        );
+        let session = match tokio::time::timeout(limit, launch).await {
             Ok(Ok(session)) => session,
             Ok(Err(e)) => return Err(classify(target, "", e)),
             Err(_) => {

@@ -205,8 +205,14 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
         fact("Duration", fmt_duration(ms));
     }
     fact("Tool", format!("runbook {}", esc(&rec.tool_version)));
-    if rec.dry_run {
-        fact("Mode", "dry run".to_string());
+    fact(
+        "Mode",
+        super::mode_text(rec)
+            .map(|m| format!("<code>{}</code>", esc(&m)))
+            .unwrap_or_else(|| "full run".to_string()),
+    );
+    if let Some(url) = &rec.job_url {
+        fact("CI job", format!("<a href=\"{0}\">{0}</a>", esc(url)));
     }
     if !rec.params.is_empty() {
         let params = rec
@@ -217,22 +223,15 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
             .join(" ");
         fact("Params", params);
     }
-    let count = |f: &dyn Fn(StepStatus) -> bool| rec.steps.iter().filter(|s| f(s.status)).count();
+    let c = super::Counts::of(rec);
     let mut summary = Vec::new();
     for (label, n) in [
-        (
-            "ok",
-            count(&|s| matches!(s, StepStatus::Ok | StepStatus::DryRun)),
-        ),
-        (
-            "failed",
-            count(&|s| s.is_failure() || s == StepStatus::FailedAllowed),
-        ),
-        (
-            "skipped",
-            count(&|s| matches!(s, StepStatus::Skipped | StepStatus::Aborted)),
-        ),
-        ("not run", count(&|s| s == StepStatus::NotRun)),
+        ("ok", c.ok),
+        ("failed", c.failed),
+        ("failed (allowed)", c.failed_allowed),
+        ("skipped", c.skipped),
+        ("aborted", c.aborted),
+        ("not run", c.not_run),
     ] {
         if n > 0 {
             summary.push(format!("{n} {label}"));

@@ -78,14 +78,21 @@ pub fn to_junit(rec: &RunRecord) -> String {
     x
 }
 
+/// A `<failure>`: a real failure, a failure `allow_failure` let pass (the
+/// pipeline's test tab must not show it green; its message says it was
+/// allowed), and a step the operator aborted.
 fn is_failure(s: StepStatus) -> bool {
-    s.is_failure() || s == StepStatus::Running
+    s.is_failure()
+        || matches!(
+            s,
+            StepStatus::Running | StepStatus::FailedAllowed | StepStatus::Aborted
+        )
 }
 
 fn is_skipped(s: StepStatus) -> bool {
     matches!(
         s,
-        StepStatus::Skipped | StepStatus::Aborted | StepStatus::NotRun | StepStatus::DryRun
+        StepStatus::Skipped | StepStatus::NotRun | StepStatus::DryRun
     )
 }
 
@@ -102,7 +109,14 @@ fn testcase(x: &mut String, path: &str, step: &StepRecord) {
             x,
             "      <failure message=\"{}\" type=\"{}\">{}</failure>",
             attr(&failure_message(step)),
-            attr(&step.status.as_str().replace(' ', "_")),
+            attr(
+                &step
+                    .status
+                    .as_str()
+                    .replace(" (", "_")
+                    .replace([' ', '('], "_")
+                    .replace(')', "")
+            ),
             text(&format!(
                 "step {} at line {} on {}",
                 step.name, step.line, step.target
@@ -132,6 +146,9 @@ fn failure_message(step: &StepRecord) -> String {
     }
     if let Some(r) = &step.reason {
         let _ = write!(m, ": {r}");
+    }
+    if step.status == StepStatus::FailedAllowed {
+        m.push_str(" (allow_failure: the run went on)");
     }
     let failed_hosts: Vec<&str> = step
         .hosts

@@ -33,10 +33,20 @@ pub fn header_body(rec: &RunRecord) -> String {
     rows.push(("sha256", code(&rec.runbook.sha256)));
     rows.push(("Tool", format!("runbook {}", inline(&rec.tool_version))));
     rows.push(("Operator", inline(&rec.operator)));
-    rows.push(("Machine", inline(&rec.machine)));
-    if rec.dry_run {
-        rows.push(("Mode", "dry run".to_string()));
+    if let Some(url) = &rec.job_url {
+        rows.push(("CI job", format!("<{}>", url_text(url))));
     }
+    rows.push(("Machine", inline(&rec.machine)));
+    let mode = if rec.mode.is_empty() {
+        "full run".to_string()
+    } else {
+        rec.mode
+            .iter()
+            .map(|m| code(m))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    rows.push(("Mode", mode));
     if !rec.params.is_empty() {
         let params = rec
             .params
@@ -288,6 +298,14 @@ fn inline(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A URL for an autolink: nothing that ends the link or the line.
+fn url_text(url: &str) -> String {
+    one_line(url)
+        .chars()
+        .filter(|c| !matches!(c, '<' | '>' | ' ' | '|' | '`'))
+        .collect()
 }
 
 /// An inline code span that holds any text: delimiters longer than any

@@ -10,7 +10,7 @@ pub mod junit;
 pub mod markdown;
 pub mod terminal;
 
-use crate::record::{OutputRecord, StepStatus};
+use crate::record::{OutputRecord, RunRecord, StepStatus};
 
 /// A duration in milliseconds, for people: `850 ms`, `1.2 s`, `2m 05s`,
 /// `1h 02m 03s`.
@@ -39,6 +39,59 @@ pub fn group_thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Steps by outcome, as every summary counts them. A failure that
+/// `allow_failure` let pass is neither ok nor a plain failure, and a step
+/// the operator aborted was not skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub ok: usize,
+    pub failed: usize,
+    pub failed_allowed: usize,
+    pub skipped: usize,
+    pub aborted: usize,
+    pub not_run: usize,
+}
+
+impl Counts {
+    pub fn of(rec: &RunRecord) -> Self {
+        let mut c = Counts::default();
+        for s in &rec.steps {
+            match s.status {
+                StepStatus::Ok | StepStatus::DryRun => c.ok += 1,
+                StepStatus::FailedAllowed => c.failed_allowed += 1,
+                StepStatus::Skipped => c.skipped += 1,
+                StepStatus::Aborted => c.aborted += 1,
+                StepStatus::NotRun => c.not_run += 1,
+                s if s.is_failure() || s == StepStatus::Running => c.failed += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// `2 ok, 0 failed, 1 failed (allowed), 0 skipped, 1 aborted`: ok,
+    /// failed and skipped always, the others when there are any.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} ok", self.ok), format!("{} failed", self.failed)];
+        if self.failed_allowed > 0 {
+            parts.push(format!("{} failed (allowed)", self.failed_allowed));
+        }
+        parts.push(format!("{} skipped", self.skipped));
+        if self.aborted > 0 {
+            parts.push(format!("{} aborted", self.aborted));
+        }
+        if self.not_run > 0 {
+            parts.push(format!("{} not run", self.not_run));
+        }
+        parts.join(", ")
+    }
+}
+
+/// The run's mode for people: the flags joined, or `full run`.
+pub fn mode_text(rec: &RunRecord) -> Option<String> {
+    (!rec.mode.is_empty()).then(|| rec.mode.join(" "))
 }
 
 /// One symbol per status, used in Markdown, HTML and the terminal.

@@ -165,26 +165,16 @@ fn result_line(step: &StepRecord, color: bool) -> String {
 }
 
 fn summary_line(rec: &RunRecord, color: bool) -> String {
-    let count = |f: &dyn Fn(StepStatus) -> bool| rec.steps.iter().filter(|s| f(s.status)).count();
-    let ok = count(&|s| matches!(s, StepStatus::Ok | StepStatus::DryRun));
-    let failed = count(&|s| s.is_failure() || s == StepStatus::FailedAllowed);
-    let skipped = count(&|s| matches!(s, StepStatus::Skipped | StepStatus::Aborted));
-    let not_run = count(&|s| s == StepStatus::NotRun);
     let code = match rec.result {
         crate::record::RunResult::Ok | crate::record::RunResult::DryRunOk => "32",
         _ => "31",
     };
     let mut line = format!(
-        "{} {}: {} ok, {} failed, {} skipped",
+        "{} {}: {}",
         paint(color, "1", "runbook"),
         paint(color, code, rec.result.as_str()),
-        ok,
-        failed,
-        skipped
+        super::Counts::of(rec).summary()
     );
-    if not_run > 0 {
-        line.push_str(&format!(", {not_run} not run"));
-    }
     if let Some(ms) = rec.duration_ms {
         line.push_str(&format!(" in {}", fmt_duration(ms)));
     }

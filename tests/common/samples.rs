@@ -136,6 +136,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         },
         tool_version: "0.1.0".into(),
         operator: "alice".into(),
+        job_url: None,
         machine: "ops-laptop".into(),
         params,
         started_at: "2026-03-14T09:26:53Z".into(),
@@ -144,6 +145,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         result,
         exit_code,
         dry_run: false,
+        mode: Vec::new(),
         preconditions: vec![
             PreconditionResult {
                 kind: "commands".into(),
@@ -414,6 +416,7 @@ pub fn http_failed() -> RunRecord {
 pub fn dry_run() -> RunRecord {
     let mut r = base(RunResult::DryRunOk, Some(0));
     r.dry_run = true;
+    r.mode = vec!["--dry-run".into()];
     r.finished_at = Some("2026-03-14T09:26:53Z".into());
     r.duration_ms = Some(41);
     let mut steps = vec![
