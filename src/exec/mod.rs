@@ -9,3 +9,5 @@ pub mod inventory;
 pub mod process;
 pub mod shell;
 pub mod ssh;
+pub mod tree;
+pub mod watchdog;
