@@ -3,7 +3,6 @@
 
 use crate::error::{Error, exit};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -185,7 +184,7 @@ pub fn run_cli() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}", render_error(&e));
+            crate::console::err(&format!("{}\n", render_error(&e)));
             e.code()
         }
     }
@@ -207,13 +206,8 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             let stripped = crate::document::splice::strip(&text);
             match output {
                 Some(out) => crate::run::write_atomic(&out, stripped.as_bytes())?,
-                None => {
-                    let mut stdout = std::io::stdout().lock();
-                    stdout
-                        .write_all(stripped.as_bytes())
-                        .and_then(|_| stdout.flush())
-                        .map_err(|e| Error::io("<stdout>", e))?;
-                }
+                None => crate::console::out(stripped.as_bytes())
+                    .map_err(|e| Error::io("<stdout>", e))?,
             }
             Ok(exit::OK)
         }
@@ -227,7 +221,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
                 )));
             }
             crate::run::write_atomic(&path, crate::scaffold::init_runbook(&name).as_bytes())?;
-            eprintln!("wrote {}", path.display());
+            crate::console::err(&format!("wrote {}\n", path.display()));
             Ok(exit::OK)
         }
         Command::Publish {
@@ -236,18 +230,18 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             gitlab_url,
         } => crate::run::publish_command(&report_dir, &to, gitlab_url),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "runbook",
-                &mut std::io::stdout(),
-            );
+            // Into memory first: the generator panics on a write error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut script);
+            crate::console::out(&script).map_err(|e| Error::io("<stdout>", e))?;
             Ok(exit::OK)
         }
         Command::Man => {
-            let man = clap_mangen::Man::new(Cli::command());
-            man.render(&mut std::io::stdout())
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
                 .map_err(|e| Error::io("<stdout>", e))?;
+            crate::console::out(&page).map_err(|e| Error::io("<stdout>", e))?;
             Ok(exit::OK)
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod console;
 pub mod document;
 pub mod error;
 pub mod exec;

@@ -492,11 +492,14 @@ async fn ask(
 ) -> Option<Decision> {
     // The operator approves what will actually run: show it (rendered,
     // secrets as their templates), with the target.
+    // Nothing shown here is interpreted by the terminal (a value carrying
+    // `\r` or `ESC[2K` could rewrite the question).
+    use crate::report::visible_line;
     let lines: Vec<&str> = command.lines().collect();
     let mut preview: String = lines
         .iter()
         .take(GATE_PREVIEW_LINES)
-        .map(|l| format!("   │ {}\n", crate::report::visible_controls(l)))
+        .map(|l| format!("   │ {}\n", visible_line(l)))
         .collect();
     if lines.len() > GATE_PREVIEW_LINES {
         preview.push_str(&format!(
@@ -505,26 +508,26 @@ async fn ask(
         ));
     }
     let prompt = format!(
-        "\n── gate: step `{}` (line {}) on {target}\n{preview}   {}\n   [y]es / [s]kip / [a]bort: ",
-        step.name, step.line, message
+        "\n── gate: step `{}` (line {}) on {}\n{preview}   {}\n   [y]es / [s]kip / [a]bort: ",
+        visible_line(&step.name),
+        step.line,
+        visible_line(target),
+        visible_line(message)
     );
     let mut shown = false;
     progress.suspend(&mut || {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
+        crate::console::err(&prompt);
         shown = true;
     });
     loop {
-        let read = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            match std::io::stdin().lock().read_line(&mut line) {
-                Ok(0) | Err(_) => None,
-                Ok(_) => Some(line),
-            }
-        });
         let line = tokio::select! {
-            r = read => r.ok().flatten(),
-            _ = interrupts.wait_for(|i| *i != Interrupt::None) => return None,
+            biased;
+            _ = interrupts.wait_for(|i| *i != Interrupt::None) => {
+                // Leave the question's line; the read is abandoned.
+                crate::console::err("\n");
+                return None;
+            }
+            line = crate::console::read_answer() => line,
         };
         let Some(line) = line else {
             return Some(Decision::Abort);
@@ -533,10 +536,7 @@ async fn ask(
             "y" | "yes" => return Some(Decision::Yes),
             "s" | "skip" | "n" | "no" => return Some(Decision::Skip),
             "a" | "abort" | "q" | "quit" => return Some(Decision::Abort),
-            _ => {
-                eprint!("   please answer y, s or a: ");
-                let _ = std::io::stderr().flush();
-            }
+            _ => crate::console::err("   please answer y, s or a: "),
         }
     }
 }
@@ -545,12 +545,19 @@ async fn ask(
 // The run
 
 pub fn run_command(args: RunArgs) -> Result<i32> {
+    // Before any thread exists: the watchdog is forked.
+    if let Err(e) = crate::exec::watchdog::start() {
+        crate::console::err(&format!("warning: no watchdog for the steps: {e}\n"));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(run_async(args))
+    let code = rt.block_on(run_async(args));
+    // Never wait for a blocking thread (a gate's read) to finish.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    code
 }
 
 struct Runner {
@@ -614,10 +621,10 @@ async fn run_async(args: RunArgs) -> Result<i32> {
                 )));
             }
             // --from on an edited runbook: start there, reuse nothing.
-            eprintln!(
-                "note: {} changed since the saved run; earlier results are not reused",
+            crate::console::err(&format!(
+                "note: {} changed since the saved run; earlier results are not reused\n",
                 args.file.display()
-            );
+            ));
             previous.clear();
         } else {
             saved_params = Some(params.clone());
@@ -810,9 +817,12 @@ async fn run_async(args: RunArgs) -> Result<i32> {
 
 fn spawn_signal_handler(tx: watch::Sender<Interrupt>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    // SIGHUP (the terminal or SSH session went away) is an interrupt too:
+    // the step is stopped, the record written, the exit code 130.
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         return;
     };
@@ -821,6 +831,7 @@ fn spawn_signal_handler(tx: watch::Sender<Interrupt>) {
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
+                _ = hup.recv() => {}
             }
             let next = match *tx.borrow() {
                 Interrupt::None => Interrupt::Graceful,
@@ -1437,7 +1448,8 @@ impl Runner {
                     hosts: Vec::new(),
                     http: None,
                     json_source: None,
-                    error: None,
+                    error: (o.termination == Termination::NeedsTerminal)
+                        .then(|| process::NEEDS_TERMINAL.to_string()),
                     target: None,
                 }
             }
@@ -1807,14 +1819,14 @@ impl Runner {
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::console::err(&format!("error: {e}\n"));
                 return Ok(code.max(exit::STEP_FAILED));
             }
         }
         if let (Some(target), Ok(paths)) = (self.args.publish.clone(), written) {
             if let Err(e) = self.publish(&target, &paths).await {
                 // The local report is on disk; publishing is best effort.
-                eprintln!("error: publishing to {target} failed: {e}");
+                crate::console::err(&format!("error: publishing to {target} failed: {e}\n"));
                 self.progress.message(&format!(
                     "the report is still at {}",
                     self.outputs.markdown.display()
@@ -1892,7 +1904,7 @@ async fn publish_reports(
     )
     .await
     .map_err(|e| e.to_string())?;
-    eprintln!("{}", outcome);
+    crate::console::err(&format!("{outcome}\n"));
     Ok(())
 }
 
@@ -1995,6 +2007,7 @@ fn status_of(t: &Termination) -> (StepStatus, Option<i32>) {
         Termination::Signaled(s) => (StepStatus::Failed, Some(128 + s)),
         Termination::TimedOut => (StepStatus::TimedOut, None),
         Termination::Interrupted => (StepStatus::Interrupted, None),
+        Termination::NeedsTerminal => (StepStatus::Failed, None),
     }
 }
 
@@ -2114,7 +2127,8 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
                 "params": params,
                 "steps": steps,
             });
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            let text = serde_json::to_string_pretty(&out).unwrap_or_default() + "\n";
+            crate::console::out(text.as_bytes()).map_err(|e| Error::io("<stdout>", e))?;
         }
         ListFormat::Human => {
             let mut out = String::new();
@@ -2163,7 +2177,9 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
                     s.line,
                 ));
             }
-            print!("{out}");
+            // A runbook is input too: its controls are shown, not obeyed.
+            let out = crate::report::visible_controls(&out);
+            crate::console::out(out.as_bytes()).map_err(|e| Error::io("<stdout>", e))?;
         }
     }
     Ok(exit::OK)
@@ -2230,8 +2246,8 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
         CheckFormat::Junit => check::render_junit(&report),
     };
     match args.format {
-        CheckFormat::Human => eprint!("{text}"),
-        _ => print!("{text}"),
+        CheckFormat::Human => crate::console::err(&text),
+        _ => crate::console::out(text.as_bytes()).map_err(|e| Error::io("<stdout>", e))?,
     }
     let has_precondition_failure = report.files.iter().any(|f| {
         f.diagnostics

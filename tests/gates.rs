@@ -3,86 +3,8 @@
 
 mod common;
 
+use common::pty::PtyRun;
 use common::{Scratch, block_of};
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// A child process whose stdin, stdout and stderr are a pty.
-struct PtyRun {
-    child: std::process::Child,
-    master: std::fs::File,
-    screen: Arc<Mutex<String>>,
-}
-
-impl PtyRun {
-    fn spawn(s: &Scratch, args: &[&str]) -> Self {
-        let pty = nix::pty::openpty(None, None).expect("openpty");
-        let slave: OwnedFd = pty.slave;
-        let mut cmd = s.cmd();
-        cmd.args(args)
-            .env("USER", "alice")
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        let child = cmd.spawn().expect("spawn");
-        let master = std::fs::File::from(pty.master);
-        let screen = Arc::new(Mutex::new(String::new()));
-        let mut reader = master.try_clone().unwrap();
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        PtyRun {
-            child,
-            master,
-            screen,
-        }
-    }
-
-    /// Waits until the screen shows `needle` `count` times.
-    fn wait_for(&self, needle: &str, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.screen.lock().unwrap().matches(needle).count() >= count {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "timed out waiting for {needle:?}; screen:\n{}",
-            self.screen.lock().unwrap()
-        );
-    }
-
-    fn answer(&mut self, text: &str) {
-        self.master.write_all(text.as_bytes()).unwrap();
-        self.master.flush().unwrap();
-    }
-
-    fn wait(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                let screen = self.screen.lock().unwrap().clone();
-                return (status.code().unwrap_or(-1), screen);
-            }
-            assert!(Instant::now() < deadline, "runbook did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 const GATED: &str = "\
 ```bash {name=prepare}

@@ -10,3 +10,5 @@ pub mod process;
 pub mod shell;
 pub mod ssh;
 pub mod ssh_master;
+pub mod tree;
+pub mod watchdog;

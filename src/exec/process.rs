@@ -14,7 +14,15 @@
 //!
 //! If the future is dropped mid-run (the runner gave up on it), a guard
 //! kills the group.
+//!
+//! A process that left the group (`setsid`, `set -m`) is stopped too: the
+//! child is a child subreaper and its whole family is found in `/proc`
+//! ([`super::tree`]); while it runs, the [`super::watchdog`] kills it if
+//! `runbook` itself dies. A step that stops on job control (it opened
+//! `/dev/tty` while `runbook` has a terminal: SIGTTIN/SIGTTOU) would wait
+//! forever; it is killed and reported as [`Termination::NeedsTerminal`].
 
+use super::{tree, watchdog};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::io;
@@ -92,7 +100,20 @@ pub enum Termination {
     TimedOut,
     /// The operator interrupted it and we stopped it.
     Interrupted,
+    /// A process of it was stopped by job control (it tried to use the
+    /// terminal) and we killed it: see [`NEEDS_TERMINAL`].
+    NeedsTerminal,
 }
+
+/// Why a [`Termination::NeedsTerminal`] step failed, for the operator.
+pub const NEEDS_TERMINAL: &str = "stopped by the terminal (SIGTTIN/SIGTTOU): the step tried to read \
+from or write to the terminal (/dev/tty), e.g. sudo asking for a password or ssh asking about a \
+host key; steps run without a terminal: give the input another way (sudo -n, \
+ssh -o BatchMode=yes, a param or a secret)";
+
+/// How often a running step is checked for a stopped process, and how many
+/// checks in a row must see the same process stopped.
+const STOP_CHECK: Duration = Duration::from_millis(400);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcessOutcome {
@@ -118,27 +139,68 @@ impl ProcessOutcome {
     }
 }
 
-/// Kills the process group when dropped, unless disarmed.
+/// Kills the process group, and every process of the step that left it,
+/// when dropped, unless disarmed.
 struct GroupGuard {
     pgid: Option<Pid>,
+    /// The first process has not been reaped yet, so its pid is still its.
+    root_alive: bool,
+    /// The step's family as seen when we first stopped it.
+    known: Vec<tree::Proc>,
 }
 
 impl GroupGuard {
-    fn signal(&self, sig: Signal) {
-        if let Some(pgid) = self.pgid {
-            // ESRCH (group already gone) is fine.
-            let _ = killpg(pgid, sig);
+    fn new(pgid: Option<Pid>) -> Self {
+        if let Some(p) = pgid {
+            watchdog::register(p.as_raw());
+        }
+        GroupGuard {
+            pgid,
+            root_alive: true,
+            known: Vec::new(),
         }
     }
 
+    /// `sig` to the group and to every process of the step outside it.
+    fn signal(&mut self, sig: Signal) {
+        let Some(pgid) = self.pgid else { return };
+        let procs = tree::scan();
+        let root = self.root_alive.then_some(pgid.as_raw());
+        for p in tree::family(&procs, root, pgid.as_raw()) {
+            if !self
+                .known
+                .iter()
+                .any(|k| k.pid == p.pid && k.start == p.start)
+            {
+                self.known.push(p);
+            }
+        }
+        // ESRCH (group already gone) is fine.
+        let _ = killpg(pgid, sig);
+        tree::signal_each(&self.known, sig);
+    }
+
+    /// A process of the step stopped by job control, if any.
+    fn stopped(&self) -> Option<tree::Proc> {
+        let pgid = self.pgid?;
+        let procs = tree::scan();
+        let root = self.root_alive.then_some(pgid.as_raw());
+        tree::family(&procs, root, pgid.as_raw())
+            .into_iter()
+            .find(|p| p.is_stopped())
+    }
+
     fn disarm(&mut self) {
-        self.pgid = None;
+        if let Some(p) = self.pgid.take() {
+            watchdog::forget(p.as_raw());
+        }
     }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         self.signal(Signal::SIGKILL);
+        self.disarm();
     }
 }
 
@@ -147,6 +209,7 @@ enum Stopping {
     No,
     Timeout,
     Interrupt,
+    Terminal,
 }
 
 /// Runs `spec`, calling `on_output` with each chunk of stdout/stderr as it
@@ -171,6 +234,10 @@ pub async fn run(
             Stdio::null()
         })
         .kill_on_drop(false);
+    // SAFETY: one raw system call between fork and exec.
+    unsafe {
+        cmd.pre_exec(tree::make_subreaper);
+    }
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
@@ -180,12 +247,12 @@ pub async fn run(
     let mut child = cmd
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", spec.program)))?;
-    let mut guard = GroupGuard {
-        pgid: child
+    let mut guard = GroupGuard::new(
+        child
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw),
-    };
+    );
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -206,13 +273,16 @@ pub async fn run(
     let timeout_at = spec.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut watching = true;
     let mut leaked = false;
+    let mut stop_check =
+        tokio::time::interval_at(tokio::time::Instant::now() + STOP_CHECK, STOP_CHECK);
+    let mut stopped_seen: Option<tree::Proc> = None;
 
     // Applies an interrupt level; returns nothing, updates the state.
     let apply = |level: Interrupt,
                  stopping: &mut Stopping,
                  killed: &mut bool,
                  kill_at: &mut Option<tokio::time::Instant>,
-                 guard: &GroupGuard| {
+                 guard: &mut GroupGuard| {
         match level {
             Interrupt::None => {}
             Interrupt::Graceful => {
@@ -236,7 +306,13 @@ pub async fn run(
     };
 
     let initial = *interrupts.borrow_and_update();
-    apply(initial, &mut stopping, &mut killed, &mut kill_at, &guard);
+    apply(
+        initial,
+        &mut stopping,
+        &mut killed,
+        &mut kill_at,
+        &mut guard,
+    );
 
     loop {
         if status.is_some() && stdout.is_none() && stderr.is_none() {
@@ -261,6 +337,7 @@ pub async fn run(
             r = child.wait(), if status.is_none() => {
                 let st = r?;
                 status = Some(st);
+                guard.root_alive = false;
                 stdin = None;
                 if stopping != Stopping::No && !killed {
                     // Give the rest of the group until the kill deadline.
@@ -286,7 +363,7 @@ pub async fn run(
                 match r {
                     Ok(()) => {
                         let level = *interrupts.borrow_and_update();
-                        apply(level, &mut stopping, &mut killed, &mut kill_at, &guard);
+                        apply(level, &mut stopping, &mut killed, &mut kill_at, &mut guard);
                         if killed && status.is_some() {
                             pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
                         }
@@ -294,6 +371,18 @@ pub async fn run(
                     // The runner dropped the sender: no more interrupts.
                     Err(_) => watching = false,
                 }
+            }
+            _ = stop_check.tick(), if status.is_none() && stopping == Stopping::No => {
+                // Stopped twice in a row: it waits for a terminal it will
+                // never get.
+                let now = guard.stopped();
+                if now.is_some() && now == stopped_seen {
+                    stopping = Stopping::Terminal;
+                    guard.signal(Signal::SIGKILL);
+                    killed = true;
+                    kill_at = None;
+                }
+                stopped_seen = now;
             }
             _ = sleep_until(pipes_deadline), if status.is_some() && pipes_deadline.is_some() => {
                 if stopping != Stopping::No && !killed {
@@ -351,6 +440,7 @@ pub async fn run(
     let termination = match stopping {
         Stopping::Timeout => Termination::TimedOut,
         Stopping::Interrupt => Termination::Interrupted,
+        Stopping::Terminal => Termination::NeedsTerminal,
         Stopping::No => match (status.code(), status.signal()) {
             (Some(c), _) => Termination::Exited(c),
             (None, Some(s)) => Termination::Signaled(s),

@@ -172,6 +172,31 @@ pub fn visible_controls(text: &str) -> String {
         .collect()
 }
 
+/// One line for a person to read and approve (a gate's question, target
+/// and command): every control character and line break shown as a
+/// symbol, bidirectional overrides as `<U+202E>`, so nothing in it can
+/// move the cursor, erase what was shown or reorder the text. Tabs stay.
+pub fn visible_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("<U+{:04X}>", c as u32));
+            }
+            c => out.push(visible_control(c).unwrap_or(c)),
+        }
+    }
+    out
+}
+
 fn visible_control(c: char) -> Option<char> {
     match c {
         '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32),
@@ -192,6 +217,14 @@ pub fn plain_value(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_to_approve_shows_every_control() {
+        assert_eq!(
+            visible_line("db-1\r\x1b[2Kstaging\nfake\u{202e}x\ty"),
+            "db-1␍␛[2Kstaging␊fake<U+202E>x\ty"
+        );
+    }
 
     #[test]
     fn durations_read_naturally() {
