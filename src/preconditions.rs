@@ -319,9 +319,12 @@ fn first_line(bytes: &[u8]) -> Option<String> {
 /// on success, stderr first on failure), prefixed with the exit status on
 /// failure.
 async fn check_shell(command: String, timeout: Duration) -> (bool, Option<String>) {
+    // The command (secrets rendered in) goes in the environment, never on
+    // the command line.
     let mut child = match tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(&command)
+        .arg("__rb_c=$__RB_CHECK; unset __RB_CHECK; eval \"$__rb_c\"")
+        .env("__RB_CHECK", &command)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -267,3 +267,81 @@ impl PreconditionResult {
         )
     }
 }
+
+impl RunRecord {
+    /// The record with `f` (secret redaction) applied to every value that
+    /// came from the run: params, preconditions, rendered commands, targets,
+    /// reasons, gate questions, output, host errors, HTTP exchanges,
+    /// captured JSON. What the tool generates or takes from the runbook
+    /// text (names, timestamps, hashes, statuses) is left alone, so a
+    /// secret that is an ordinary word cannot change it.
+    ///
+    /// Reports escape for their format after this: a secret is replaced
+    /// before HTML, XML or Markdown escaping can change its form.
+    pub fn redacted(&self, f: &dyn Fn(&str) -> String) -> RunRecord {
+        let opt = |o: &Option<String>| o.as_deref().map(f);
+        let mut r = self.clone();
+        for v in r.params.values_mut() {
+            redact_json(v, f);
+        }
+        for p in &mut r.preconditions {
+            p.target = f(&p.target);
+            p.detail = opt(&p.detail);
+        }
+        for s in &mut r.steps {
+            *s = s.redacted(f);
+        }
+        r
+    }
+}
+
+impl StepRecord {
+    /// The step with `f` applied as [`RunRecord::redacted`] does.
+    pub fn redacted(&self, f: &dyn Fn(&str) -> String) -> StepRecord {
+        let opt = |o: &Option<String>| o.as_deref().map(f);
+        let mut s = self.clone();
+        s.reason = opt(&s.reason);
+        s.rendered = opt(&s.rendered);
+        s.target = f(&s.target);
+        if let Some(g) = &mut s.gate {
+            g.message = f(&g.message);
+        }
+        if let Some(o) = &mut s.output {
+            o.head = f(&o.head);
+            o.tail = f(&o.tail);
+        }
+        for h in &mut s.hosts {
+            h.host = f(&h.host);
+            h.address = opt(&h.address);
+            h.error = opt(&h.error);
+            h.output.head = f(&h.output.head);
+            h.output.tail = f(&h.output.tail);
+        }
+        if let Some(h) = &mut s.http {
+            h.url = f(&h.url);
+            h.error = opt(&h.error);
+            for (_, v) in &mut h.headers {
+                *v = f(v);
+            }
+        }
+        if let Some(j) = &mut s.json {
+            redact_json(j, f);
+        }
+        s
+    }
+}
+
+fn redact_json(v: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+    match v {
+        serde_json::Value::String(s) => *s = f(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_json(x, f)),
+        serde_json::Value::Object(o) => {
+            let old = std::mem::take(o);
+            for (k, mut x) in old {
+                redact_json(&mut x, f);
+                o.insert(f(&k), x);
+            }
+        }
+        _ => {}
+    }
+}

@@ -21,6 +21,7 @@ use crate::template::{Escape, Templates, to_value};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -423,6 +424,8 @@ impl Journal {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
         }
+        // 0600, never through a planted symlink: the journal holds step
+        // output and what steps exported.
         let file = crate::safe_fs::open_private_append(&path)?;
         if !append {
             file.set_len(0).map_err(|e| Error::io(&path, e))?;
@@ -688,7 +691,14 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         )
     };
     let color = terminal::color_enabled(color_choice(args.color), stderr_tty);
-    let progress = terminal::progress_for(mode, color);
+    // Every string shown on the terminal goes through the redactor.
+    let progress = crate::report::redacting::Redacting::wrap(
+        terminal::progress_for(mode, color),
+        redactor.clone(),
+    );
+    for w in crate::secrets::weak_secret_warnings(&secret_values, &doc.source.text) {
+        eprintln!("warning: {w}");
+    }
 
     let masked_params: IndexMap<String, serde_json::Value> = params
         .iter()
@@ -1287,13 +1297,21 @@ impl Runner {
             });
             let dir = self.state_dir.path().join(sanitize(&key));
             std::fs::create_dir_all(&dir)?;
-            let mut kernel = ShellKernel::new(&dir, program, &prelude)?;
+            let mut kernel =
+                ShellKernel::new(&dir, program, &prelude)?.with_redactor(self.redactor.clone());
             if key == "local" {
                 if let Some(state) = self.restored_shell.take() {
-                    if let Err(e) = kernel.restore(state) {
-                        self.progress.message(&format!(
+                    match kernel.restore(state) {
+                        Ok(skipped) => {
+                            for name in skipped {
+                                self.progress.message(&format!(
+                                    "warning: --resume: {name} held a secret when it was saved and is not restored"
+                                ));
+                            }
+                        }
+                        Err(e) => self.progress.message(&format!(
                             "warning: cannot restore the saved shell state: {e}"
-                        ));
+                        )),
                     }
                 }
             }
@@ -1338,7 +1356,7 @@ impl Runner {
                     if let Some(cwd) = &cwd {
                         spec.cwd = Some(PathBuf::from(cwd));
                     } else if let Some(k) = self.kernels.get("local") {
-                        spec.cwd = k.snapshot().cwd.map(PathBuf::from);
+                        spec.cwd = k.cwd().map(PathBuf::from);
                     }
                     // Variables exported by earlier bash steps, then the step's own.
                     if let Some(k) = self.kernels.get("local") {
@@ -1839,35 +1857,34 @@ impl Runner {
     fn write_reports(&self) -> Result<Vec<PathBuf>> {
         use crate::report::{html, json, junit, markdown};
         let mut written = Vec::new();
-        let md = markdown::annotate(
-            &self.doc,
-            &self.record,
-            &markdown::MarkdownOptions::default(),
-        );
-        let md = self.redactor.redact(&md);
+        // Redact the record, not the reports: before any escaping, and
+        // never the runbook's own text or the markers.
+        let record = self.record.redacted(&|s| self.redactor.redact(s));
+        let md = markdown::annotate(&self.doc, &record, &markdown::MarkdownOptions::default());
         write_atomic(&self.outputs.markdown, md.as_bytes())?;
         written.push(self.outputs.markdown.clone());
         for (f, path) in self.outputs.report_files() {
             let text = match f {
                 ReportFormat::Md => continue,
-                ReportFormat::Json => json::to_json(&self.record),
-                ReportFormat::Junit => junit::to_junit(&self.record),
+                ReportFormat::Json => json::to_json(&record),
+                ReportFormat::Junit => junit::to_junit(&record),
                 ReportFormat::Html => html::to_html(
                     &self.doc,
-                    &self.record,
+                    &record,
                     &html::HtmlOptions {
                         hide_code: self.args.html_hide_code,
                     },
                 ),
             };
-            write_atomic(&path, self.redactor.redact(&text).as_bytes())?;
+            write_atomic(&path, text.as_bytes())?;
             written.push(path);
         }
         Ok(written)
     }
 
     async fn publish(&self, target: &str, paths: &[PathBuf]) -> std::result::Result<(), String> {
-        publish_reports(target, self.args.gitlab_url.clone(), &self.record, paths).await
+        let record = self.record.redacted(&|s| self.redactor.redact(s));
+        publish_reports(target, self.args.gitlab_url.clone(), &record, paths).await
     }
 }
 
@@ -2063,34 +2080,36 @@ impl Exec {
     }
 }
 
-/// Streams redacted output to the terminal view, a line at a time.
+/// Streams output to the terminal view, cleaned exactly as the reports
+/// and logs are (redaction, escapes, line endings), one stream apart from
+/// the other.
 struct TermOut {
-    out: crate::secrets::StreamRedactor,
-    err: crate::secrets::StreamRedactor,
+    out: crate::exec::capture::Cleaner,
+    err: crate::exec::capture::Cleaner,
 }
 
 impl TermOut {
     fn new(r: &Redactor) -> Self {
         TermOut {
-            out: r.stream(),
-            err: r.stream(),
+            out: crate::exec::capture::Cleaner::new(r),
+            err: crate::exec::capture::Cleaner::new(r),
         }
     }
 
     fn push(&mut self, p: &mut dyn Progress, rec: &StepRecord, stream: Stream, bytes: &[u8]) {
-        let (red, is_err) = match stream {
+        let (clean, is_err) = match stream {
             Stream::Stdout => (&mut self.out, false),
             Stream::Stderr => (&mut self.err, true),
         };
-        let clean = red.push(bytes);
+        let clean = clean.push(bytes);
         if !clean.is_empty() {
             p.step_output(rec, is_err, &String::from_utf8_lossy(&clean));
         }
     }
 
     fn finish(&mut self, p: &mut dyn Progress, rec: &StepRecord) {
-        for (red, is_err) in [(&mut self.out, false), (&mut self.err, true)] {
-            let rest = red.finish();
+        for (clean, is_err) in [(&mut self.out, false), (&mut self.err, true)] {
+            let rest = clean.finish();
             if !rest.is_empty() {
                 p.step_output(rec, is_err, &String::from_utf8_lossy(&rest));
             }
@@ -2192,6 +2211,19 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
         preconditions: args.preconditions,
     };
     let mut report = check::check_paths(&args.paths, &opts);
+    let mut secrets_of = IndexMap::new();
+    for file in &mut report.files {
+        let Ok(doc) = load(Path::new(&file.path)) else {
+            continue;
+        };
+        let secrets = crate::secrets::resolve_passive(&doc.front.secrets);
+        let (line, col, width) = front_key_position(&doc, "secrets");
+        for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
+            file.diagnostics
+                .push(Diagnostic::at_line_col(&doc.source, line, col, width, w).warning());
+        }
+        secrets_of.insert(file.path.clone(), secrets);
+    }
     if args.preconditions {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -2210,8 +2242,16 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                 }
                 Err(e) => return Err(e),
             };
+            // Redacted as `run` redacts them (the secrets `check` can read).
+            let secrets = secrets_of.get(&file.path).cloned().unwrap_or_default();
+            let redactor = Redactor::new(secrets.clone());
+            let secrets: IndexMap<String, String> = secrets.into_iter().collect();
             let templates = Templates::new();
-            let value = minijinja::context! { params => to_value(&params), env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()) };
+            let value = minijinja::context! {
+                params => to_value(&params),
+                env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()),
+                secrets => to_value(&secrets),
+            };
             let render = |s: &str| -> std::result::Result<String, String> {
                 templates
                     .render(s, Escape::None, &value)
@@ -2234,7 +2274,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     line,
                     col,
                     width,
-                    r.failure_message(),
+                    redactor.redact(&r.failure_message()),
                 ));
             }
         }

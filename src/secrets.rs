@@ -57,6 +57,17 @@ pub fn resolve(specs: &IndexMap<String, SecretSpec>) -> Result<Vec<(String, Stri
     Ok(out)
 }
 
+/// The secrets that can be read without side effects (`env:` and `file:`
+/// sources that resolve), for `check`: a `command:` may prompt or cost
+/// something, so it is not run there.
+pub fn resolve_passive(specs: &IndexMap<String, SecretSpec>) -> Vec<(String, String)> {
+    specs
+        .iter()
+        .filter(|(_, s)| s.command.is_none())
+        .filter_map(|(n, s)| resolve_one(n, s).ok().map(|v| (n.clone(), v)))
+        .collect()
+}
+
 fn resolve_one(name: &str, spec: &SecretSpec) -> Result<String, Error> {
     let given: Vec<&str> = [
         ("env", spec.env.is_some()),
@@ -225,6 +236,16 @@ impl Redactor {
                 replacements.push(format!("[REDACTED:{name}]").into_bytes());
             }
         }
+        // A placeholder stands for itself, so redacting twice changes
+        // nothing even when a secret is a piece of one (`RED`).
+        for (name, _) in secrets.iter().filter(|(_, v)| !v.is_empty()) {
+            let placeholder = format!("[REDACTED:{name}]").into_bytes();
+            if !by_pattern.contains_key(&placeholder) {
+                by_pattern.insert(placeholder.clone(), patterns.len());
+                patterns.push(placeholder.clone());
+                replacements.push(placeholder);
+            }
+        }
         let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
         let matcher = if patterns.is_empty() {
             None
@@ -352,13 +373,41 @@ impl StreamRedactor {
     }
 }
 
-/// Every form of `value` searched for: raw, base64, URL-encoded,
+/// Secrets shorter than this (in characters) get a warning: replacing
+/// them hides ordinary text, and where they were replaced shows what they
+/// are.
+pub const MIN_SAFE_CHARS: usize = 6;
+
+/// Warnings about secrets the redactor cannot protect well: too short, or
+/// present in the runbook text itself (which the annotated copy keeps as
+/// written). Names and line numbers only, never values.
+pub fn weak_secret_warnings(secrets: &[(String, String)], source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in secrets.iter().filter(|(_, v)| !v.is_empty()) {
+        if value.chars().count() < MIN_SAFE_CHARS {
+            out.push(format!(
+                "secret {name} is shorter than {MIN_SAFE_CHARS} characters: redacting it also hides ordinary text"
+            ));
+        }
+        if let Some(at) = source.find(value.as_str()) {
+            let line = 1 + source[..at].matches('\n').count();
+            out.push(format!(
+                "secret {name} occurs in the runbook text (line {line}): the annotated copy keeps the runbook as written"
+            ));
+        }
+    }
+    out
+}
+
+/// Every form of `value` searched for: raw, base64 (also wrapped at 64
+/// and 76 columns, as openssl and coreutils print it), URL-encoded,
 /// JSON-escaped.
 fn forms(value: &str) -> Vec<Vec<u8>> {
     let mut out = vec![value.as_bytes().to_vec()];
     for b64 in base64_forms(value.as_bytes()) {
         out.push(b64.as_bytes().to_vec());
         out.push(to_url_safe(&b64).into_bytes());
+        out.extend(wrapped_forms(&b64));
     }
     for u in url_forms(value) {
         out.push(u.into_bytes());
@@ -387,6 +436,25 @@ fn base64_forms(v: &[u8]) -> Vec<String> {
             && let Some(s) = enc.get(start..end)
         {
             out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// `b64` with a line break every `width` columns, for every position the
+/// first break can fall at (where the encoded blob started is unknown).
+fn wrapped_forms(b64: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for width in [64usize, 76] {
+        for first in 1..=width.min(b64.len().saturating_sub(1)) {
+            let mut form = Vec::with_capacity(b64.len() + b64.len() / width + 1);
+            for (i, b) in b64.bytes().enumerate() {
+                if i >= first && (i - first) % width == 0 {
+                    form.push(b'\n');
+                }
+                form.push(b);
+            }
+            out.push(form);
         }
     }
     out
@@ -428,9 +496,55 @@ const URL_JS: &AsciiSet = &NON_ALPHANUMERIC
 /// Python's urllib.parse.quote (keeps `/`).
 const URL_PYTHON: &AsciiSet = &URL_STRICT.remove(b'/');
 
+/// WHATWG URL percent-encode sets (what browsers, `reqwest` and the `url`
+/// crate send, so what a server echoes back): fragment, query, special
+/// query, path, userinfo and component.
+const WHATWG_FRAGMENT: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`');
+const WHATWG_QUERY: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>');
+const WHATWG_SPECIAL_QUERY: &AsciiSet = &WHATWG_QUERY.add(b'\'');
+const WHATWG_PATH: &AsciiSet = &WHATWG_QUERY.add(b'?').add(b'`').add(b'{').add(b'}');
+const WHATWG_USERINFO: &AsciiSet = &WHATWG_PATH
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'|');
+const WHATWG_COMPONENT: &AsciiSet = &WHATWG_USERINFO
+    .add(b'$')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b',');
+
 fn url_forms(v: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for set in [URL_STRICT, URL_FORM, URL_JS, URL_PYTHON] {
+    for set in [
+        URL_STRICT,
+        URL_FORM,
+        URL_JS,
+        URL_PYTHON,
+        WHATWG_FRAGMENT,
+        WHATWG_QUERY,
+        WHATWG_SPECIAL_QUERY,
+        WHATWG_PATH,
+        WHATWG_USERINFO,
+        WHATWG_COMPONENT,
+    ] {
         let enc = percent_encoding::utf8_percent_encode(v, set).to_string();
         if enc == v {
             continue;
@@ -487,5 +601,23 @@ fn json_forms(v: &str) -> Vec<String> {
         out.push(ascii);
     }
     out.push(inner);
+    // Go escapes `<`, `>`, `&` (and U+2028/9) as `\u00XX`; PHP escapes
+    // `/` as `\/`. Either, or both (a PHP service behind a Go proxy).
+    let base = out.clone();
+    for b in base {
+        let go = b
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+        let php = b.replace('/', "\\/");
+        let both = go.replace('/', "\\/");
+        for f in [go, php, both] {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
     out
 }

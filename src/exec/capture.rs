@@ -89,16 +89,62 @@ pub struct OutputCapture {
     log_error: Option<io::Error>,
     total_bytes: u64,
     keep: usize,
-    // Scratch buffers reused for every chunk.
-    scratch_a: Vec<u8>,
-    scratch_b: Vec<u8>,
 }
 
-struct StreamState {
+/// Steps 1–4 of the module documentation for one stream: what leaves the
+/// process from a step's output (reports, logs, the terminal) is what
+/// comes out of a `Cleaner`, so all of them see the same redaction.
+pub struct Cleaner {
     before: StreamRedactor,
     after: StreamRedactor,
     ansi: AnsiStripper,
     cr: CrNormaliser,
+    scratch_a: Vec<u8>,
+    scratch_b: Vec<u8>,
+}
+
+impl Cleaner {
+    pub fn new(redactor: &Redactor) -> Self {
+        Cleaner {
+            before: redactor.stream(),
+            after: redactor.stream(),
+            ansi: AnsiStripper::default(),
+            cr: CrNormaliser::default(),
+            scratch_a: Vec::new(),
+            scratch_b: Vec::new(),
+        }
+    }
+
+    /// Feeds raw output; returns what is now clean and safe to emit.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let redacted = self.before.push(bytes);
+        self.scratch_a.clear();
+        self.ansi.feed(&redacted, &mut self.scratch_a);
+        self.scratch_b.clear();
+        self.cr.feed(&self.scratch_a, &mut self.scratch_b);
+        self.after.push(&self.scratch_b)
+    }
+
+    /// Bytes of scratch space held.
+    fn retained_bytes(&self) -> usize {
+        self.scratch_a.capacity() + self.scratch_b.capacity()
+    }
+
+    /// Flushes what was held back.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let rest = self.before.finish();
+        let mut a = Vec::new();
+        self.ansi.feed(&rest, &mut a);
+        let mut b = Vec::new();
+        self.cr.feed(&a, &mut b);
+        let mut clean = self.after.push(&b);
+        clean.extend(self.after.finish());
+        clean
+    }
+}
+
+struct StreamState {
+    clean: Cleaner,
     kept: Vec<u8>,
     truncated: bool,
 }
@@ -106,10 +152,7 @@ struct StreamState {
 impl StreamState {
     fn new(redactor: &Redactor) -> Self {
         StreamState {
-            before: redactor.stream(),
-            after: redactor.stream(),
-            ansi: AnsiStripper::default(),
-            cr: CrNormaliser::default(),
+            clean: Cleaner::new(redactor),
             kept: Vec::new(),
             truncated: false,
         }
@@ -131,8 +174,6 @@ impl OutputCapture {
             log_error: None,
             total_bytes: 0,
             keep: cfg.keep_stdout,
-            scratch_a: Vec::new(),
-            scratch_b: Vec::new(),
         })
     }
 
@@ -142,12 +183,7 @@ impl OutputCapture {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
         };
-        let redacted = st.before.push(bytes);
-        self.scratch_a.clear();
-        st.ansi.feed(&redacted, &mut self.scratch_a);
-        self.scratch_b.clear();
-        st.cr.feed(&self.scratch_a, &mut self.scratch_b);
-        let clean = st.after.push(&self.scratch_b);
+        let clean = st.clean.push(bytes);
         self.emit(stream, &clean);
     }
 
@@ -218,8 +254,8 @@ impl OutputCapture {
         self.lines.retained_bytes()
             + self.stdout.kept.capacity()
             + self.stderr.kept.capacity()
-            + self.scratch_a.capacity()
-            + self.scratch_b.capacity()
+            + self.stdout.clean.retained_bytes()
+            + self.stderr.clean.retained_bytes()
             + self.pending.capacity()
             + self.log.as_ref().map_or(0, |l| l.capacity())
     }
@@ -232,13 +268,7 @@ impl OutputCapture {
                 Stream::Stdout => &mut self.stdout,
                 Stream::Stderr => &mut self.stderr,
             };
-            let rest = st.before.finish();
-            let mut a = Vec::new();
-            st.ansi.feed(&rest, &mut a);
-            let mut b = Vec::new();
-            st.cr.feed(&a, &mut b);
-            let mut clean = st.after.push(&b);
-            clean.extend(st.after.finish());
+            let clean = st.clean.finish();
             self.emit(stream, &clean);
         }
         self.lines.finish();

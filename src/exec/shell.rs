@@ -92,9 +92,13 @@ struct Saved {
     /// The restore script for the next step, once computed (the runner's
     /// environment is taken as fixed during a run).
     restore: Option<String>,
-    /// The full restore script of [`ShellKernel::snapshot`], once computed
-    /// (the runner saves a snapshot after every step).
+    /// The script of [`ShellKernel::snapshot`], once computed (the runner
+    /// saves a snapshot after every step).
     full: Option<String>,
+    /// What `--resume` gave back, applied while `vars` is `None` (until a
+    /// step saves its own state): `export`/`unset` statements over the
+    /// resuming run's own environment.
+    base: Option<String>,
 }
 
 pub struct ShellKernel {
@@ -109,6 +113,8 @@ pub struct ShellKernel {
     prelude: String,
     counter: AtomicU64,
     saved: Mutex<Saved>,
+    /// Applied to every value a snapshot holds (it goes to the journal).
+    redactor: crate::secrets::Redactor,
 }
 
 /// Written by the EXIT trap, adopted by the next `prepare`.
@@ -134,6 +140,8 @@ impl ShellKernel {
             )
         })?;
         let dir = std::fs::canonicalize(state_dir)?;
+        // Step files hold rendered secrets: the directory is the user's alone.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         let hot_guard = tempfile::Builder::new()
             .prefix("runbook-shell-")
             .tempdir_in("/dev/shm")
@@ -151,7 +159,14 @@ impl ShellKernel {
             prelude: prelude.to_string(),
             counter: AtomicU64::new(0),
             saved: Mutex::new(Saved::default()),
+            redactor: crate::secrets::Redactor::empty(),
         })
+    }
+
+    /// Redacts the values of every [`snapshot`](Self::snapshot) with `r`.
+    pub fn with_redactor(mut self, r: crate::secrets::Redactor) -> Self {
+        self.redactor = r;
+        self
     }
 
     /// The shell program.
@@ -188,6 +203,7 @@ impl ShellKernel {
             None => (body, ""),
         };
         let mut saved = self.lock();
+        saved.base = None;
         let cwd = parse_state(cd).1;
         if cwd.is_some() && cwd != saved.cwd {
             saved.cwd = cwd;
@@ -236,23 +252,37 @@ impl ShellKernel {
             match &saved.restore {
                 Some(r) => r.clone(),
                 None => {
-                    let r = restore_script(&saved, false);
+                    let r = restore_script(&saved, None);
                     saved.restore = Some(r.clone());
                     r
                 }
             }
         };
 
+        // Nothing variable goes on the command line (any user can read it
+        // with `ps`): the restore script, the prelude, the code and the
+        // step's environment (secrets) travel in environment variables,
+        // which only the same user can read, and are unset at once.
+        let mut env: Vec<(String, String)> = Vec::with_capacity(extra_env.len() + 3);
         let mut s = String::with_capacity(1024);
         // All on one line: bash numbers the lines of an `eval` from the
         // line of the `eval` itself.
-        s.push_str("__rb_e=$1; __rb_p=$2; shift 2; ");
+        s.push_str("__rb_e=${__RB_E-}; __rb_p=${__RB_P-}; __rb_c=${__RB_C-}; __rb_d=${__RB_D-};");
+        for i in 0..extra_env.len() {
+            s.push_str(&format!(" __rb_v{i}=${{__RB_V{i}-}};"));
+        }
+        s.push_str(" unset __RB_E __RB_P __RB_C __RB_D");
+        for i in 0..extra_env.len() {
+            s.push_str(&format!(" __RB_V{i}"));
+        }
+        s.push(';');
         if restore.len() <= MAX_INLINE {
-            s.push_str("eval \"$__rb_e\";");
+            env.push(("__RB_E".into(), restore));
+            s.push_str(" eval \"$__rb_e\";");
         } else {
             let path = self.hot.join(format!("restore-{n}.sh"));
             write_new(&path, &restore)?;
-            s.push_str(". ");
+            s.push_str(" . ");
             s.push_str(&quote(&path.to_string_lossy()));
             s.push(';');
         }
@@ -260,11 +290,10 @@ impl ShellKernel {
         s.push_str(QUOTE_FN);
         // The EXIT trap.
         s.push_str(" __rb_exit() { __rb_rc=$?; set +e; trap - EXIT;");
-        for (i, (name, value)) in extra_env.iter().enumerate() {
+        for (i, (name, _)) in extra_env.iter().enumerate() {
             // Undo the step's own environment unless the step changed it.
             s.push_str(&format!(
-                " if [ \"${{{name}-}}\" = {v} ]; then if [ -n \"$__rb_h{i}\" ]; then {name}=$__rb_o{i}; else unset {name}; fi; fi;",
-                v = quote(value)
+                " if [ \"${{{name}-}}\" = \"$__rb_v{i}\" ]; then if [ -n \"$__rb_h{i}\" ]; then {name}=$__rb_o{i}; else unset {name}; fi; fi;"
             ));
         }
         if cwd_override.is_some() {
@@ -279,34 +308,29 @@ impl ShellKernel {
         s.push_str("; exit $__rb_rc; }; trap __rb_exit EXIT;");
         for (i, (name, value)) in extra_env.iter().enumerate() {
             s.push_str(&format!(
-                " __rb_o{i}=${{{name}-}}; __rb_h{i}=${{{name}+x}}; {name}={v}; export {name};",
-                v = quote(value)
+                " __rb_o{i}=${{{name}-}}; __rb_h{i}=${{{name}+x}}; {name}=$__rb_v{i}; export {name};"
             ));
+            env.push((format!("__RB_V{i}"), value.clone()));
         }
         if let Some(cwd) = cwd_override {
-            s.push_str(" __rb_pd=$PWD; cd -- ");
-            s.push_str(&quote(cwd));
-            s.push_str(" || exit 1; __rb_od=$PWD;");
+            s.push_str(" __rb_pd=$PWD; cd -- \"$__rb_d\" || exit 1; __rb_od=$PWD;");
+            env.push(("__RB_D".into(), cwd.to_string()));
         }
         s.push_str(" eval \"$__rb_p\";");
-        let mut args = vec!["-c".to_string()];
+        env.push(("__RB_P".into(), self.prelude.clone()));
         if code.len() <= MAX_INLINE {
-            s.push_str(" __rb_c=$1; shift; eval \"$__rb_c\"");
-            args.extend([
-                s,
-                self.program.clone(),
-                restore,
-                self.prelude.clone(),
-                code.to_string(),
-            ]);
+            s.push_str(" eval \"$__rb_c\"");
+            env.push(("__RB_C".into(), code.to_string()));
         } else {
             let path = self.dir.join(format!("step-{n}.sh"));
             write_new(&path, code)?;
             s.push_str(" . ");
             s.push_str(&quote(&path.to_string_lossy()));
-            args.extend([s, self.program.clone(), String::new(), self.prelude.clone()]);
         }
-        Ok(ProcessSpec::new(self.executable.clone(), args))
+        let args = vec!["-c".to_string(), s, self.program.clone()];
+        let mut spec = ProcessSpec::new(self.executable.clone(), args);
+        spec.env = env;
+        Ok(spec)
     }
 
     /// The state the next step would start from.
@@ -316,9 +340,15 @@ impl ShellKernel {
     pub fn exported(&self) -> Vec<(String, String)> {
         let _ = self.absorb();
         let saved = self.lock();
+        let from_base = match (&saved.vars, &saved.base) {
+            (None, Some(base)) => Some(parse_state(base).0),
+            _ => None,
+        };
         saved
             .vars
-            .iter()
+            .as_ref()
+            .or(from_base.as_ref())
+            .into_iter()
             .flatten()
             .filter_map(|v| match v {
                 Var::Set(n, val) => Some((n.clone(), val.clone())),
@@ -327,19 +357,30 @@ impl ShellKernel {
             .collect()
     }
 
+    /// The working directory the next step starts in, when it moved.
+    pub fn cwd(&self) -> Option<String> {
+        let _ = self.absorb();
+        self.lock().cwd.clone()
+    }
+
+    /// What the steps changed (for the `--resume` journal): the variables
+    /// they exported or changed and the runner's variables they unset,
+    /// values redacted (before quoting, so a `'` in a secret cannot split
+    /// it), and the directory. Never the runner's own environment.
     pub fn snapshot(&self) -> ShellState {
         // A failure to adopt a new state leaves the previous one, which is
         // what the next step would see as well.
         let _ = self.absorb();
         let mut saved = self.lock();
-        if saved.vars.is_none() && saved.cwd.is_none() {
+        if saved.vars.is_none() && saved.cwd.is_none() && saved.base.is_none() {
             return ShellState::default();
         }
         let env_script = match (&saved.vars, &saved.full) {
-            (None, _) => None,
+            (None, _) => saved.base.clone(),
             (Some(_), Some(full)) => Some(full.clone()),
             (Some(_), None) => {
-                let full = restore_script(&saved, true);
+                let redact = |v: &str| self.redactor.redact(v);
+                let full = restore_script(&saved, Some(&redact));
                 saved.full = Some(full.clone());
                 Some(full)
             }
@@ -351,19 +392,19 @@ impl ShellKernel {
         }
     }
 
-    /// Makes the next step start from `state` (for `--resume`). Refuses a
-    /// state holding declarations only another shell understands.
-    pub fn restore(&mut self, state: ShellState) -> io::Result<()> {
-        let (vars, _) = match &state.env_script {
-            Some(script) => {
-                let (vars, cwd) = parse_state(script);
-                (Some(vars), cwd)
-            }
-            None => (None, None),
+    /// Makes the next step start from `state` (for `--resume`): what the
+    /// steps changed, over this process's own environment. A variable whose
+    /// saved value was redacted is not restored (it would come back as the
+    /// placeholder); its name is returned. Refuses a state holding
+    /// declarations only another shell understands.
+    pub fn restore(&mut self, state: ShellState) -> io::Result<Vec<String>> {
+        let (base, raw, skipped) = match &state.env_script {
+            Some(script) => resumable(script),
+            None => (None, false, Vec::new()),
         };
-        if let (Some(vars), Some(shell)) = (&vars, &state.shell)
+        if raw
+            && let Some(shell) = &state.shell
             && shell != &self.program
-            && vars.iter().any(|v| matches!(v, Var::Raw(..)))
         {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -379,67 +420,149 @@ impl ShellKernel {
         }
         let mut saved = self.lock();
         *saved = Saved {
-            vars,
+            vars: None,
             cwd: state.cwd,
             raw_env: String::new(),
             restore: None,
             full: None,
+            base,
         };
-        Ok(())
+        Ok(skipped)
     }
 }
 
-/// Writes a file that does not exist yet (never truncates one in place).
-fn write_new(path: &Path, text: &str) -> io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    std::fs::write(path, text)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
-}
-
-/// Shell code restoring `saved`: with `full`, every exported variable;
-/// otherwise only what differs from the runner's environment. Unsets the
-/// runner's variables the step unset, then `cd`s.
-fn restore_script(saved: &Saved, full: bool) -> String {
+/// A saved `--resume` script made safe to replay: its `unset` and `export`
+/// statements re-quoted, without the variables whose value was redacted.
+/// Returns (script, holds shell-specific declarations, skipped names).
+fn resumable(script: &str) -> (Option<String>, bool, Vec<String>) {
+    let redacted = |s: &str| s.contains("[REDACTED:");
     let mut out = String::new();
-    if let Some(vars) = &saved.vars {
-        let exported: HashSet<&str> = vars.iter().filter_map(Var::name).collect();
-        let missing: Vec<String> = inherited_names()
-            .into_iter()
-            .filter(|n| !exported.contains(n.as_str()))
-            .collect();
-        if !missing.is_empty() {
-            out.push_str("unset ");
-            out.push_str(&missing.join(" "));
-            out.push('\n');
-        }
-        for v in vars {
-            match v {
-                Var::Set(name, value) => {
-                    if !full && std::env::var(name).is_ok_and(|cur| &cur == value) {
-                        continue;
-                    }
-                    out.push_str("export ");
-                    out.push_str(name);
-                    out.push('=');
-                    out.push_str(&quote(value));
-                    out.push('\n');
-                }
-                Var::Declared(name) => {
-                    out.push_str(&format!("unset {name}; export {name}\n"));
-                }
-                Var::Raw(_, text) => {
-                    out.push_str(text);
-                    out.push('\n');
-                }
+    let mut skipped = Vec::new();
+    let unset: Vec<String> = statements(script)
+        .iter()
+        .filter(|st| st.words.first().is_some_and(|w| w.value == "unset"))
+        .flat_map(|st| st.words[1..].iter().map(|w| w.value.clone()))
+        .filter(|n| is_identifier(n))
+        .collect();
+    let (vars, _) = parse_state(script);
+    let declared: HashSet<&str> = vars
+        .iter()
+        .filter_map(|v| match v {
+            Var::Declared(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    let unset: Vec<&String> = unset
+        .iter()
+        .filter(|n| !declared.contains(n.as_str()))
+        .collect();
+    if !unset.is_empty() {
+        out.push_str("unset ");
+        out.push_str(
+            &unset
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        out.push('\n');
+    }
+    let mut raw = false;
+    for v in &vars {
+        match v {
+            Var::Set(name, value) if redacted(value) => skipped.push(name.clone()),
+            Var::Set(name, value) => {
+                out.push_str(&format!("export {name}={}\n", quote(value)));
+            }
+            Var::Declared(name) => out.push_str(&format!("unset {name}; export {name}\n")),
+            Var::Raw(name, text) if redacted(text) => {
+                skipped.extend(name.clone());
+            }
+            Var::Raw(_, text) => {
+                raw = true;
+                out.push_str(text);
+                out.push('\n');
             }
         }
     }
-    if !full && let Some(cwd) = &saved.cwd {
+    (Some(out), raw, skipped)
+}
+
+/// Writes a file that does not exist yet (never truncates one in place).
+/// Mode 0600: the file holds a step's code or environment, secrets
+/// rendered in.
+fn write_new(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+}
+
+/// Shell code restoring `saved` over the runner's environment: the
+/// variables that differ from it, `unset` for the runner's variables the
+/// steps unset, and (for the next step, when `redact` is `None`) the `cd`.
+/// With `redact` (a snapshot for the journal), every value goes through it
+/// before it is quoted, and there is no `cd` (the state keeps the
+/// directory apart).
+fn restore_script(saved: &Saved, redact: Option<&dyn Fn(&str) -> String>) -> String {
+    let mut out = String::new();
+    match &saved.vars {
+        None => {
+            if let Some(base) = &saved.base {
+                out.push_str(base);
+            }
+        }
+        Some(vars) => vars_script(vars, redact, &mut out),
+    }
+    if redact.is_none()
+        && let Some(cwd) = &saved.cwd
+    {
         out.push_str("cd -- ");
         out.push_str(&quote(cwd));
         out.push_str(" || exit 1\n");
     }
     out
+}
+
+fn vars_script(vars: &[Var], redact: Option<&dyn Fn(&str) -> String>, out: &mut String) {
+    let shown = |v: &str| redact.map_or_else(|| v.to_string(), |f| f(v));
+    let exported: HashSet<&str> = vars.iter().filter_map(Var::name).collect();
+    let missing: Vec<String> = inherited_names()
+        .into_iter()
+        .filter(|n| !exported.contains(n.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        out.push_str("unset ");
+        out.push_str(&missing.join(" "));
+        out.push('\n');
+    }
+    for v in vars {
+        match v {
+            Var::Set(name, value) => {
+                if std::env::var(name).is_ok_and(|cur| &cur == value) {
+                    continue;
+                }
+                out.push_str("export ");
+                out.push_str(name);
+                out.push('=');
+                out.push_str(&quote(&shown(value)));
+                out.push('\n');
+            }
+            Var::Declared(name) => {
+                out.push_str(&format!("unset {name}; export {name}\n"));
+            }
+            Var::Raw(_, text) => {
+                out.push_str(&shown(text));
+                out.push('\n');
+            }
+        }
+    }
 }
 
 /// Parses `export -p` output of bash, dash or zsh (and our own restore

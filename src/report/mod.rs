@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod redacting;
 pub mod terminal;
 
 use crate::record::{OutputRecord, RunRecord, StepStatus};

@@ -197,18 +197,20 @@ fn start_line(rec: &RunRecord, color: bool) -> String {
     )
 }
 
-/// Splits chunks into whole lines per step; a lone `\r` ends a line too.
+/// Splits chunks into whole lines per step and stream (stdout and stderr
+/// arrive independently: a line of one never takes in a piece of the
+/// other); a lone `\r` ends a line too.
 #[derive(Default)]
 struct LineBuffers {
-    partial: HashMap<usize, String>,
+    partial: HashMap<(usize, bool), String>,
 }
 
 /// Longest partial line kept before it is shown anyway.
 const MAX_PARTIAL: usize = 64 * 1024;
 
 impl LineBuffers {
-    fn push(&mut self, step: usize, text: &str) -> Vec<String> {
-        let buf = self.partial.entry(step).or_default();
+    fn push(&mut self, step: usize, is_err: bool, text: &str) -> Vec<String> {
+        let buf = self.partial.entry((step, is_err)).or_default();
         buf.push_str(text);
         let mut lines = Vec::new();
         while let Some(pos) = buf.find(['\n', '\r']) {
@@ -227,19 +229,24 @@ impl LineBuffers {
         lines
     }
 
-    /// The unfinished line of a step, if any.
+    /// The unfinished line of a step, if any (stderr's first).
     fn pending(&self, step: usize) -> Option<&str> {
-        self.partial
-            .get(&step)
-            .map(|s| s.trim_end_matches('\r'))
-            .filter(|s| !s.is_empty())
+        [true, false].into_iter().find_map(|is_err| {
+            self.partial
+                .get(&(step, is_err))
+                .map(|s| s.trim_end_matches('\r'))
+                .filter(|s| !s.is_empty())
+        })
     }
 
-    fn finish(&mut self, step: usize) -> Option<String> {
-        self.partial
-            .remove(&step)
+    /// The unfinished lines of a step: stdout's, then stderr's.
+    fn finish(&mut self, step: usize) -> Vec<String> {
+        [false, true]
+            .into_iter()
+            .filter_map(|is_err| self.partial.remove(&(step, is_err)))
             .map(|s| s.trim_end_matches('\r').to_string())
             .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -327,15 +334,15 @@ impl Progress for LineProgress {
         let _ = self.out.flush();
     }
 
-    fn step_output(&mut self, step: &StepRecord, _stream_is_err: bool, text: &str) {
-        for l in self.lines.push(step.index, text) {
+    fn step_output(&mut self, step: &StepRecord, stream_is_err: bool, text: &str) {
+        for l in self.lines.push(step.index, stream_is_err, text) {
             self.line(step, &l);
         }
         let _ = self.out.flush();
     }
 
     fn step_finished(&mut self, step: &StepRecord) {
-        if let Some(l) = self.lines.finish(step.index) {
+        for l in self.lines.finish(step.index) {
             self.line(step, &l);
         }
         if let Some(name) = self.sections.remove(&step.index) {
@@ -441,8 +448,8 @@ impl Progress for TtyProgress {
         self.bars.insert(step.index, bar);
     }
 
-    fn step_output(&mut self, step: &StepRecord, _stream_is_err: bool, text: &str) {
-        let lines = self.lines.push(step.index, text);
+    fn step_output(&mut self, step: &StepRecord, stream_is_err: bool, text: &str) {
+        let lines = self.lines.push(step.index, stream_is_err, text);
         let Some(bar) = self.bars.get(&step.index) else {
             return;
         };
@@ -579,14 +586,18 @@ mod tests {
     #[test]
     fn line_buffers_split_on_any_line_ending_and_keep_partials() {
         let mut b = LineBuffers::default();
-        assert_eq!(b.push(0, "a\r\nb"), ["a"]);
-        assert_eq!(b.push(0, "c\rd\n"), ["bc", "d"]);
-        assert_eq!(b.push(0, "x\r"), Vec::<String>::new());
-        assert_eq!(b.push(0, "\ny"), ["x",]);
-        assert_eq!(b.push(0, "\ntail"), ["y"]);
+        assert_eq!(b.push(0, false, "a\r\nb"), ["a"]);
+        assert_eq!(b.push(0, false, "c\rd\n"), ["bc", "d"]);
+        assert_eq!(b.push(0, false, "x\r"), Vec::<String>::new());
+        assert_eq!(b.push(0, false, "\ny"), ["x",]);
+        assert_eq!(b.push(0, false, "\ntail"), ["y"]);
         assert_eq!(b.pending(0), Some("tail"));
         assert_eq!(b.pending(1), None);
-        assert_eq!(b.finish(0).as_deref(), Some("tail"));
-        assert_eq!(b.finish(0), None);
+        // The other stream's pieces never join this line.
+        assert_eq!(b.push(0, true, "err "), Vec::<String>::new());
+        assert_eq!(b.push(0, false, "!\n"), ["tail!"]);
+        assert_eq!(b.push(0, true, "line\nrest"), ["err line"]);
+        assert_eq!(b.finish(0), ["rest"]);
+        assert_eq!(b.finish(0), Vec::<String>::new());
     }
 }
