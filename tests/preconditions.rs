@@ -311,8 +311,14 @@ async fn check_commands() {
     };
     let got = evaluate(&req, &no_render, &TcpProbe::default()).await;
     let not_found = {
+        // Run as the checker runs it: the command comes from the
+        // environment (never the command line, where `ps` shows secrets).
         let out = std::process::Command::new("sh")
-            .args(["-c", "runbook-no-such-command-7f3a"])
+            .args([
+                "-c",
+                "__rb_c=$__RB_CHECK; unset __RB_CHECK; eval \"$__rb_c\"",
+            ])
+            .env("__RB_CHECK", "runbook-no-such-command-7f3a")
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stderr).trim().to_string()

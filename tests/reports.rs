@@ -493,8 +493,10 @@ fn drive(p: &mut dyn Progress, rec: &RunRecord) {
                 .map(|(i, _)| i)
                 .unwrap_or(text.len()),
         );
+        // Two chunks of one stream, split mid-line (the two streams are
+        // kept apart, so a line never joins pieces of both).
         p.step_output(&running, false, a);
-        p.step_output(&running, true, b);
+        p.step_output(&running, false, b);
         p.step_finished(step);
     }
     p.message("Report written to out.md");

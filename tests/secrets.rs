@@ -208,12 +208,12 @@ fn short_and_empty_secrets() {
     assert!(r.is_empty());
     assert_redacts(&r, "nothing to hide", "nothing to hide");
     assert!(Redactor::empty().is_empty());
-    // Debug never shows values. 4 patterns: raw, the whole base64 (9
-    // bytes: no padding, the same as alignment 0), alignments 1 and 2.
-    assert_eq!(
-        format!("{:?}", redactor("topsecret")),
-        "Redactor { patterns: 4 }"
-    );
+    // Debug never shows values, only how many forms are searched for
+    // (raw, base64 in 3 alignments and wrapped at 64/76 columns, the
+    // placeholder itself).
+    let debug = format!("{:?}", redactor("topsecret"));
+    assert!(debug.starts_with("Redactor { patterns: "), "{debug}");
+    assert!(!debug.contains("topsecret") && !debug.contains("dG9wc2VjcmV0"));
 }
 
 #[test]
