@@ -195,11 +195,8 @@ pub fn resolve_params(
     }
 }
 
+use crate::analyze::params::same_value;
 use crate::report::plain_value as plain;
-
-fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    plain(a) == plain(b)
-}
 
 /// Line, column and width of `key:` inside the front matter (or 1:1).
 fn front_key_position(doc: &Document, key: &str) -> (usize, usize, usize) {
@@ -606,6 +603,8 @@ struct Runner {
 
 async fn run_async(args: RunArgs) -> Result<i32> {
     let doc = load(&args.file)?;
+    // Whatever `runbook check` refuses, refuse before anything runs.
+    crate::analyze::refuse_invalid(&doc)?;
     let outputs = Outputs::new(&args);
 
     // Resume: the journal of the previous run of the same output.
@@ -1563,18 +1562,6 @@ impl Runner {
             Ok(t) => t,
             Err(e) => return Exec::error(e),
         };
-        if !step.is_shell() {
-            return Exec::error(format!(
-                "step `{}`: only shell steps can run on a host (this one is `{}`)",
-                step.name, step.lang
-            ));
-        }
-        if step.attrs.cwd.is_some() || !step.attrs.env.is_empty() {
-            return Exec::error(format!(
-                "step `{}`: `cwd` and `env` are not supported on remote hosts; use `cd` and `export` in the step",
-                step.name
-            ));
-        }
         if self.ssh.is_none() {
             match crate::exec::ssh::SshPool::new(crate::exec::ssh::SshOptions::from_env()) {
                 Ok(pool) => self.ssh = Some(pool),
@@ -2218,8 +2205,19 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                 }
                 Err(e) => return Err(e),
             };
+            // The run renders `requires:` with secrets and hosts too.
+            let secrets = match crate::secrets::resolve(&doc.front.secrets) {
+                Ok(s) => s,
+                Err(e) => {
+                    let (line, col, width) = front_key_position(&doc, "secrets");
+                    let d = Diagnostic::at_line_col(&doc.source, line, col, width, e.to_string());
+                    file.diagnostics.push(d);
+                    continue;
+                }
+            };
+            let redactor = Redactor::new(secrets.clone());
             let templates = Templates::new();
-            let value = minijinja::context! { params => to_value(&params), env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()) };
+            let value = minijinja::context! { params => to_value(&params), env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()), secrets => to_value(&secrets.into_iter().collect::<IndexMap<_, _>>()), hosts => to_value(&doc.front.hosts) };
             let render = |s: &str| -> std::result::Result<String, String> {
                 templates
                     .render(s, Escape::None, &value)
@@ -2242,7 +2240,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     line,
                     col,
                     width,
-                    r.failure_message(),
+                    redactor.redact(&r.failure_message()),
                 ));
             }
         }
