@@ -8,6 +8,7 @@
 //! Output comes in three forms from the same [`CheckReport`]: human text,
 //! JSON, and JUnit XML for GitLab's test report widget.
 
+use crate::analyze::{AnalyzeOptions, analyze};
 use crate::document::{self, Diagnostic, Document, Severity, Source, Span, Step};
 use crate::report::junit;
 use regex::Regex;
@@ -161,7 +162,10 @@ pub fn check_text(path: &Path, text: &str) -> FileReport {
         Ok(doc) => FileReport {
             path: display,
             steps: doc.steps.len(),
-            diagnostics: check_document(&doc),
+            diagnostics: match analyze(&doc, &AnalyzeOptions::default()) {
+                Ok(analysis) => analysis.warnings,
+                Err(all) => all,
+            },
         },
         Err(crate::Error::Invalid(diagnostics)) => FileReport {
             path: display,
@@ -189,10 +193,10 @@ fn file_diagnostic(path: &Path, message: String) -> Diagnostic {
     }
 }
 
-/// The minijinja environment used to compile templates: minijinja's default
-/// syntax, as the runner uses.
+/// The minijinja environment used to compile templates: the one the run
+/// renders with ([`crate::template::environment`]), with debug info.
 pub fn template_env() -> minijinja::Environment<'static> {
-    let mut env = crate::template::base_environment();
+    let mut env = crate::template::environment();
     env.set_debug(true);
     env
 }
@@ -308,7 +312,9 @@ impl<'a> Checker<'a> {
                 );
             }
             if let (Some(def), Some(choices)) = (&p.default, &p.choices)
-                && !choices.contains(def)
+                && !choices
+                    .iter()
+                    .any(|c| crate::analyze::params::same_value(c, def))
             {
                 let (s, e) = self.front_key(&["params", name, "default"]);
                 let list = choices
@@ -369,47 +375,15 @@ impl<'a> Checker<'a> {
 
     /// Finds the position of a value under a key path in the front matter.
     fn front_value(&self, keys: &[&str], value: &str) -> (usize, usize) {
-        let (ks, ke) = self.front_key(keys);
-        let text = &self.src().text;
-        let end = self.front_end();
-        if ks < end
-            && let Some(i) = text[ks..end].find(value)
-        {
-            return (ks + i, ks + i + value.len());
-        }
-        (ks, ke)
-    }
-
-    fn front_end(&self) -> usize {
-        self.doc
-            .front_span
-            .map(|s| s.end)
-            .unwrap_or(0)
-            .min(self.src().text.len())
+        let span = crate::analyze::position::front_value(self.doc, keys, value);
+        (span.start, span.end)
     }
 
     /// Position of the last key of a path like `params.service.default` in
     /// the front matter, found by successive searches (block or flow YAML).
     fn front_key(&self, keys: &[&str]) -> (usize, usize) {
-        let text = &self.src().text;
-        let Some(span) = self.doc.front_span else {
-            return (0, 1);
-        };
-        let end = span.end.min(text.len());
-        let mut at = span.start.min(end);
-        let mut found = (at, at + 3);
-        for key in keys {
-            let pat = format!(r#"(?m)(?:^|[\s{{,])["']?({})["']?\s*:"#, regex::escape(key));
-            let Ok(re) = Regex::new(&pat) else { break };
-            match re.captures(&text[at..end]).and_then(|c| c.get(1)) {
-                Some(m) => {
-                    found = (at + m.start(), at + m.end());
-                    at += m.end();
-                }
-                None => break,
-            }
-        }
-        found
+        let span = crate::analyze::position::front_key(self.doc, keys);
+        (span.start, span.end)
     }
 
     /// Narrows an inline span to where `value` itself stands (after a key

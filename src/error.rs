@@ -34,11 +34,12 @@ pub enum Error {
     Other(String),
 }
 
+/// One blank line between diagnostics, as `runbook check` prints them.
 fn render_diagnostics(d: &[Diagnostic]) -> String {
     d.iter()
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n\n")
 }
 
 impl Error {

@@ -5,6 +5,7 @@
 //! and never sees Markdown. `run` drives a run and fills in the
 //! [`record::RunRecord`]; `report` renders that record and nothing else.
 
+pub mod analyze;
 pub mod check;
 pub mod cli;
 pub mod console;

@@ -217,11 +217,8 @@ pub fn resolve_params(
     }
 }
 
+use crate::analyze::params::same_value;
 use crate::report::plain_value as plain;
-
-fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    plain(a) == plain(b)
-}
 
 /// Line, column and width of `key:` inside the front matter (or 1:1).
 fn front_key_position(doc: &Document, key: &str) -> (usize, usize, usize) {
@@ -583,6 +580,8 @@ struct Runner {
 
 async fn run_async(args: RunArgs) -> Result<i32> {
     let doc = load(&args.file)?;
+    // Whatever `runbook check` refuses, refuse before anything runs.
+    crate::analyze::refuse_invalid(&doc)?;
     let outputs = Outputs::new(&args);
     // Nothing runs until every output is known to be safe to write, and
     // this run is the only one writing it.
@@ -1576,18 +1575,6 @@ impl Runner {
             Ok(t) => t,
             Err(e) => return Exec::error(e),
         };
-        if !step.is_shell() {
-            return Exec::error(format!(
-                "step `{}`: only shell steps can run on a host (this one is `{}`)",
-                step.name, step.lang
-            ));
-        }
-        if step.attrs.cwd.is_some() || !step.attrs.env.is_empty() {
-            return Exec::error(format!(
-                "step `{}`: `cwd` and `env` are not supported on remote hosts; use `cd` and `export` in the step",
-                step.name
-            ));
-        }
         if self.ssh.is_none() {
             match crate::exec::ssh::SshPool::new(crate::exec::ssh::SshOptions::from_env()) {
                 Ok(pool) => self.ssh = Some(pool),
@@ -2242,7 +2229,8 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                 }
                 Err(e) => return Err(e),
             };
-            // Redacted as `run` redacts them (the secrets `check` can read).
+            // Rendered as `run` renders `requires:` (params, env, secrets,
+            // hosts) and redacted as `run` redacts (the secrets `check` can read).
             let secrets = secrets_of.get(&file.path).cloned().unwrap_or_default();
             let redactor = Redactor::new(secrets.clone());
             let secrets: IndexMap<String, String> = secrets.into_iter().collect();
@@ -2251,6 +2239,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                 params => to_value(&params),
                 env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()),
                 secrets => to_value(&secrets),
+                hosts => to_value(&doc.front.hosts),
             };
             let render = |s: &str| -> std::result::Result<String, String> {
                 templates

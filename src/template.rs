@@ -76,51 +76,58 @@ pub fn base_environment() -> Environment<'static> {
     env
 }
 
+/// The environment the run renders every template with: the base syntax,
+/// shell auto-escaping for `shell:` templates, the formatter and the
+/// runbook filters (`raw`, `tojson`). `runbook check` compiles with this
+/// same environment, so both know the same filters and tests.
+pub fn environment() -> Environment<'static> {
+    let mut env = base_environment();
+    env.set_auto_escape_callback(|name| {
+        if name.starts_with(SHELL) {
+            AutoEscape::Custom("shell".into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        if value.is_undefined() || value.is_none() {
+            return Ok(());
+        }
+        let text = if value.kind() == minijinja::value::ValueKind::Map
+            || value.kind() == minijinja::value::ValueKind::Seq
+        {
+            serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
+        } else {
+            value.to_string()
+        };
+        let shown = match state.auto_escape() {
+            AutoEscape::Custom(name) if name == "shell" && !value.is_safe() => {
+                shellctx::placeholder(text)
+            }
+            _ => text,
+        };
+        out.write_str(&shown)
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
+    });
+    env.add_filter("raw", |v: Value| -> Value {
+        Value::from_safe_string(if v.is_none() || v.is_undefined() {
+            String::new()
+        } else {
+            v.to_string()
+        })
+    });
+    // Not marked safe: in shell steps JSON is quoted like any value.
+    env.add_filter("tojson", |v: Value| -> Result<Value, minijinja::Error> {
+        serde_json::to_string(&v).map(Value::from).map_err(|e| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+        })
+    });
+    env
+}
+
 impl Templates {
     pub fn new() -> Self {
-        let mut env = base_environment();
-        env.set_auto_escape_callback(|name| {
-            if name.starts_with(SHELL) {
-                AutoEscape::Custom("shell".into())
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(|out, state, value| {
-            if value.is_undefined() || value.is_none() {
-                return Ok(());
-            }
-            let text = if value.kind() == minijinja::value::ValueKind::Map
-                || value.kind() == minijinja::value::ValueKind::Seq
-            {
-                serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
-            } else {
-                value.to_string()
-            };
-            let shown = match state.auto_escape() {
-                AutoEscape::Custom(name) if name == "shell" && !value.is_safe() => {
-                    shellctx::placeholder(text)
-                }
-                _ => text,
-            };
-            out.write_str(&shown).map_err(|_| {
-                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed")
-            })
-        });
-        env.add_filter("raw", |v: Value| -> Value {
-            Value::from_safe_string(if v.is_none() || v.is_undefined() {
-                String::new()
-            } else {
-                v.to_string()
-            })
-        });
-        // Not marked safe: in shell steps JSON is quoted like any value.
-        env.add_filter("tojson", |v: Value| -> Result<Value, minijinja::Error> {
-            serde_json::to_string(&v).map(Value::from).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
-            })
-        });
-        Templates { env }
+        Templates { env: environment() }
     }
 
     /// Renders a step body (or any text) with the given context.

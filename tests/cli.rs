@@ -298,12 +298,14 @@ fn template_error_names_the_step_and_line() {
     let s = Scratch::new();
     s.write(
         "t.md",
-        "# T\n\n```bash {name=bad}\necho ok\necho {{ steps.nope.stdout }}\n```\n",
+        // `check` cannot see that a string has no `port`: the step fails
+        // when it renders (what `check` can see, `run` refuses up front).
+        "---\nparams:\n  svc: { default: api }\n---\n```bash {name=bad}\necho ok\necho {{ params.svc.port }}\n```\n",
     );
     let r = s.run(&["run", "t.md", "-o", "out.md"]);
     r.expect(1);
     assert!(
-        r.stderr.contains("template error in step `bad`") && r.stderr.contains("--> t.md:5:1"),
+        r.stderr.contains("template error in step `bad`") && r.stderr.contains("--> t.md:7:1"),
         "{}",
         r.stderr
     );

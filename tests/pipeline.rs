@@ -60,7 +60,9 @@ fn dry_run_fails_when_a_step_cannot_render() {
     let s = Scratch::new();
     s.write(
         "bad.md",
-        "```bash {name=a}\necho {{ params.missing }}\n```\n\n```bash {name=b}\necho {{ steps.a.stdout }}\n```\n",
+        // Valid for `check` (which `run` would otherwise refuse up front),
+        // but a string has no attribute `missing`: rendering fails.
+        "---\nparams:\n  cfg: { default: x }\n---\n```bash {name=a}\necho {{ params.cfg.missing }}\n```\n\n```bash {name=b}\necho {{ steps.a.stdout }}\n```\n",
     );
     let r = s.run(&["run", "bad.md", "--dry-run", "-o", "dry.md"]);
     r.expect(2);

@@ -1,0 +1,65 @@
+//! The only validator. [`analyze`] takes a parsed [`Document`] and returns
+//! every problem at once, or an [`Analysis`] when it may run. `runbook check`
+//! is this plus rendering; `runbook run` calls it before any precondition or
+//! step and refuses (exit 2) with the same diagnostics whatever `check`
+//! refuses, so a green `check` means the runbook can start.
+//!
+//! The reference and syntax rules still live in [`crate::check::check_document`]
+//! (called from here); the rules `run` used to apply only when it reached a
+//! step live in one file per family below.
+
+mod filters;
+mod http;
+mod inventory;
+pub mod params;
+pub mod position;
+mod remote;
+mod secrets;
+
+use crate::document::{Diagnostic, Document, Severity};
+
+/// How strict the analysis is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnalyzeOptions {
+    /// Warnings refuse the runbook too (`check --strict`).
+    pub strict: bool,
+}
+
+/// A runbook that may run, with what did not stop it.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// Warnings, sorted by position.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Every rule over `doc`. `Err` holds all diagnostics (errors and warnings,
+/// sorted by position) when there is an error, or a warning with `strict`.
+pub fn analyze(doc: &Document, opts: &AnalyzeOptions) -> Result<Analysis, Vec<Diagnostic>> {
+    let mut out = crate::check::check_document(doc);
+    secrets::sources(doc, &mut out);
+    inventory::settings(doc, &mut out);
+    remote::targets(doc, &mut out);
+    http::blocks(doc, &mut out);
+    filters::known(doc, &mut out);
+    out.sort_by_key(|d| (d.line, d.col));
+    out.dedup();
+    let refused = out
+        .iter()
+        .any(|d| d.severity == Severity::Error || (opts.strict && d.severity == Severity::Warning));
+    if refused {
+        Err(out)
+    } else {
+        Ok(Analysis { warnings: out })
+    }
+}
+
+/// For `run`: the analysis, or the diagnostics as an invalid-runbook error
+/// (exit 2), printed as `check` prints them.
+pub fn refuse_invalid(doc: &Document) -> crate::Result<Analysis> {
+    analyze(doc, &AnalyzeOptions::default()).map_err(crate::Error::Invalid)
+}
+
+/// An error diagnostic at a byte range of the file.
+fn error(doc: &Document, span: crate::document::Span, message: String) -> Diagnostic {
+    Diagnostic::at(&doc.source, span.start, span.end, message)
+}

@@ -1,0 +1,83 @@
+//! Where things stand in the runbook file, for diagnostics: a key path in
+//! the YAML front matter, a value under it, an attribute of a step. One
+//! place computes these so every rule points at the same spot.
+
+use crate::document::{Document, Span, Step};
+use regex::Regex;
+
+/// The byte range of the last key of a path like `params.service.default`
+/// in the front matter, found by successive searches (block or flow YAML).
+/// Falls back to the deepest key found, or the opening `---`.
+pub fn front_key(doc: &Document, keys: &[&str]) -> Span {
+    let text = &doc.source.text;
+    let Some(span) = doc.front_span else {
+        return Span::new(0, 1);
+    };
+    let end = span.end.min(text.len());
+    let mut at = span.start.min(end);
+    let mut found = Span::new(at, at + 3);
+    for key in keys {
+        let pat = format!(r#"(?m)(?:^|[\s{{,])["']?({})["']?\s*:"#, regex::escape(key));
+        let Ok(re) = Regex::new(&pat) else { break };
+        match re.captures(&text[at..end]).and_then(|c| c.get(1)) {
+            Some(m) => {
+                found = Span::new(at + m.start(), at + m.end());
+                at += m.end();
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+/// The byte range of `value` written under the key path, or of the key.
+pub fn front_value(doc: &Document, keys: &[&str], value: &str) -> Span {
+    let key = front_key(doc, keys);
+    let text = &doc.source.text;
+    let end = doc.front_span.map(|s| s.end).unwrap_or(0).min(text.len());
+    if key.start < end
+        && let Some(i) = text[key.start..end].find(value)
+    {
+        return Span::new(key.start + i, key.start + i + value.len());
+    }
+    key
+}
+
+/// The opening fence of a step.
+pub fn fence(doc: &Document, step: &Step) -> Span {
+    let src = &doc.source;
+    let start = src.offset(step.line, step.col);
+    let len = src
+        .line_text(step.line)
+        .get(step.col.saturating_sub(1)..)
+        .map(|rest| {
+            rest.bytes()
+                .take_while(|b| *b == b'`' || *b == b'~')
+                .count()
+        })
+        .unwrap_or(3);
+    Span::new(start, start + len.max(1))
+}
+
+/// The span of a step attribute (`key=value`), or the fence.
+pub fn attr(doc: &Document, step: &Step, key: &str) -> Span {
+    match step.attrs.span_of(key) {
+        Some(s) if s.end <= doc.source.text.len() && s.start <= s.end => s,
+        _ => fence(doc, step),
+    }
+}
+
+/// Where `value` stands inside the attribute `key` (after `key=` and maybe
+/// a quote), or the whole attribute.
+pub fn attr_value(doc: &Document, step: &Step, key: &str, value: &str) -> Span {
+    let span = attr(doc, step, key);
+    match doc
+        .source
+        .text
+        .get(span.start..span.end)
+        .and_then(|r| r.find(value))
+    {
+        Some(i) => Span::new(span.start + i, span.start + i + value.len()),
+        None => span,
+    }
+}
