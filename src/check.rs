@@ -9,7 +9,7 @@
 //! JSON, and JUnit XML for GitLab's test report widget.
 
 use crate::analyze::{AnalyzeOptions, analyze};
-use crate::document::{self, Diagnostic, Document, Severity, Source, Span, Step};
+use crate::document::{self, Diagnostic, Document, Severity, Source, Span, Step, StepKind};
 use crate::report::junit;
 use regex::Regex;
 use serde::Serialize;
@@ -190,6 +190,7 @@ fn file_diagnostic(path: &Path, message: String) -> Diagnostic {
         col: 1,
         width: 1,
         source_line: String::new(),
+        excerpt_col: 1,
     }
 }
 
@@ -433,6 +434,7 @@ impl<'a> Checker<'a> {
         }
 
         self.template(&step.code, Origin::Body(step), scope);
+        self.unquoted_template(step);
 
         if let Some(when) = &a.when {
             let span = self.attr_span(step, "when");
@@ -514,6 +516,31 @@ impl<'a> Checker<'a> {
                 format!("interpreter `{program}` is not found on PATH"),
             );
         }
+    }
+
+    /// Python, Node, Ruby … steps get template values pasted into their
+    /// code with no quoting at all: a parameter there can run code.
+    fn unquoted_template(&mut self, step: &Step) {
+        let StepKind::Interpreter { command } = &step.kind else {
+            return;
+        };
+        let Some(at) = step.code.find("{{") else {
+            return;
+        };
+        let end = step.code[at..].find("}}").map_or(at + 2, |e| at + e + 2);
+        let start = map_code_offset(self.src(), step, at);
+        let stop = map_code_offset(self.src(), step, end);
+        let program = command.split_whitespace().next().unwrap_or(command);
+        self.warn(
+            start,
+            stop.max(start + 1),
+            format!(
+                "step `{}` pastes a template value into `{program}` code without any quoting: \
+                 a parameter can run code there; pass it with env= (`env=\"NAME={{{{ params.x }}}}\"`) \
+                 and read it from the environment",
+                step.name
+            ),
+        );
     }
 
     /// Compiles a template and checks its references.
@@ -868,7 +895,7 @@ fn render_diagnostic(out: &mut String, d: &Diagnostic, color: bool) {
     let lead: String = d
         .source_line
         .bytes()
-        .take(d.col.saturating_sub(1))
+        .take(d.excerpt_col.saturating_sub(1))
         .map(|b| if b == b'\t' { '\t' } else { ' ' })
         .collect();
     let _ = write!(

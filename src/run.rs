@@ -307,19 +307,18 @@ struct ValueCache {
     secrets: [std::sync::OnceLock<minijinja::Value>; 2],
     /// Each step's result, converted when it is set.
     steps: IndexMap<String, minijinja::Value>,
-    /// The `steps` map, until the next step result is set.
-    steps_map: std::sync::Mutex<Option<minijinja::Value>>,
+    /// The `steps` map, until the next step result is set: without (0)
+    /// and with (1) dry-run placeholders for steps not run.
+    steps_map: [std::sync::Mutex<Option<minijinja::Value>>; 2],
 }
 
 impl Context {
     /// Sets the result of a step as later steps see it.
     fn set_step(&mut self, name: String, ctx: StepCtx) {
         self.cache.steps.insert(name.clone(), to_value(&ctx));
-        *self
-            .cache
-            .steps_map
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+        for map in &mut self.cache.steps_map {
+            *map.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        }
         self.steps.insert(name, ctx);
     }
 
@@ -365,16 +364,14 @@ impl Context {
             }
             minijinja::Value::from(steps)
         };
-        let steps = match placeholders {
-            Some(_) => steps_map(placeholders),
-            None => self
-                .cache
-                .steps_map
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert_with(|| steps_map(None))
-                .clone(),
-        };
+        // Built once per step result, not per render: rebuilding it (with a
+        // placeholder for every step of the runbook) on each render made a
+        // dry run quadratic in its number of steps.
+        let steps = self.cache.steps_map[usize::from(placeholders.is_some())]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| steps_map(placeholders))
+            .clone();
         minijinja::context! {
             params => params.clone(),
             env => env.clone(),
@@ -910,6 +907,9 @@ impl Runner {
             ));
         }
 
+        if let Some(code) = self.refuse_unsafe_values() {
+            return code;
+        }
         // Preconditions.
         if !self.doc.front.requires.is_empty() && !self.args.dry_run {
             let results = self.preconditions().await;
@@ -969,6 +969,31 @@ impl Runner {
         }
         self.record.result = RunResult::Ok;
         exit::OK
+    }
+
+    /// Before anything runs (preconditions included), renders every shell
+    /// step still to run, results of later steps as placeholders: a value
+    /// the shell-context guard refuses (arithmetic, nested shell) stops the
+    /// run with exit 2. A dry run reports each step instead.
+    fn refuse_unsafe_values(&mut self) -> Option<i32> {
+        if self.args.dry_run {
+            return None;
+        }
+        let value = self.ctx.value(true, Some(&self.doc));
+        let (i, e) = (self.first_step()..self.doc.steps.len()).find_map(|i| {
+            let step = &self.doc.steps[i];
+            if !step.is_shell() || step.attrs.skip {
+                return None;
+            }
+            match self.templates.preview(&step.code, Escape::Shell, &value) {
+                Err(e) if e.refused => Some((i, e)),
+                _ => None,
+            }
+        })?;
+        let _ = self.render_failure(i, &e.message, e.line);
+        self.record.result = RunResult::Failed;
+        self.mark_rest_not_run(0);
+        Some(exit::INVALID)
     }
 
     fn mark_rest_not_run(&mut self, from: usize) {
@@ -1035,13 +1060,15 @@ impl Runner {
         };
         let placeholders = self.args.dry_run.then_some(&self.doc);
         let exec_ctx = self.ctx.value(true, placeholders);
-        let rendered = match self.templates.render(&step.code, escape, &exec_ctx) {
+        let render = |t: &Templates, c: &minijinja::Value| match placeholders {
+            Some(_) => t.preview(&step.code, escape, c),
+            None => t.render(&step.code, escape, c),
+        };
+        let rendered = match render(&self.templates, &exec_ctx) {
             Ok(r) => r,
             Err(e) => return self.render_failure(i, &e.message, e.line),
         };
-        let shown = self
-            .templates
-            .render(&step.code, escape, &self.ctx.value(false, placeholders))
+        let shown = render(&self.templates, &self.ctx.value(false, placeholders))
             .unwrap_or_else(|_| step.code.clone());
         self.record.steps[i].rendered = Some(self.redactor.redact(&shown));
         // A templated `host=` is shown rendered from here on.

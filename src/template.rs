@@ -35,6 +35,9 @@ pub struct TemplateError {
     /// 1-based line within the template, when known.
     pub line: Option<usize>,
     pub message: String,
+    /// The shell-context guard refused a value (arithmetic, nested shell,
+    /// here-document): known before anything runs, so the run stops early.
+    pub refused: bool,
 }
 
 impl std::fmt::Display for TemplateError {
@@ -51,6 +54,7 @@ fn convert(err: minijinja::Error) -> TemplateError {
     TemplateError {
         line: err.line(),
         message,
+        refused: false,
     }
 }
 
@@ -102,7 +106,10 @@ pub fn environment() -> Environment<'static> {
         };
         let shown = match state.auto_escape() {
             AutoEscape::Custom(name) if name == "shell" && !value.is_safe() => {
-                shellctx::placeholder(text)
+                // A plain object is a dry-run placeholder for a result
+                // not known yet: shown, never executed.
+                let plain = value.kind() == minijinja::value::ValueKind::Plain;
+                shellctx::placeholder(text, plain)
             }
             _ => text,
         };
@@ -132,6 +139,28 @@ impl Templates {
 
     /// Renders a step body (or any text) with the given context.
     pub fn render(&self, text: &str, escape: Escape, ctx: &Value) -> Result<String, TemplateError> {
+        self.render_as(text, escape, ctx, false)
+    }
+
+    /// Renders for a dry run or the check before a run: dry-run
+    /// placeholders of results not known yet pass the arithmetic check
+    /// (they are shown, never executed); everything else is checked.
+    pub fn preview(
+        &self,
+        text: &str,
+        escape: Escape,
+        ctx: &Value,
+    ) -> Result<String, TemplateError> {
+        self.render_as(text, escape, ctx, true)
+    }
+
+    fn render_as(
+        &self,
+        text: &str,
+        escape: Escape,
+        ctx: &Value,
+        preview: bool,
+    ) -> Result<String, TemplateError> {
         let name = match escape {
             Escape::Shell => "shell:step",
             Escape::None => "text:step",
@@ -143,11 +172,12 @@ impl Templates {
         match escape {
             Escape::None => tmpl.render(ctx).map_err(convert),
             Escape::Shell => {
-                let _scope = shellctx::Scope::begin();
+                let _scope = shellctx::Scope::begin(preview);
                 let rendered = tmpl.render(ctx).map_err(convert)?;
-                shellctx::substitute(&rendered).map_err(|message| TemplateError {
-                    line: None,
+                shellctx::substitute(&rendered).map_err(|(line, message)| TemplateError {
+                    line: Some(line),
                     message,
+                    refused: true,
                 })
             }
         }
@@ -195,323 +225,7 @@ pub fn shell_quote(s: &str) -> String {
     crate::exec::shell::quote(s)
 }
 
-/// Context-aware shell escaping. Values are first rendered as placeholders;
-/// then the rendered script is scanned with a small shell lexer that knows
-/// whether each placeholder stands unquoted, inside '…', "…", $'…', a
-/// comment or a here-document, and each value is escaped for exactly that
-/// context. Quoting every value the same way would be wrong: `"[{{ x }}]"`
-/// with a single-quoted value still expands `$(…)` inside the double quotes.
-mod shellctx {
-    use std::cell::RefCell;
-
-    const OPEN: char = '\u{F8F0}';
-    const CLOSE: char = '\u{F8F1}';
-
-    thread_local! {
-        static VALUES: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
-    }
-
-    /// Collects the values of one render on this thread.
-    pub struct Scope;
-
-    impl Scope {
-        pub fn begin() -> Scope {
-            VALUES.with(|v| *v.borrow_mut() = Some(Vec::new()));
-            Scope
-        }
-    }
-
-    impl Drop for Scope {
-        fn drop(&mut self) {
-            VALUES.with(|v| *v.borrow_mut() = None);
-        }
-    }
-
-    /// Stores a value and returns its placeholder (or, outside a scope, the
-    /// value single-quoted).
-    pub fn placeholder(value: String) -> String {
-        VALUES.with(|v| match v.borrow_mut().as_mut() {
-            Some(values) => {
-                values.push(value);
-                format!("{OPEN}{}{CLOSE}", values.len() - 1)
-            }
-            None => super::shell_quote(&value),
-        })
-    }
-
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    enum Ctx {
-        Unquoted,
-        Single,
-        Double,
-        AnsiC,
-        Comment,
-        /// Inside a here-document body: (delimiter, quoted, strip tabs).
-        Heredoc(String, bool, bool),
-        /// `$(` … `)` nested in double quotes (or deeper): its own lexing.
-        Subst,
-        Backtick,
-    }
-
-    /// Replaces every placeholder with its value escaped for its context.
-    pub fn substitute(rendered: &str) -> Result<String, String> {
-        let values = VALUES.with(|v| v.borrow().clone()).unwrap_or_default();
-        if values.is_empty() {
-            return Ok(rendered.to_string());
-        }
-        let mut out = String::with_capacity(rendered.len() + 16);
-        let mut stack: Vec<Ctx> = vec![Ctx::Unquoted];
-        let mut pending_heredocs: Vec<(String, bool, bool)> = Vec::new();
-        let chars: Vec<char> = rendered.chars().collect();
-        let mut i = 0;
-        let mut line_start = true;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == OPEN {
-                let end = chars[i..].iter().position(|&x| x == CLOSE).map(|p| i + p);
-                let Some(end) = end else {
-                    out.push(c);
-                    i += 1;
-                    continue;
-                };
-                let idx: usize = chars[i + 1..end]
-                    .iter()
-                    .collect::<String>()
-                    .parse()
-                    .map_err(|_| "internal error: bad placeholder".to_string())?;
-                let value = values
-                    .get(idx)
-                    .ok_or_else(|| "internal error: unknown placeholder".to_string())?;
-                let ctx = stack.last().cloned().unwrap_or(Ctx::Unquoted);
-                let mut escaped = escape_for(&ctx, value)?;
-                // Inside `…` the shell first removes one level of `\` before
-                // `\`, `` ` `` and `$`: add one level per enclosing backquote.
-                for _ in stack.iter().filter(|c| **c == Ctx::Backtick) {
-                    escaped = backquote_escape(&escaped);
-                }
-                out.push_str(&escaped);
-                i = end + 1;
-                line_start = false;
-                continue;
-            }
-            let ctx = stack.last().cloned().unwrap_or(Ctx::Unquoted);
-            out.push(c);
-            let next = chars.get(i + 1).copied();
-            match ctx {
-                Ctx::Heredoc(ref delim, _, strip) => {
-                    if line_start {
-                        // Is this line the delimiter?
-                        let end = chars[i..]
-                            .iter()
-                            .position(|&x| x == '\n')
-                            .map(|p| i + p)
-                            .unwrap_or(chars.len());
-                        let line: String = chars[i..end].iter().collect();
-                        let line = if strip {
-                            line.trim_start_matches('\t')
-                        } else {
-                            &line
-                        };
-                        if line.trim_end_matches('\r') == delim {
-                            stack.pop();
-                        }
-                    }
-                }
-                Ctx::Single => {
-                    if c == '\'' {
-                        stack.pop();
-                    }
-                }
-                Ctx::AnsiC => {
-                    if c == '\\' {
-                        if let Some(n) = next {
-                            out.push(n);
-                            i += 1;
-                        }
-                    } else if c == '\'' {
-                        stack.pop();
-                    }
-                }
-                Ctx::Double => match c {
-                    '\\' => {
-                        if let Some(n) = next {
-                            out.push(n);
-                            i += 1;
-                        }
-                    }
-                    '"' => {
-                        stack.pop();
-                    }
-                    '$' if next == Some('(') => {
-                        out.push('(');
-                        i += 1;
-                        stack.push(Ctx::Subst);
-                    }
-                    '`' => stack.push(Ctx::Backtick),
-                    _ => {}
-                },
-                Ctx::Comment => {
-                    if c == '\n' {
-                        stack.pop();
-                    }
-                }
-                Ctx::Unquoted | Ctx::Subst | Ctx::Backtick => match c {
-                    '\\' => {
-                        if let Some(n) = next {
-                            out.push(n);
-                            i += 1;
-                        }
-                    }
-                    '\'' => stack.push(Ctx::Single),
-                    '"' => stack.push(Ctx::Double),
-                    '$' if next == Some('\'') => {
-                        out.push('\'');
-                        i += 1;
-                        stack.push(Ctx::AnsiC);
-                    }
-                    '$' if next == Some('(') => {
-                        out.push('(');
-                        i += 1;
-                        stack.push(Ctx::Subst);
-                    }
-                    ')' if ctx == Ctx::Subst => {
-                        stack.pop();
-                    }
-                    '`' if ctx == Ctx::Backtick => {
-                        stack.pop();
-                    }
-                    '`' => stack.push(Ctx::Backtick),
-                    '#' if word_start(&out) => stack.push(Ctx::Comment),
-                    '<' if next == Some('<') && chars.get(i + 2) != Some(&'<') => {
-                        if let Some((delim, quoted, strip, used)) = heredoc_op(&chars[i + 2..]) {
-                            out.push('<');
-                            i += 1;
-                            pending_heredocs.push((delim, quoted, strip));
-                            let _ = used;
-                        }
-                    }
-                    '\n' => {
-                        // Here-documents start on the line after their operator.
-                        for (d, q, st) in pending_heredocs.drain(..).rev() {
-                            stack.push(Ctx::Heredoc(d, q, st));
-                        }
-                    }
-                    _ => {}
-                },
-            }
-            line_start = c == '\n';
-            if c == '\n' && matches!(ctx, Ctx::Heredoc(..)) {
-                line_start = true;
-            }
-            i += 1;
-        }
-        Ok(out)
-    }
-
-    /// Whether a `#` here would start a comment (at a word start).
-    fn word_start(out: &str) -> bool {
-        let before = out[..out.len() - 1].chars().last();
-        matches!(
-            before,
-            None | Some(' ' | '\t' | '\n' | ';' | '&' | '|' | '(')
-        )
-    }
-
-    /// `<<[-] ['"]WORD['"]`: delimiter, quoted, strip tabs, chars used.
-    fn heredoc_op(rest: &[char]) -> Option<(String, bool, bool, usize)> {
-        let mut j = 0;
-        let strip = rest.first() == Some(&'-');
-        if strip {
-            j += 1;
-        }
-        while rest.get(j) == Some(&' ') || rest.get(j) == Some(&'\t') {
-            j += 1;
-        }
-        let quote = match rest.get(j) {
-            Some(&q) if q == '\'' || q == '"' => {
-                j += 1;
-                Some(q)
-            }
-            _ => None,
-        };
-        let start = j;
-        while let Some(&ch) = rest.get(j) {
-            if ch.is_alphanumeric() || ch == '_' || ch == '-' || ch == '.' {
-                j += 1;
-            } else {
-                break;
-            }
-        }
-        if j == start {
-            return None;
-        }
-        let word: String = rest[start..j].iter().collect();
-        if let Some(q) = quote {
-            if rest.get(j) != Some(&q) {
-                return None;
-            }
-            j += 1;
-        }
-        Some((word, quote.is_some(), strip, j))
-    }
-
-    fn backquote_escape(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 4);
-        for ch in s.chars() {
-            if matches!(ch, '\\' | '`' | '$') {
-                out.push('\\');
-            }
-            out.push(ch);
-        }
-        out
-    }
-
-    fn escape_for(ctx: &Ctx, value: &str) -> Result<String, String> {
-        Ok(match ctx {
-            Ctx::Unquoted | Ctx::Subst | Ctx::Backtick => super::shell_quote(value),
-            Ctx::Single => value.replace('\'', "'\\''"),
-            Ctx::AnsiC => value.replace('\\', "\\\\").replace('\'', "\\'"),
-            Ctx::Double => {
-                let mut s = String::with_capacity(value.len());
-                for ch in value.chars() {
-                    if matches!(ch, '$' | '`' | '"' | '\\') {
-                        s.push('\\');
-                    }
-                    s.push(ch);
-                }
-                s
-            }
-            Ctx::Comment => value.replace(['\n', '\r'], " "),
-            Ctx::Heredoc(delim, quoted, strip) => {
-                let ends = value.lines().any(|l| {
-                    let l = if *strip {
-                        l.trim_start_matches('\t')
-                    } else {
-                        l
-                    };
-                    l == delim
-                });
-                if ends {
-                    return Err(format!(
-                        "a value would end the here-document `{delim}` early; refusing to render"
-                    ));
-                }
-                if *quoted {
-                    value.to_string()
-                } else {
-                    let mut s = String::with_capacity(value.len());
-                    for ch in value.chars() {
-                        if matches!(ch, '$' | '`' | '\\') {
-                            s.push('\\');
-                        }
-                        s.push(ch);
-                    }
-                    s
-                }
-            }
-        })
-    }
-}
+mod shellctx;
 
 #[cfg(test)]
 mod tests {
@@ -525,9 +239,16 @@ mod tests {
             "params": {"host": "$(touch /tmp/x)", "plain": "web-1.example.com", "q": "it's"}
         }));
         assert_eq!(
+            t.render("echo {{ params.host }}", Escape::Shell, &ctx)
+                .unwrap(),
+            "echo '$(touch /tmp/x)'"
+        );
+        // ssh joins its arguments into a script for the remote shell: every
+        // value after `ssh` is quoted for that shell, then for this one.
+        assert_eq!(
             t.render("ssh {{ params.host }}", Escape::Shell, &ctx)
                 .unwrap(),
-            "ssh '$(touch /tmp/x)'"
+            r"ssh ''\''$(touch /tmp/x)'\'''"
         );
         assert_eq!(
             t.render("ping {{ params.plain }}", Escape::Shell, &ctx)

@@ -28,25 +28,65 @@ pub struct Diagnostic {
     pub col: usize,
     /// Width of the caret run (at least 1).
     pub width: usize,
-    /// The offending source line, without its line ending.
+    /// The offending source line, without its line ending; a window
+    /// around the column when the line is long (`...` marks the cuts).
     pub source_line: String,
+    /// 1-based column (bytes) of the caret within `source_line`.
+    #[serde(skip)]
+    pub excerpt_col: usize,
+}
+
+/// Lines longer than this are shown as a window around the column.
+const MAX_EXCERPT: usize = 160;
+/// Bytes of context kept on each side of the caret in a window.
+const CONTEXT: usize = 60;
+
+/// The excerpt of `line` for a caret at byte `col0` (0-based) of `width`:
+/// the text, the caret's 0-based byte position in it, and its width.
+fn excerpt(line: &str, col0: usize, width: usize) -> (String, usize, usize) {
+    if line.len() <= MAX_EXCERPT {
+        return (line.to_string(), col0, width);
+    }
+    let floor = |mut i: usize| {
+        i = i.min(line.len());
+        while !line.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let width = width.min(CONTEXT);
+    let start = floor(col0.saturating_sub(CONTEXT));
+    let end = floor(col0 + width + CONTEXT);
+    let mut text = String::with_capacity(end - start + 6);
+    if start > 0 {
+        text.push_str("...");
+    }
+    text.push_str(&line[start..end]);
+    if end < line.len() {
+        text.push_str("...");
+    }
+    let col = col0 - start + if start > 0 { 3 } else { 0 };
+    (text, col, width)
 }
 
 impl Diagnostic {
     /// A diagnostic at a byte range of `src`.
     pub fn at(src: &Source, start: usize, end: usize, message: impl Into<String>) -> Self {
         let (line, col) = src.line_col(start);
-        let source_line = src.line_text(line).to_string();
+        let full = src.line_text(line);
         // The caret stays on the first line of the span.
-        let max = source_line.len().saturating_sub(col - 1).max(1);
+        let max = full.len().saturating_sub(col - 1).max(1);
+        let width = end.saturating_sub(start).clamp(1, max);
+        let (source_line, col0, width) = excerpt(full, col - 1, width);
         Diagnostic {
             severity: Severity::Error,
             message: message.into(),
             path: src.display_path(),
             line,
             col,
-            width: end.saturating_sub(start).clamp(1, max),
+            width,
             source_line,
+            excerpt_col: col0 + 1,
         }
     }
 
@@ -99,7 +139,7 @@ impl fmt::Display for Diagnostic {
         let lead: String = self
             .source_line
             .bytes()
-            .take(self.col - 1)
+            .take(self.excerpt_col.saturating_sub(1))
             .map(|b| if b == b'\t' { '\t' } else { ' ' })
             .collect();
         write!(f, "{pad} | {lead}{}", "^".repeat(self.width))

@@ -137,12 +137,44 @@ pub struct FrontMatter {
     pub max_output_lines: Option<usize>,
 }
 
+/// `confirm:` in the front matter: a closed set (`all`, `true`, `false`).
+/// Any other word is an error: a typo in a safety setting must never turn
+/// every gate off silently.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(untagged)]
+#[serde(untagged, try_from = "ConfirmRaw")]
 pub enum ConfirmDefault {
     Bool(bool),
-    /// Only `all` is meaningful.
+    /// Only `all`.
     Word(String),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ConfirmRaw {
+    Bool(bool),
+    Word(String),
+}
+
+impl TryFrom<ConfirmRaw> for ConfirmDefault {
+    type Error = String;
+    fn try_from(raw: ConfirmRaw) -> Result<Self, String> {
+        match raw {
+            ConfirmRaw::Bool(b) => Ok(ConfirmDefault::Bool(b)),
+            ConfirmRaw::Word(w) if w == "all" => Ok(ConfirmDefault::Word(w)),
+            ConfirmRaw::Word(w) => {
+                let lower = w.to_ascii_lowercase();
+                let hint = ["all", "true", "false"]
+                    .into_iter()
+                    .find(|k| lower == *k || crate::document::attrs::distance(&lower, k) <= 2);
+                let hint = hint
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "invalid value `{w}` for `confirm`: expected `all`, `true` or `false`{hint}"
+                ))
+            }
+        }
+    }
 }
 
 impl ConfirmDefault {

@@ -145,6 +145,33 @@ fn diag(src: &Source, e: &AttrError) -> Diagnostic {
     Diagnostic::at(src, e.span.start, e.span.end, e.message.clone())
 }
 
+/// Problems reported one by one for an info string; the rest are counted.
+const MAX_ATTR_DIAGNOSTICS: usize = 20;
+
+/// The diagnostics of one info string, at most `MAX_ATTR_DIAGNOSTICS` and
+/// a summary: a hostile line with thousands of bad attributes must not
+/// print (or hold) thousands of excerpts.
+fn attr_diagnostics(src: &Source, es: &[AttrError]) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = es
+        .iter()
+        .take(MAX_ATTR_DIAGNOSTICS)
+        .map(|e| diag(src, e))
+        .collect();
+    if let Some(first) = es.get(MAX_ATTR_DIAGNOSTICS) {
+        let more = es.len() - MAX_ATTR_DIAGNOSTICS;
+        out.push(Diagnostic::at(
+            src,
+            first.span.start,
+            first.span.end,
+            format!(
+                "{more} more problem{} in these attributes not shown",
+                if more == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    out
+}
+
 /// What a fenced block is, once its info string is read.
 enum Block {
     Prose,
@@ -166,7 +193,7 @@ fn classify(
         match attrs::parse(rest, base) {
             Ok(a) => a,
             Err(es) => {
-                errors.extend(es.iter().map(|e| diag(src, e)));
+                errors.extend(attr_diagnostics(src, &es));
                 return Block::Invalid;
             }
         }
@@ -177,7 +204,7 @@ fn classify(
             Ok(raw) if raw.iter().any(|r| r.key == "interpreter") => match attrs::validate(&raw) {
                 Ok(a) => a,
                 Err(es) => {
-                    errors.extend(es.iter().map(|e| diag(src, e)));
+                    errors.extend(attr_diagnostics(src, &es));
                     return Block::Invalid;
                 }
             },

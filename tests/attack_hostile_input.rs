@@ -1,0 +1,133 @@
+//! Issue 8, items 10, 24 and 25: a typo in a safety setting is an error,
+//! and hostile input (thousands of bad attributes on one line, thousands of
+//! steps) keeps output, memory and time linear in the input.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+#[test]
+fn confirm_accepts_a_closed_set_of_values() {
+    let s = Scratch::new();
+    let body = "```bash {name=a}\ntouch ran\n```\n";
+    for (value, hint) in [
+        ("All", " (did you mean `all`?)"),
+        ("al", " (did you mean `all`?)"),
+        ("ture", " (did you mean `true`?)"),
+        ("every-step", ""),
+        ("\"yes\"", ""),
+    ] {
+        let shown = value.trim_matches('"');
+        s.write("rb.md", &format!("---\nconfirm: {value}\n---\n{body}"));
+        let want = format!(
+            "error: front matter: invalid value `{shown}` for `confirm`: expected `all`, `true` or `false`{hint}\n --> rb.md:2:10\n"
+        );
+        let check = s.run(&["check", "rb.md"]);
+        assert_eq!(check.code, 2, "{value}: {}{}", check.stdout, check.stderr);
+        assert!(
+            check.stdout.contains(&want) || check.stderr.contains(&want),
+            "{value}: want\n{want}\ngot\n{}{}",
+            check.stdout,
+            check.stderr
+        );
+        let run = s.run(&["run", "rb.md", "--yes", "-o", "out.md"]);
+        assert_eq!(run.code, 2, "{value}: {}", run.stderr);
+        assert!(run.stderr.contains(&want), "{value}: {}", run.stderr);
+        assert!(!s.path("ran").exists(), "{value}: the step ran");
+    }
+    for ok in ["all", "true", "false"] {
+        s.write("rb.md", &format!("---\nconfirm: {ok}\n---\n{body}"));
+        let r = s.run(&["check", "rb.md"]);
+        assert_eq!(r.code, 0, "{ok}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+fn unknown_attributes(n: usize) -> String {
+    let attrs: String = (0..n).map(|i| format!(" zz{i}=1")).collect();
+    format!("# T\n\n```bash {{name=a{attrs}}}\necho hi\n```\n")
+}
+
+/// Runs `runbook check` under a 2 GB address-space limit (the unbounded
+/// version needed 23 GB for 100k attributes).
+fn check_bounded(s: &Scratch) -> (Run, Duration) {
+    let start = Instant::now();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 2000000; exec {} check rb.md",
+            bin().display()
+        ))
+        .current_dir(s.dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("spawn");
+    (Run::from(out), start.elapsed())
+}
+
+#[test]
+fn thousands_of_unknown_attributes_on_one_line_stay_small() {
+    for n in [4000, 100_000] {
+        let s = Scratch::new();
+        let text = unknown_attributes(n);
+        s.write("rb.md", &text);
+        let (r, took) = check_bounded(&s);
+        let output = r.stdout.len() + r.stderr.len();
+        eprintln!(
+            "{n} unknown attributes: input {} bytes, output {output} bytes, {took:?}",
+            text.len()
+        );
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            output < 16 * 1024 && output < text.len(),
+            "output of {output} bytes for {} bytes of input",
+            text.len()
+        );
+        let all = format!("{}{}", r.stdout, r.stderr);
+        let head = &all[..all.len().min(6000)];
+        let more = n - 20;
+        let summary = format!(
+            "error: {more} more problems in these attributes not shown\n --> rb.md:3:147\n  |\n\
+             3 | ...1=1 zz12=1 zz13=1 zz14=1 zz15=1 zz16=1 zz17=1 zz18=1 zz19=1 zz20=1 zz21=1 zz22=1 zz23=1 zz24=1 zz25=1 zz26=1 zz27=1 zz28=1 z...\n  \
+             |                                                                ^^^^\n"
+        );
+        assert!(all.contains(&summary), "{head}");
+        assert!(
+            all.contains("error: unknown attribute `zz0`\n --> rb.md:3:17\n  |\n3 | ```bash {name=a zz0=1 zz1=1 zz2=1 zz3=1 zz4=1 zz5=1 zz6=1 zz7=1 zz8=1 zz9=1 zz1...\n  |                 ^^^\n"),
+            "{head}"
+        );
+        assert!(took < Duration::from_secs(60), "check took {took:?}");
+    }
+}
+
+fn one_line_steps(n: usize) -> String {
+    let mut text = String::from("---\nparams:\n  x: {default: hello}\n---\n# T\n\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "```bash {{name=s{i}}}\necho step {i} {{{{ params.x }}}}\n```\n\n"
+        ));
+    }
+    text
+}
+
+fn dry_run(n: usize) -> Duration {
+    let s = Scratch::new();
+    s.write("rb.md", &one_line_steps(n));
+    let start = Instant::now();
+    let r = s.run(&["run", "rb.md", "--dry-run", "-o", "dry.md"]);
+    let took = start.elapsed();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let copy = s.read("dry.md");
+    assert!(copy.contains(&format!("echo step {} {{{{ params.x }}}}", n - 1)));
+    took
+}
+
+#[test]
+fn dry_run_is_linear_in_steps() {
+    let small = dry_run(1000);
+    let large = dry_run(4000);
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-3);
+    eprintln!("dry run: 1000 steps {small:?}, 4000 steps {large:?}, ratio {ratio:.1}");
+    // Hang guards, not benchmarks (bench/dryrun.sh measures): quadratic
+    // code took 14 s for 4000 steps in a release build.
+    assert!(large < Duration::from_secs(30), "4000 steps took {large:?}");
+}
