@@ -21,7 +21,6 @@ use crate::template::{Escape, Templates, to_value};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

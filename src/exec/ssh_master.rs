@@ -31,11 +31,7 @@ pub struct MasterParams<'a> {
 
 /// The `ssh` arguments that start the master for `target`.
 pub fn master_args(target: &SshTarget, options: &SshOptions, p: &MasterParams) -> Vec<OsString> {
-    let mut args: Vec<OsString> = Vec::new();
-    args.push("-E".into());
-    args.push(p.log.into());
-    args.push("-S".into());
-    args.push(p.socket.into());
+    let mut args: Vec<OsString> = vec!["-E".into(), p.log.into(), "-S".into(), p.socket.into()];
     for a in ["-M", "-f", "-N", "-o", "BatchMode=yes", "-o"] {
         args.push(a.into());
     }
