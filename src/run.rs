@@ -261,29 +261,6 @@ pub struct HostCtx {
     pub status: String,
 }
 
-/// In `--dry-run`, results of steps that did not run render as a visible
-/// placeholder (`⟨steps.x.stdout⟩`) instead of failing.
-#[derive(Debug)]
-struct Placeholder(String);
-
-impl minijinja::value::Object for Placeholder {
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Plain
-    }
-    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
-        Some(minijinja::Value::from_object(Placeholder(format!(
-            "{}.{}",
-            self.0, key
-        ))))
-    }
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "⟨{}⟩", self.0)
-    }
-    fn is_true(self: &Arc<Self>) -> bool {
-        true
-    }
-}
-
 struct Context {
     params: IndexMap<String, serde_json::Value>,
     env: IndexMap<String, String>,
@@ -357,7 +334,7 @@ impl Context {
             if let Some(doc) = placeholders {
                 for s in &doc.steps {
                     steps.entry(s.name.clone()).or_insert_with(|| {
-                        minijinja::Value::from_object(Placeholder(format!("steps.{}", s.name)))
+                        crate::template::placeholder(&format!("steps.{}", s.name))
                     });
                 }
             }

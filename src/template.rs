@@ -18,6 +18,33 @@ pub enum Escape {
     None,
 }
 
+/// In `--dry-run` (and in `check`), results of steps that did not run
+/// render as a visible placeholder (`⟨steps.x.stdout⟩`) instead of failing;
+/// the shell-context guard defers its value checks on them.
+#[derive(Debug)]
+struct Placeholder(String);
+
+impl minijinja::value::Object for Placeholder {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        Some(placeholder(&format!("{}.{}", self.0, key)))
+    }
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "⟨{}⟩", self.0)
+    }
+    fn is_true(self: &std::sync::Arc<Self>) -> bool {
+        true
+    }
+}
+
+/// A deferred value named `path` (e.g. `steps.build`): any attribute of it
+/// is another placeholder, and it renders as `⟨path⟩`.
+pub fn placeholder(path: &str) -> Value {
+    Value::from_object(Placeholder(path.to_string()))
+}
+
 /// The template environment. Build once per run.
 pub struct Templates {
     env: Environment<'static>,

@@ -319,3 +319,50 @@ fn a_failed_precondition_with_a_secret_is_redacted_in_check() {
     assert!(!c.stderr.contains("s3cr3t-value"), "{}", c.stderr);
     assert!(c.stderr.contains("[REDACTED:TOKEN]"), "{}", c.stderr);
 }
+
+/// A value in an `sh -c "…"` script the outer shell expands first is
+/// refused whatever the value is: `check` sees it, `run` refuses before any
+/// step, and a dry run agrees.
+#[test]
+fn value_in_a_nested_shell_script() {
+    let text = format!(
+        "---\nparams:\n  x: {{ default: \"hello\" }}\n---\n\n{MARKER_STEP}\n```bash {{name=nested}}\nsh -c \"cd $PWD && echo {{{{ params.x }}}}\"\n```\n"
+    );
+    let expected = "\
+error: template error in step `nested`: a value in the script run by `sh -c` cannot be proven safe: the outer shell expands `$` or `` ` `` in that script first; pass the value as an argument (`sh -c '… \"$1\"' sh VALUE`) or through env=
+  --> rb.md:11:1
+   |
+11 | sh -c \"cd $PWD && echo {{ params.x }}\"
+   | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^";
+    refused_before_any_step(&text, expected);
+    let s = Scratch::new();
+    s.write("rb.md", &text);
+    let d = s.run(&["run", "rb.md", "--yes", "--dry-run"]);
+    assert_eq!(
+        (d.code, d.stderr.as_str()),
+        (2, format!("{expected}\n").as_str())
+    );
+    assert!(!s.path("marker").exists());
+}
+
+/// An arithmetic context needs an integer: that depends on the value, so
+/// `check` accepts the runbook and `run` refuses only a non-integer.
+#[test]
+fn value_in_arithmetic_is_checked_at_run_time() {
+    let s = Scratch::new();
+    s.write(
+        "rb.md",
+        "---\nparams:\n  n: { default: 1 }\n---\n\n```bash {name=count}\necho $(( {{ params.n }} + 1 ))\n```\n",
+    );
+    let c = s.run(&["check", "rb.md"]);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    let ok = s.run(&["run", "rb.md", "--yes", "-p", "n=41"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let bad = s.run(&["run", "rb.md", "--yes", "-p", "n=1;id"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("must be an integer literal"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -15,6 +15,7 @@ pub mod params;
 pub mod position;
 mod remote;
 mod secrets;
+mod shell;
 
 use crate::document::{Diagnostic, Document, Severity};
 
@@ -41,6 +42,7 @@ pub fn analyze(doc: &Document, opts: &AnalyzeOptions) -> Result<Analysis, Vec<Di
     remote::targets(doc, &mut out);
     http::blocks(doc, &mut out);
     filters::known(doc, &mut out);
+    shell::contexts(doc, &mut out);
     out.sort_by_key(|d| (d.line, d.col));
     out.dedup();
     let refused = out
