@@ -259,19 +259,10 @@ impl<'a> Checker<'a> {
             .push(Diagnostic::at(self.src(), start, end, msg).warning());
     }
 
-    /// Offset of the step's opening fence.
+    /// Offset of the step's opening fence (the one locator, in analyze).
     fn fence(&self, step: &Step) -> (usize, usize) {
-        let start = self.src().offset(step.line, step.col);
-        let line = self.src().line_text(step.line);
-        let fence_len = line
-            .get(step.col.saturating_sub(1)..)
-            .map(|rest| {
-                rest.bytes()
-                    .take_while(|b| *b == b'`' || *b == b'~')
-                    .count()
-            })
-            .unwrap_or(3);
-        (start, start + fence_len.max(1))
+        let span = crate::analyze::position::fence(self.doc, step);
+        (span.start, span.end)
     }
 
     /// Span of an attribute, or the fence when it is not recorded.
