@@ -5,12 +5,8 @@
 
 mod common;
 
+use common::pty::PtyRun;
 use common::{Scratch, block_of};
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// The first line of the run header table (`| Runbook run | ✓ ok (exit 0) |`).
 fn header_result(annotated: &str) -> String {
@@ -143,79 +139,6 @@ fn dry_run_never_overwrites_a_real_record() {
     assert_eq!(dry_json["dry_run"], true);
 }
 
-/// A child process whose stdin, stdout and stderr are a pty.
-struct PtyRun {
-    child: std::process::Child,
-    master: std::fs::File,
-    screen: Arc<Mutex<String>>,
-}
-
-impl PtyRun {
-    fn spawn(s: &Scratch, args: &[&str]) -> Self {
-        let pty = nix::pty::openpty(None, None).expect("openpty");
-        let slave: OwnedFd = pty.slave;
-        let mut cmd = s.cmd();
-        cmd.args(args)
-            .env("USER", "alice")
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        let child = cmd.spawn().expect("spawn");
-        let master = std::fs::File::from(pty.master);
-        let screen = Arc::new(Mutex::new(String::new()));
-        let mut reader = master.try_clone().unwrap();
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        PtyRun {
-            child,
-            master,
-            screen,
-        }
-    }
-
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.screen.lock().unwrap().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "timed out waiting for {needle:?}; screen:\n{}",
-            self.screen.lock().unwrap()
-        );
-    }
-
-    fn answer(&mut self, text: &str) {
-        self.master.write_all(text.as_bytes()).unwrap();
-        self.master.flush().unwrap();
-    }
-
-    fn wait(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                let screen = self.screen.lock().unwrap().clone();
-                return (status.code().unwrap_or(-1), screen);
-            }
-            assert!(Instant::now() < deadline, "runbook did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 #[test]
 fn aborted_is_counted_as_aborted_not_skipped() {
     let s = Scratch::new();
@@ -226,7 +149,7 @@ fn aborted_is_counted_as_aborted_not_skipped() {
          ```bash {name=after}\necho after\n```\n",
     );
     let mut run = PtyRun::spawn(&s, &["run", "g.md", "--report-dir", "rep"]);
-    run.wait_for("[y]es / [s]kip / [a]bort");
+    run.wait_for("[y]es / [s]kip / [a]bort", 1);
     run.answer("a\n");
     let (code, screen) = run.wait();
     assert_eq!(code, 4, "{screen}");
