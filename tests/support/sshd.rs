@@ -110,6 +110,12 @@ impl Sshd {
         for _attempt in 0..5 {
             let port = free_port();
             let config = d.join("sshd_config");
+            // `SetEnv SHLVL=1`: bash started by sshd sources the user's
+            // ~/.bashrc only as the first shell level (SHLVL unset), so this
+            // keeps the machine's
+            // start-up files (root's `pyenv init`, which races with itself
+            // across concurrent sessions and prints on stderr) out of the
+            // tests' output. The tool itself is tested with what sshd gives.
             std::fs::write(
                 &config,
                 format!(
@@ -127,7 +133,8 @@ impl Sshd {
                      MaxStartups 200\n\
                      MaxSessions 100\n\
                      LogLevel VERBOSE\n\
-                     AcceptEnv LANG LC_*\n",
+                     AcceptEnv LANG LC_*\n\
+                     SetEnv SHLVL=1\n",
                     dir = d.display()
                 ),
             )
