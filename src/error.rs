@@ -12,6 +12,9 @@ pub mod exit {
     pub const INVALID: i32 = 2;
     pub const PRECONDITION: i32 = 3;
     pub const ABORTED: i32 = 4;
+    /// The run ended but its record (the copy or a report) could not be
+    /// written.
+    pub const REPORT: i32 = 5;
     pub const INTERRUPTED: i32 = 130;
 }
 

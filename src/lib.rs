@@ -1,23 +1,24 @@
 //! runbook: a headless runbook executor.
 //!
-//! `document` parses Markdown runbooks and splices generated blocks; it
-//! never runs anything. `exec` runs processes, shells, SSH and HTTP steps
-//! and never sees Markdown. `run` drives a run and fills in the
-//! [`record::RunRecord`]; `report` renders that record and nothing else.
+//! Data flows one way: `document` parses Markdown (and splices generated
+//! blocks; it never runs anything) → `analyze` validates (the only
+//! validator, for `check` and `run`) → `engine` runs and emits events →
+//! sinks (the [`record::RunRecord`] builder, the resume journal, the
+//! terminal) → `report` renders the record. `exec` runs processes, SSH and
+//! HTTP and never sees Markdown; `cli` is the only module that knows clap.
 
 pub mod analyze;
 pub mod check;
 pub mod cli;
 pub mod console;
 pub mod document;
+pub mod engine;
 pub mod error;
 pub mod exec;
-pub mod outputs;
 pub mod preconditions;
 pub mod publish;
 pub mod record;
 pub mod report;
-pub mod run;
 pub mod safe_fs;
 pub mod scaffold;
 pub mod secrets;

@@ -96,10 +96,11 @@ impl RunResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Not reached (an earlier step failed, the run was aborted, ...).
+    #[default]
     NotRun,
     Running,
     Ok,

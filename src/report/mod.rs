@@ -8,8 +8,12 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod progress;
 pub mod redacting;
+pub mod registry;
 pub mod terminal;
+
+pub use registry::{Report, ReportOptions};
 
 use crate::record::{OutputRecord, RunRecord, StepStatus};
 

@@ -3,15 +3,16 @@
 //! them before anything runs. A dry run's default names say so
 //! (`X.dry-run.md`), and it never writes over the record of a real run.
 
-use crate::cli::{ReportFormat, RunArgs};
+use super::RunArgs;
 use crate::error::{Error, Result};
+use crate::report::registry::{self, COPY, Report};
 use crate::safe_fs;
 use std::path::PathBuf;
 
 pub struct Outputs {
     pub markdown: PathBuf,
     pub report_dir: Option<PathBuf>,
-    pub formats: Vec<ReportFormat>,
+    pub formats: Vec<&'static dyn Report>,
     pub logs: PathBuf,
     pub journal: PathBuf,
     /// Held for the whole run (see [`safe_fs::RunLock`]).
@@ -47,14 +48,12 @@ impl Outputs {
         let journal = PathBuf::from(format!("{}.state.jsonl", real_markdown.display()));
         let lock = PathBuf::from(format!("{}.lock", real_markdown.display()));
         let formats = if args.format.is_empty() {
-            vec![
-                ReportFormat::Md,
-                ReportFormat::Json,
-                ReportFormat::Junit,
-                ReportFormat::Html,
-            ]
+            registry::registry().to_vec()
         } else {
-            args.format.clone()
+            args.format
+                .iter()
+                .filter_map(|f| registry::by_name(f))
+                .collect()
         };
         Outputs {
             markdown,
@@ -67,7 +66,7 @@ impl Outputs {
     }
 
     /// The reports written into `--report-dir` besides the Markdown copy.
-    pub fn report_files(&self) -> Vec<(ReportFormat, PathBuf)> {
+    pub fn report_files(&self) -> Vec<(&'static dyn Report, PathBuf)> {
         let Some(dir) = &self.report_dir else {
             return Vec::new();
         };
@@ -78,15 +77,8 @@ impl Outputs {
             .unwrap_or_else(|| "report".into());
         self.formats
             .iter()
-            .filter_map(|f| {
-                let name = match f {
-                    ReportFormat::Md => return None,
-                    ReportFormat::Json => format!("{stem}.json"),
-                    ReportFormat::Junit => format!("{stem}.junit.xml"),
-                    ReportFormat::Html => format!("{stem}.html"),
-                };
-                Some((*f, dir.join(name)))
-            })
+            .filter(|f| f.name() != COPY)
+            .map(|f| (*f, dir.join(f.file_name(&stem))))
             .collect()
     }
 

@@ -1,5 +1,12 @@
-//! Command-line definitions (clap) and dispatch. This is the only place that
-//! prints an error and turns it into an exit code.
+//! The command line: clap definitions and dispatch. This is the only module
+//! that knows clap (nothing else imports `crate::cli`), and the only place
+//! that prints an error and turns it into an exit code. Each command's body
+//! is in [`commands`]; `run` turns its flags into the engine's options.
+
+pub mod commands;
+pub mod outputs;
+mod prompt;
+mod run;
 
 use crate::error::{Error, exit};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -77,14 +84,6 @@ pub enum CheckFormat {
     Junit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Md,
-    Json,
-    Junit,
-    Html,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ColorArg {
     #[default]
@@ -119,8 +118,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Report formats to write into --report-dir (default: all).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub format: Vec<ReportFormat>,
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::report::registry::names()))]
+    pub format: Vec<String>,
     /// Continue after the last finished step of the previous run of the same output.
     #[arg(long)]
     pub resume: bool,
@@ -198,37 +197,18 @@ fn render_error(e: &Error) -> String {
 }
 
 fn dispatch(cli: Cli) -> Result<i32, Error> {
+    use commands::*;
     match cli.command {
-        Command::Run(args) => crate::run::run_command(args),
-        Command::Check(args) => crate::run::check_command(args),
-        Command::Strip { file, output } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-            let stripped = crate::document::splice::strip(&text);
-            match output {
-                Some(out) => crate::run::write_atomic(&out, stripped.as_bytes())?,
-                None => crate::console::out(stripped.as_bytes())
-                    .map_err(|e| Error::io("<stdout>", e))?,
-            }
-            Ok(exit::OK)
-        }
-        Command::List { file, format } => crate::run::list_command(&file, format),
-        Command::Init { name, dir, force } => {
-            let path = dir.join(crate::scaffold::init_file_name(&name));
-            if path.exists() && !force {
-                return Err(Error::Usage(format!(
-                    "{} already exists (use --force to overwrite)",
-                    path.display()
-                )));
-            }
-            crate::run::write_atomic(&path, crate::scaffold::init_runbook(&name).as_bytes())?;
-            crate::console::err(&format!("wrote {}\n", path.display()));
-            Ok(exit::OK)
-        }
+        Command::Run(args) => run::run_command(args),
+        Command::Check(args) => check::check_command(args),
+        Command::Strip { file, output } => strip::strip_command(&file, output.as_deref()),
+        Command::List { file, format } => list::list_command(&file, format),
+        Command::Init { name, dir, force } => init::init_command(&name, &dir, force),
         Command::Publish {
             report_dir,
             to,
             gitlab_url,
-        } => crate::run::publish_command(&report_dir, &to, gitlab_url),
+        } => publish::publish_command(&report_dir, &to, gitlab_url),
         Command::Completions { shell } => {
             // Into memory first: the generator panics on a write error.
             let mut script = Vec::new();
@@ -244,5 +224,15 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             crate::console::out(&page).map_err(|e| Error::io("<stdout>", e))?;
             Ok(exit::OK)
         }
+    }
+}
+
+/// `--color` as the terminal module takes it.
+pub fn color_choice(c: ColorArg) -> crate::report::terminal::ColorChoice {
+    use crate::report::terminal::ColorChoice;
+    match c {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
     }
 }

@@ -1,0 +1,116 @@
+//! `runbook check`: the analyzer's verdict on files and directories, plus
+//! weak-secret warnings and (`--preconditions`) the runbooks' `requires:`
+//! evaluated as `run` evaluates them, rendered for people, JSON or JUnit.
+
+use crate::cli::{CheckArgs, CheckFormat, color_choice};
+use crate::document::{self, Diagnostic};
+use crate::engine::params::{front_key_position, resolve_params};
+use crate::error::{Error, Result, exit};
+use crate::report::terminal;
+use crate::secrets::Redactor;
+use crate::template::{Escape, Templates, to_value};
+use indexmap::IndexMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+pub fn check_command(args: CheckArgs) -> Result<i32> {
+    use crate::check;
+    let opts = check::CheckOptions {
+        strict: args.strict,
+        preconditions: args.preconditions,
+    };
+    let mut report = check::check_paths(&args.paths, &opts);
+    let mut secrets_of = IndexMap::new();
+    for file in &mut report.files {
+        let Ok(doc) = document::parse_file(Path::new(&file.path)) else {
+            continue;
+        };
+        let secrets = crate::secrets::resolve_passive(&doc.front.secrets);
+        let (line, col, width) = front_key_position(&doc, "secrets");
+        for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
+            file.diagnostics
+                .push(Diagnostic::at_line_col(&doc.source, line, col, width, w).warning());
+        }
+        secrets_of.insert(file.path.clone(), secrets);
+    }
+    if args.preconditions {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+        for file in &mut report.files {
+            let Ok(doc) = document::parse_file(Path::new(&file.path)) else {
+                continue;
+            };
+            let params = match resolve_params(&doc, &args.params, None) {
+                Ok(p) => p,
+                Err(Error::Invalid(d)) => {
+                    file.diagnostics.extend(d);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            // Rendered as `run` renders `requires:` (params, env, secrets,
+            // hosts) and redacted as `run` redacts (the secrets `check` can read).
+            let secrets = secrets_of.get(&file.path).cloned().unwrap_or_default();
+            let redactor = Redactor::new(secrets.clone());
+            let secrets: IndexMap<String, String> = secrets.into_iter().collect();
+            let templates = Templates::new();
+            let value = minijinja::context! {
+                params => to_value(&params),
+                env => to_value(&std::env::vars().collect::<IndexMap<String,String>>()),
+                secrets => to_value(&secrets),
+                hosts => to_value(&doc.front.hosts),
+            };
+            let render = |s: &str| -> std::result::Result<String, String> {
+                templates
+                    .render(s, Escape::None, &value)
+                    .map_err(|e| e.message)
+            };
+            let results = rt.block_on(crate::engine::probe::evaluate(
+                &doc.front.requires,
+                &doc.front.hosts,
+                &render,
+            ));
+            let (line, col, width) = front_key_position(&doc, "requires");
+            for r in results.iter().filter(|r| !r.ok) {
+                file.diagnostics.push(Diagnostic::at_line_col(
+                    &doc.source,
+                    line,
+                    col,
+                    width,
+                    redactor.redact(&r.failure_message()),
+                ));
+            }
+        }
+    }
+    let color = terminal::color_enabled(color_choice(args.color), std::io::stdout().is_terminal());
+    let text = match args.format {
+        CheckFormat::Human => check::render_human(&report, color),
+        CheckFormat::Json => check::render_json(&report),
+        CheckFormat::Junit => check::render_junit(&report),
+    };
+    match args.format {
+        CheckFormat::Human => crate::console::err(&text),
+        _ => crate::console::out(text.as_bytes()).map_err(|e| Error::io("<stdout>", e))?,
+    }
+    let has_precondition_failure = report.files.iter().any(|f| {
+        f.diagnostics
+            .iter()
+            .any(|d| d.message.starts_with("precondition failed"))
+    });
+    let code = report.exit_code();
+    if has_precondition_failure && code == exit::INVALID {
+        let only_pre = report.files.iter().all(|f| {
+            f.diagnostics.iter().all(|d| {
+                d.message.starts_with("precondition failed")
+                    || d.severity == document::Severity::Warning
+            })
+        });
+        if only_pre {
+            return Ok(exit::PRECONDITION);
+        }
+    }
+    Ok(code)
+}

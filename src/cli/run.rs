@@ -1,0 +1,417 @@
+//! `runbook run`: from flags to a finished run. Parses and analyzes the
+//! runbook (refusing what `check` refuses), makes sure every output is safe
+//! to write and this run is the only one writing it, resolves params and
+//! secrets, restores an earlier run for `--resume`/`--from`, then hands the
+//! engine its options, its sinks (record, journal, terminal) and its
+//! prompter. Whatever happens, the reports are written from the record.
+
+use super::outputs::{self, Outputs};
+use super::prompt::TerminalPrompter;
+use super::{RunArgs, color_choice};
+use crate::document::{self, Document};
+use crate::engine::gate::{Approve, Prompter, gate_message};
+use crate::engine::journal::{self, Journal, JournalEntry};
+use crate::engine::params::resolve_params;
+use crate::engine::{Engine, RunHeader, RunInputs, RunOptions, SharedRecord, Sinks, now_rfc3339};
+use crate::error::{Error, Result, exit};
+use crate::exec::process::Interrupt;
+use crate::record::RunRecord;
+use crate::report::ReportOptions;
+use crate::report::plain_value as plain;
+use crate::report::progress::ProgressSink;
+use crate::report::terminal;
+use crate::secrets::Redactor;
+use indexmap::IndexMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub fn run_command(args: RunArgs) -> Result<i32> {
+    // Before any thread exists: the watchdog is forked.
+    if let Err(e) = crate::exec::watchdog::start() {
+        crate::console::err(&format!("warning: no watchdog for the steps: {e}\n"));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let code = rt.block_on(run_async(args));
+    // Never wait for a blocking thread (a gate's read) to finish.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+async fn run_async(args: RunArgs) -> Result<i32> {
+    let doc = document::parse_file(&args.file)?;
+    // Whatever `runbook check` refuses, refuse before anything runs.
+    crate::analyze::refuse_invalid(&doc)?;
+    let outputs = Outputs::new(&args);
+    // Nothing runs until every output is known to be safe to write, and
+    // this run is the only one writing it.
+    outputs.check(&args)?;
+    let header = header(&args, &doc);
+    let _lock = if args.dry_run {
+        None
+    } else {
+        let holder = outputs::holder(&header.operator, &header.started_at);
+        Some(crate::safe_fs::RunLock::acquire(
+            &outputs.lock,
+            &outputs.markdown,
+            &holder,
+        )?)
+    };
+    let (previous, saved_params) = previous_run(&args, &outputs, &header.sha256)?;
+    let params = params(&args, &doc, saved_params.as_ref())?;
+    refuse_without_tty(&args, &doc)?;
+
+    let secrets = crate::secrets::resolve(&doc.front.secrets)?;
+    let redactor = Redactor::new(secrets.clone());
+    for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
+        crate::console::err(&format!("warning: {w}\n"));
+    }
+    let (tx, interrupts) = watch::channel(Interrupt::None);
+    spawn_signal_handler(tx);
+
+    let record = SharedRecord::default();
+    let mut sinks = Sinks::new(vec![
+        Box::new(record.clone()),
+        terminal_sink(&args, &redactor),
+    ]);
+    if !args.dry_run {
+        sinks.push(Box::new(open_journal(
+            &args, &outputs, &previous, &header, &params, &redactor,
+        )?));
+    }
+    if let Err(e) = crate::safe_fs::private_dir(&outputs.logs) {
+        sinks.message(&format!(
+            "warning: cannot create {}: {e}",
+            outputs.logs.display()
+        ));
+    }
+    let prompter: Box<dyn Prompter> = if args.yes {
+        Box::new(Approve)
+    } else {
+        Box::new(TerminalPrompter)
+    };
+    let inputs = RunInputs {
+        doc: doc.clone(),
+        header,
+        params,
+        secrets,
+        restored: journal::restored(previous),
+    };
+    let engine = Engine::new(
+        inputs,
+        options(&args, &outputs),
+        sinks,
+        prompter,
+        interrupts,
+    )?;
+    let (code, mut sinks) = engine.run().await;
+    let Some(record) = record.snapshot() else {
+        return Ok(code);
+    };
+    finish(&args, &outputs, &doc, &record, &redactor, &mut sinks, code).await
+}
+
+fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
+    RunOptions {
+        yes: args.yes,
+        step_mode: args.step,
+        dry_run: args.dry_run,
+        from: args.from.clone(),
+        resume: args.resume,
+        max_output_lines: args.max_output_lines,
+        forks: args.forks,
+        logs_dir: outputs.logs.clone(),
+    }
+}
+
+fn header(args: &RunArgs, doc: &Document) -> RunHeader {
+    RunHeader {
+        path: args.file.display().to_string(),
+        sha256: sha256_hex(doc.source.text.as_bytes()),
+        operator: operator(),
+        job_url: job_url(),
+        machine: hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into()),
+        started_at: now_rfc3339(),
+        mode: run_mode(args),
+    }
+}
+
+type Params = IndexMap<String, serde_json::Value>;
+
+/// The earlier run of the same output (`--resume`, `--from`): its journal
+/// entries, and the params it ran with.
+fn previous_run(
+    args: &RunArgs,
+    outputs: &Outputs,
+    sha: &str,
+) -> Result<(Vec<JournalEntry>, Option<Params>)> {
+    let mut previous = if args.resume || args.from.is_some() {
+        journal::load(&outputs.journal)
+    } else {
+        Vec::new()
+    };
+    if args.resume && previous.is_empty() {
+        return Err(Error::Usage(format!(
+            "--resume: no saved run at {} (run without --resume first, with the same -o/--report-dir)",
+            outputs.journal.display()
+        )));
+    }
+    let mut saved_params = None;
+    if let Some(JournalEntry::Start { sha256, params, .. }) = previous.first() {
+        if sha256 != sha {
+            if args.resume {
+                return Err(Error::Usage(format!(
+                    "--resume: {} changed since the saved run (sha256 differs), so its results cannot be reused; run it again without --resume",
+                    args.file.display()
+                )));
+            }
+            // --from on an edited runbook: start there, reuse nothing.
+            crate::console::err(&format!(
+                "note: {} changed since the saved run; earlier results are not reused\n",
+                args.file.display()
+            ));
+            previous.clear();
+        } else {
+            saved_params = Some(params.clone());
+        }
+    }
+    Ok((previous, saved_params))
+}
+
+/// Params from the saved run (`--resume`), the params file and `-p`.
+fn params(
+    args: &RunArgs,
+    doc: &Document,
+    saved: Option<&IndexMap<String, serde_json::Value>>,
+) -> Result<IndexMap<String, serde_json::Value>> {
+    let mut given = Vec::new();
+    if let (Some(saved), true) = (saved, args.resume) {
+        for (k, v) in saved.iter().filter(|(_, v)| !v.is_null()) {
+            given.push(format!("{k}={}", plain(v)));
+        }
+    }
+    given.extend(args.params.iter().cloned());
+    let params = resolve_params(doc, &given, args.params_file.as_deref())?;
+    if let Some(from) = &args.from {
+        if !doc.steps.iter().any(|s| &s.name == from) {
+            let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "--from: no step named `{from}` (steps: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(params)
+}
+
+/// Gates need a human unless `--yes`: refused before anything runs.
+fn refuse_without_tty(args: &RunArgs, doc: &Document) -> Result<()> {
+    if args.yes || args.dry_run || std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let Some(step) = doc
+        .steps
+        .iter()
+        .find(|s| gate_message(doc, s, args.step).is_some())
+    else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!(
+        "{} has confirmation gates (first: step `{}` at line {}) and stdin is not a terminal; \
+         pass --yes to approve them, or run it from a terminal",
+        args.file.display(),
+        step.name,
+        step.line
+    )))
+}
+
+/// The terminal view for this run; every string it shows is redacted.
+fn terminal_sink(args: &RunArgs, redactor: &Redactor) -> Box<ProgressSink> {
+    let stderr_tty = std::io::stderr().is_terminal();
+    let mode = if args.quiet {
+        terminal::TerminalMode::Quiet
+    } else {
+        terminal::detect_mode(
+            stderr_tty,
+            std::env::var("GITLAB_CI").is_ok_and(|v| v == "true"),
+        )
+    };
+    let color = terminal::color_enabled(color_choice(args.color), stderr_tty);
+    let progress = crate::report::redacting::Redacting::wrap(
+        terminal::progress_for(mode, color),
+        redactor.clone(),
+    );
+    Box::new(ProgressSink::new(progress, redactor.clone()))
+}
+
+/// The journal, appended to when an earlier run is continued.
+fn open_journal(
+    args: &RunArgs,
+    outputs: &Outputs,
+    previous: &[JournalEntry],
+    header: &RunHeader,
+    params: &IndexMap<String, serde_json::Value>,
+    redactor: &Redactor,
+) -> Result<Journal> {
+    let append = (args.resume || args.from.is_some()) && !previous.is_empty();
+    let mut j = Journal::create(outputs.journal.clone(), append, redactor.clone())?;
+    if !append {
+        j.append(&JournalEntry::Start {
+            sha256: header.sha256.clone(),
+            params: params.clone(),
+            started_at: header.started_at.clone(),
+        })?;
+    }
+    Ok(j)
+}
+
+/// Writes every report, then publishes when asked; returns the exit code.
+async fn finish(
+    args: &RunArgs,
+    outputs: &Outputs,
+    doc: &Document,
+    record: &RunRecord,
+    redactor: &Redactor,
+    sinks: &mut Sinks,
+    code: i32,
+) -> Result<i32> {
+    // Logs are kept only for cut output; drop the folder when it is empty.
+    let _ = std::fs::remove_dir(&outputs.logs);
+    // Redact the record, not the reports: before any escaping, and never
+    // the runbook's own text or the markers.
+    let record = record.redacted(&|s| redactor.redact(s));
+    let paths = match write_reports(args, outputs, doc, &record) {
+        Ok(paths) => paths,
+        Err(e) => {
+            // Not "a step failed": the run's own outcome stays, and the
+            // exit code says the record could not be written.
+            crate::console::err(&format!("error: {e}\n"));
+            return Ok(if code == exit::OK { exit::REPORT } else { code });
+        }
+    };
+    for p in &paths {
+        sinks.message(&format!("wrote {}", p.display()));
+    }
+    if let Some(target) = &args.publish {
+        let url = args.gitlab_url.clone();
+        let published =
+            super::commands::publish::publish_reports(target, url, &record, &paths).await;
+        if let Err(e) = published {
+            // The local report is on disk; publishing is best effort.
+            crate::console::err(&format!("error: publishing to {target} failed: {e}\n"));
+            sinks.message(&format!(
+                "the report is still at {}",
+                outputs.markdown.display()
+            ));
+        }
+    }
+    Ok(code)
+}
+
+fn write_reports(
+    args: &RunArgs,
+    outputs: &Outputs,
+    doc: &Document,
+    record: &RunRecord,
+) -> Result<Vec<PathBuf>> {
+    let opts = ReportOptions {
+        hide_code: args.html_hide_code,
+    };
+    let copy = crate::report::registry::by_name(crate::report::registry::COPY)
+        .ok_or_else(|| Error::Other("no annotated-copy report".into()))?;
+    let mut written = Vec::new();
+    let mut targets = vec![(copy, outputs.markdown.clone())];
+    targets.extend(outputs.report_files());
+    for (report, path) in targets {
+        let text = report.render(doc, record, &opts);
+        crate::safe_fs::write_private(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn spawn_signal_handler(tx: watch::Sender<Interrupt>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    // SIGHUP (the terminal or SSH session went away) is an interrupt too:
+    // the step is stopped, the record written, the exit code 130.
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            let next = match *tx.borrow() {
+                Interrupt::None => Interrupt::Graceful,
+                _ => Interrupt::Immediate,
+            };
+            let _ = tx.send(next);
+        }
+    });
+}
+
+/// Who runs: in GitLab CI the person behind the job (`GITLAB_USER_LOGIN`),
+/// not the runner's account; else the login name.
+fn operator() -> String {
+    for var in ["GITLAB_USER_LOGIN", "USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+/// The CI job's page (`CI_JOB_URL`), when it is an http(s) URL.
+fn job_url() -> Option<String> {
+    std::env::var("CI_JOB_URL").ok().filter(|u| {
+        (u.starts_with("https://") || u.starts_with("http://"))
+            && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+/// The flags that change what a run covers, for the record's Mode row.
+fn run_mode(args: &RunArgs) -> Vec<String> {
+    let mut mode = Vec::new();
+    if args.resume {
+        mode.push("--resume".to_string());
+    }
+    if let Some(from) = &args.from {
+        mode.push(format!("--from {from}"));
+    }
+    for (on, flag) in [
+        (args.dry_run, "--dry-run"),
+        (args.yes, "--yes"),
+        (args.step, "--step"),
+    ] {
+        if on {
+            mode.push(flag.to_string());
+        }
+    }
+    mode
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,80 @@
+//! Gates: which steps ask before they run, and the [`Prompter`] that gets
+//! the answer. The engine never reads a terminal itself: the command line
+//! gives it a terminal prompter, `--yes` an approving one, tests their own.
+
+use super::events::Sinks;
+use crate::document::{Confirm, Document, Step};
+use crate::exec::process::Interrupts;
+use std::future::Future;
+use std::pin::Pin;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Yes,
+    Skip,
+    Abort,
+}
+
+/// An answer and how the record words it (`approved (--yes)`, `skipped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub decision: Decision,
+    pub label: &'static str,
+}
+
+/// What the operator is asked: the question, the step, where it runs and
+/// the rendered command (secrets shown as their templates, already redacted).
+#[derive(Debug, Clone)]
+pub struct GateQuestion<'a> {
+    pub step: &'a str,
+    pub line: usize,
+    pub target: &'a str,
+    pub command: &'a str,
+    pub message: &'a str,
+}
+
+/// A future that may borrow the prompter and its arguments.
+pub type Asking<'a> = Pin<Box<dyn Future<Output = Option<Answer>> + 'a>>;
+
+/// Gets a gate's answer. `None` means the run was interrupted while asking.
+pub trait Prompter: Send {
+    fn ask<'a>(
+        &'a mut self,
+        question: &'a GateQuestion<'a>,
+        sinks: &'a mut Sinks,
+        interrupts: &'a mut Interrupts,
+    ) -> Asking<'a>;
+}
+
+/// `--yes`: every gate approved, and recorded as approved by the flag.
+pub struct Approve;
+
+impl Prompter for Approve {
+    fn ask<'a>(
+        &'a mut self,
+        _: &'a GateQuestion<'a>,
+        _: &'a mut Sinks,
+        _: &'a mut Interrupts,
+    ) -> Asking<'a> {
+        Box::pin(async {
+            Some(Answer {
+                decision: Decision::Yes,
+                label: "approved (--yes)",
+            })
+        })
+    }
+}
+
+/// The gate's question, when the step has one (`confirm`, `confirm: all`,
+/// `--step`).
+pub fn gate_message(doc: &Document, step: &Step, step_mode: bool) -> Option<String> {
+    let default = || format!("Run step `{}`?", step.name);
+    match &step.attrs.confirm {
+        Some(Confirm::Message(m)) => Some(m.clone()),
+        Some(Confirm::Default) => Some(default()),
+        None => {
+            let all = doc.front.confirm.as_ref().is_some_and(|c| c.gates_all());
+            (all || step_mode).then(default)
+        }
+    }
+}

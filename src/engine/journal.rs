@@ -1,0 +1,127 @@
+//! The resume journal: an append-only JSON-lines file beside the record, one
+//! line when the run starts and one per finished step, so `--resume` and
+//! `--from` can take earlier results over. It is a [`Sink`] of the run's
+//! events. Each line is one `write(2)`, so a crash leaves at worst a torn
+//! last line, which [`load`] ignores; appending keeps the per-step cost
+//! constant however long the runbook is.
+//!
+//! Lines are redacted, the file is private (0600) and never opened through a
+//! planted symlink: it holds step output and what steps exported.
+
+use super::Restored;
+use super::context::StepCtx;
+use super::events::{RunEvent, Sink};
+use crate::error::{Error, Result};
+use crate::exec::shell::ShellState;
+use crate::record::StepRecord;
+use crate::secrets::Redactor;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JournalEntry {
+    Start {
+        sha256: String,
+        params: IndexMap<String, serde_json::Value>,
+        started_at: String,
+    },
+    Step {
+        record: Box<StepRecord>,
+        ctx: StepCtx,
+        shell: ShellState,
+    },
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    redactor: Redactor,
+    /// The first write error, reported once by [`Journal::take_error`].
+    error: Option<String>,
+}
+
+impl Journal {
+    /// Opens the journal: appended to when `append`, else emptied.
+    pub fn create(path: PathBuf, append: bool, redactor: Redactor) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+        }
+        let file = crate::safe_fs::open_private_append(&path)?;
+        if !append {
+            file.set_len(0).map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Journal {
+            path,
+            file: Some(file),
+            redactor,
+            error: None,
+        })
+    }
+
+    pub fn append(&mut self, entry: &JournalEntry) -> Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let line = serde_json::to_string(entry).map_err(|e| Error::Other(e.to_string()))?;
+        let mut line = self.redactor.redact(&line);
+        line.push('\n');
+        file.write_all(line.as_bytes())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl Sink for Journal {
+    fn event(&mut self, event: &RunEvent<'_>) {
+        // Steps that end without a shell state (a template error, an
+        // interrupted gate) are not resumed from.
+        let RunEvent::StepFinished {
+            step,
+            ctx,
+            shell: Some(shell),
+        } = event
+        else {
+            return;
+        };
+        let entry = JournalEntry::Step {
+            record: Box::new((*step).clone()),
+            ctx: (*ctx).clone(),
+            shell: (*shell).clone(),
+        };
+        if let Err(e) = self.append(&entry) {
+            // One warning, then no more writes: a half-written journal
+            // would resume from the wrong place.
+            self.error = Some(format!("warning: cannot save the run state: {e}"));
+            self.file = None;
+            crate::console::err(&format!("{}\n", self.error.as_deref().unwrap_or("")));
+        }
+    }
+}
+
+/// Every whole entry of a journal (none when it does not exist).
+pub fn load(path: &Path) -> Vec<JournalEntry> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    std::io::BufReader::new(file)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
+}
+
+/// The steps (and the local shell's last state) an earlier run left.
+pub fn restored(entries: Vec<JournalEntry>) -> Restored {
+    let mut out = Restored::default();
+    for entry in entries {
+        if let JournalEntry::Step { record, ctx, shell } = entry {
+            out.steps.push((*record, ctx));
+            out.shell = Some(shell);
+        }
+    }
+    out
+}

@@ -1,0 +1,237 @@
+//! Step kinds behind one trait. Each kind says which steps it claims, how
+//! values are escaped into its code, and runs one attempt; the engine only
+//! asks the [`registry`]. Adding a kind is one file here plus one line in
+//! [`registry`].
+
+mod http;
+mod interpreter;
+mod remote;
+mod shell;
+
+use super::context::Context;
+use super::events::{RunEvent, Sinks};
+use super::{DEFAULT_MAX_OUTPUT_LINES, RunOptions};
+use crate::document::{Document, Step};
+use crate::exec::capture::{CaptureConfig, OutputCapture};
+use crate::exec::process::{Interrupts, Stream, Termination};
+use crate::exec::shell::{ShellKernel, ShellState};
+use crate::record::{HostResult, HttpRecord, OutputRecord, StepRecord, StepStatus};
+use crate::secrets::Redactor;
+use crate::template::{Escape, Templates};
+use indexmap::IndexMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Between SIGTERM and SIGKILL when a step is stopped.
+const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// Bytes of a step's stdout kept for `steps.X.stdout` and `capture=json`.
+const KEEP_STDOUT: usize = 4 << 20;
+
+/// A kind of step.
+pub trait StepExecutor: Sync {
+    /// The kind's name, for messages.
+    fn name(&self) -> &'static str;
+    /// Whether this kind runs `step` (the first kind in the registry that
+    /// claims a step runs it).
+    fn claims(&self, step: &Step) -> bool;
+    /// How template values are escaped into the step's code.
+    fn escape(&self) -> Escape {
+        Escape::None
+    }
+    /// Runs one attempt of the step.
+    fn attempt<'a>(&'a self, cx: AttemptCx<'a>) -> Attempting<'a>;
+}
+
+pub type Attempting<'a> = Pin<Box<dyn Future<Output = Attempt> + 'a>>;
+
+/// Every kind, most specific first.
+pub fn registry() -> &'static [&'static dyn StepExecutor] {
+    &[
+        &remote::Remote,
+        &http::Http,
+        &shell::Shell,
+        &interpreter::Interpreter,
+    ]
+}
+
+/// The kind that runs `step`.
+pub fn executor_for(step: &Step) -> Option<&'static dyn StepExecutor> {
+    registry().iter().copied().find(|k| k.claims(step))
+}
+
+/// The escaping of `step`'s code.
+pub fn escape_for(step: &Step) -> Escape {
+    executor_for(step).map_or(Escape::None, |k| k.escape())
+}
+
+/// What an attempt may use: the run's long-lived resources, the template
+/// context, the sinks for its output, and the step itself.
+pub struct AttemptCx<'a> {
+    pub res: &'a mut Resources,
+    pub doc: &'a Document,
+    pub step: &'a Step,
+    pub rendered: &'a str,
+    pub timeout: Option<Duration>,
+    pub rec: &'a StepRecord,
+    pub ctx: &'a Context,
+    pub templates: &'a Templates,
+    pub redactor: &'a Redactor,
+    pub sinks: &'a mut Sinks,
+    pub interrupts: &'a Interrupts,
+    pub opts: &'a RunOptions,
+}
+
+impl AttemptCx<'_> {
+    /// Where a step's output is kept: head and tail in the record, the full
+    /// log beside it when cut.
+    pub fn capture(&self, host: Option<&str>) -> Result<OutputCapture, String> {
+        let name = match host {
+            Some(h) => format!("{}.{}.log", self.step.name, sanitize(h)),
+            None => format!("{}.log", self.step.name),
+        };
+        let cfg = CaptureConfig {
+            // The command line wins over the front matter.
+            max_lines: self
+                .opts
+                .max_output_lines
+                .or(self.doc.front.max_output_lines)
+                .unwrap_or(DEFAULT_MAX_OUTPUT_LINES),
+            log_path: Some(self.opts.logs_dir.join(name)),
+            keep_stdout: KEEP_STDOUT,
+        };
+        OutputCapture::new(cfg, self.redactor).map_err(|e| format!("cannot open the step log: {e}"))
+    }
+
+    /// The environment (secrets, then rendered `env=`) and the rendered
+    /// `cwd=` of a local step.
+    pub fn local_env(&self) -> Result<LocalEnv, String> {
+        let mut env: Vec<(String, String)> = self
+            .ctx
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let value = self.ctx.value(true, None);
+        for (k, v) in &self.step.attrs.env {
+            let v = self
+                .templates
+                .render(v, Escape::None, &value)
+                .map_err(|e| format!("in `env` {k}: {e}"))?;
+            env.push((k.clone(), v));
+        }
+        let cwd = match &self.step.attrs.cwd {
+            Some(c) => Some(
+                self.templates
+                    .render(c, Escape::None, &value)
+                    .map_err(|e| format!("in `cwd`: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok((env, cwd))
+    }
+
+    /// Passes a chunk of output on to the sinks.
+    pub fn output(sinks: &mut Sinks, rec: &StepRecord, stream: Stream, bytes: &[u8]) {
+        sinks.emit(RunEvent::Output {
+            step: rec,
+            stream,
+            bytes,
+        });
+    }
+}
+
+/// A local step's environment and working directory.
+pub type LocalEnv = (Vec<(String, String)>, Option<String>);
+
+/// What lives as long as the run: shell kernels (state carried between
+/// steps), the private state directory, the SSH pool.
+pub struct Resources {
+    kernels: IndexMap<String, ShellKernel>,
+    state_dir: tempfile::TempDir,
+    ssh: Option<crate::exec::ssh::SshPool>,
+    restored_shell: Option<ShellState>,
+}
+
+impl Resources {
+    pub fn new(restored_shell: Option<ShellState>) -> crate::Result<Self> {
+        let state_dir = tempfile::Builder::new()
+            .prefix("runbook-state-")
+            .tempdir()
+            .map_err(|e| crate::Error::io(std::env::temp_dir(), e))?;
+        Ok(Resources {
+            kernels: IndexMap::new(),
+            state_dir,
+            ssh: None,
+            restored_shell,
+        })
+    }
+
+    /// The local bash kernel's state, for the journal.
+    pub fn local_shell(&self) -> Option<ShellState> {
+        self.kernels.get("local").map(|k| k.snapshot())
+    }
+
+    /// Closes every SSH connection.
+    pub async fn close(&mut self) {
+        if let Some(pool) = self.ssh.take() {
+            pool.close_all().await;
+        }
+    }
+}
+
+/// One attempt's result.
+#[derive(Default)]
+pub struct Attempt {
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub output: Option<OutputRecord>,
+    pub stdout: String,
+    pub stderr: String,
+    pub hosts: Vec<HostResult>,
+    pub http: Option<HttpRecord>,
+    pub error: Option<String>,
+    /// The resolved target, when it says more than the attribute did.
+    pub target: Option<String>,
+}
+
+impl Attempt {
+    pub fn error(message: String) -> Self {
+        Attempt {
+            status: StepStatus::Failed,
+            error: Some(message),
+            ..Default::default()
+        }
+    }
+}
+
+pub fn status_of(t: &Termination) -> (StepStatus, Option<i32>) {
+    match t {
+        Termination::Exited(0) => (StepStatus::Ok, Some(0)),
+        Termination::Exited(c) => (StepStatus::Failed, Some(*c)),
+        Termination::Signaled(s) => (StepStatus::Failed, Some(128 + s)),
+        Termination::TimedOut => (StepStatus::TimedOut, None),
+        Termination::Interrupted => (StepStatus::Interrupted, None),
+        Termination::NeedsTerminal => (StepStatus::Failed, None),
+    }
+}
+
+/// A name safe as one path component.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Where a step's scripts and kernels keep their files.
+pub fn state_path(res: &Resources, name: &str) -> PathBuf {
+    res.state_dir.path().join(sanitize(name))
+}

@@ -1,0 +1,120 @@
+//! Params as a run uses them: `-p key=value` and a params file checked
+//! against the declarations (undeclared, required, choices compared with the
+//! same typing `check` uses), every problem reported at once.
+
+use crate::analyze::params::same_value;
+use crate::document::{Diagnostic, Document};
+use crate::error::{Error, Result};
+use crate::report::plain_value as plain;
+use indexmap::IndexMap;
+use std::path::Path;
+
+/// Parses `key=value` pairs and a params file against the declared params.
+pub fn resolve_params(
+    doc: &Document,
+    cli: &[String],
+    file: Option<&Path>,
+) -> Result<IndexMap<String, serde_json::Value>> {
+    let mut given: IndexMap<String, serde_json::Value> = IndexMap::new();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        let map: IndexMap<String, serde_json::Value> = serde_saphyr::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: invalid params file: {e}", f.display())))?;
+        given.extend(map);
+    }
+    for kv in cli {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "invalid param `{kv}`: expected KEY=VALUE"
+            )));
+        };
+        given.insert(
+            k.trim().to_string(),
+            serde_json::Value::String(v.to_string()),
+        );
+    }
+    let declared = &doc.front.params;
+    let mut diags = Vec::new();
+    let (pline, pcol, pwidth) = front_key_position(doc, "params");
+    for k in given.keys() {
+        if !declared.contains_key(k) {
+            let names: Vec<&str> = declared.keys().map(|s| s.as_str()).collect();
+            let msg = if names.is_empty() {
+                format!("param `{k}` is not declared: this runbook declares no params")
+            } else {
+                format!(
+                    "param `{k}` is not declared (declared: {})",
+                    names.join(", ")
+                )
+            };
+            diags.push(Diagnostic::at_line_col(
+                &doc.source,
+                pline,
+                pcol,
+                pwidth,
+                msg,
+            ));
+        }
+    }
+    let mut out = IndexMap::new();
+    for (name, spec) in declared {
+        let value = match given.get(name).or(spec.default.as_ref()) {
+            Some(v) => v.clone(),
+            None if spec.required => {
+                let (l, c, w) = front_key_position(doc, name);
+                diags.push(Diagnostic::at_line_col(
+                    &doc.source,
+                    l,
+                    c,
+                    w,
+                    format!("param `{name}` is required: pass it with -p {name}=VALUE"),
+                ));
+                continue;
+            }
+            None => serde_json::Value::Null,
+        };
+        if let Some(choices) = &spec.choices {
+            if !value.is_null() && !choices.iter().any(|c| same_value(c, &value)) {
+                let (l, c, w) = front_key_position(doc, name);
+                let list: Vec<String> = choices.iter().map(plain).collect();
+                diags.push(Diagnostic::at_line_col(
+                    &doc.source,
+                    l,
+                    c,
+                    w,
+                    format!(
+                        "param `{name}` must be one of {} (got `{}`)",
+                        list.join(", "),
+                        plain(&value)
+                    ),
+                ));
+            }
+        }
+        out.insert(name.clone(), value);
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(diags))
+    }
+}
+
+/// Line, column and width of `key:` inside the front matter (or 1:1).
+pub fn front_key_position(doc: &Document, key: &str) -> (usize, usize, usize) {
+    if let Some(span) = doc.front_span {
+        let text = &doc.source.text[span.start..span.end];
+        let mut offset = span.start;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if let Some(rest) = trimmed.strip_prefix(key) {
+                if rest.starts_with(':') {
+                    let (l, c) = doc.source.line_col(offset + indent);
+                    return (l, c, key.len());
+                }
+            }
+            offset += line.len();
+        }
+    }
+    (1, 1, 1)
+}

@@ -1,0 +1,126 @@
+//! Preconditions as a run evaluates them: `requires.hosts` entries that name
+//! inventory entries are resolved first (groups, lists, EC2), and the
+//! inventory itself is rendered against the run so far.
+
+use super::Engine;
+use super::context::Context;
+use crate::document::Document;
+use crate::document::{self, Requires};
+use crate::record::PreconditionResult;
+use crate::template::Escape;
+use crate::template::Templates;
+use indexmap::IndexMap;
+
+/// Evaluates `requires:` with templates rendered by `render`.
+pub async fn evaluate(
+    requires: &Requires,
+    hosts: &IndexMap<String, document::HostSpec>,
+    render: &(dyn Fn(&str) -> Result<String, String> + Sync),
+) -> Vec<PreconditionResult> {
+    let probe = InventoryProbe::new(&requires.hosts, hosts, ec2_resolver().as_ref());
+    crate::preconditions::evaluate(requires, render, &probe).await
+}
+
+impl Engine {
+    pub(super) fn rendered_hosts(&self) -> IndexMap<String, document::HostSpec> {
+        rendered_hosts(&self.doc, &self.ctx, &self.templates)
+    }
+}
+
+/// The inventory with templates rendered against the run so far, so an
+/// entry can depend on an earlier step (e.g. an EC2 filter on the address
+/// a query step found). Entries that cannot render yet stay as written.
+pub fn rendered_hosts(
+    doc: &Document,
+    ctx: &Context,
+    templates: &Templates,
+) -> IndexMap<String, document::HostSpec> {
+    fn walk(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<String>) {
+        match v {
+            serde_json::Value::String(s) if s.contains("{{") => {
+                if let Some(r) = f(s) {
+                    *s = r;
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, f)),
+            _ => {}
+        }
+    }
+    let value = ctx.value(true, None);
+    let render = |s: &str| templates.render(s, Escape::None, &value).ok();
+    doc.front
+        .hosts
+        .iter()
+        .map(|(name, spec)| {
+            let rendered = serde_json::to_value(spec).ok().and_then(|mut v| {
+                walk(&mut v, &render);
+                serde_json::from_value(v).ok()
+            });
+            (name.clone(), rendered.unwrap_or_else(|| spec.clone()))
+        })
+        .collect()
+}
+
+/// `requires.hosts` entries that name inventory entries are resolved
+/// (groups, lists and EC2 lookups included) and every resolved address must
+/// accept TCP connections on its SSH port; other entries are probed as
+/// written (`[user@]host[:port]`).
+struct InventoryProbe {
+    tcp: crate::preconditions::TcpProbe,
+    resolved: IndexMap<String, std::result::Result<Vec<String>, String>>,
+}
+
+impl InventoryProbe {
+    fn new(
+        names: &[String],
+        hosts: &IndexMap<String, document::HostSpec>,
+        ec2: &dyn crate::exec::inventory::Ec2Resolver,
+    ) -> Self {
+        let resolved = names
+            .iter()
+            .filter(|n| hosts.contains_key(n.as_str()))
+            .map(|n| {
+                let r = crate::exec::inventory::resolve(n, hosts, ec2).map(|targets| {
+                    targets
+                        .iter()
+                        .map(|t| format!("{}:{}", t.host, t.port.unwrap_or(22)))
+                        .collect()
+                });
+                (n.clone(), r)
+            })
+            .collect();
+        InventoryProbe {
+            tcp: crate::preconditions::TcpProbe::default(),
+            resolved,
+        }
+    }
+}
+
+impl crate::preconditions::HostProbe for InventoryProbe {
+    fn probe<'a>(&'a self, host: &'a str) -> crate::preconditions::ProbeFuture<'a> {
+        Box::pin(async move {
+            match self.resolved.get(host) {
+                None => self.tcp.probe(host).await,
+                Some(Err(e)) => Err(e.clone()),
+                Some(Ok(addresses)) => {
+                    let mut ok = Vec::new();
+                    for a in addresses {
+                        ok.push(self.tcp.probe(a).await?);
+                    }
+                    Ok(ok.join("; "))
+                }
+            }
+        })
+    }
+}
+
+#[cfg(feature = "ec2")]
+pub fn ec2_resolver() -> Box<dyn crate::exec::inventory::Ec2Resolver> {
+    Box::new(crate::exec::ec2::AwsEc2Resolver::new())
+}
+
+#[cfg(not(feature = "ec2"))]
+pub fn ec2_resolver() -> Box<dyn crate::exec::inventory::Ec2Resolver> {
+    Box::new(crate::exec::inventory::NoEc2)
+}

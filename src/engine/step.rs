@@ -1,0 +1,381 @@
+//! One step through the engine: `{skip}` and `when`, rendering (for
+//! execution, and for the record with secrets as their templates), the gate,
+//! the attempts through the step's kind with retries, and what later steps
+//! see of it. Every change to the step's record leaves as an event.
+
+use super::context::{HostCtx, StepCtx};
+use super::events::RunEvent;
+use super::gate::{Decision, GateQuestion, gate_message};
+use super::kinds::{self, Attempt, AttemptCx};
+use super::{Engine, StepFlow, ms, now_rfc3339};
+use crate::document::{self, Diagnostic, Step};
+use crate::exec::process::Interrupt;
+use crate::record::{AttemptRecord, GateRecord, RunResult, StepRecord, StepStatus};
+use crate::template::{Escape, Templates};
+use indexmap::IndexMap;
+use std::time::Instant;
+
+impl Engine {
+    pub(super) async fn run_step(&mut self, i: usize) -> StepFlow {
+        let step = self.doc.steps[i].clone();
+        let mut rec = self.plan[i].clone();
+        if step.attrs.skip {
+            return self.skip(&mut rec, "marked {skip}");
+        }
+        if let Some(flow) = self.when(&step, &mut rec) {
+            return flow;
+        }
+        let rendered = match self.render(&step, &mut rec) {
+            Ok(r) => r,
+            Err(flow) => return flow,
+        };
+        let gate = self.gate_text(&step);
+        if self.opts.dry_run && !step.attrs.safe {
+            rec.status = StepStatus::DryRun;
+            rec.reason = Some(dry_run_summary(&step, gate.as_deref(), &rec.target));
+            return self.settle(rec, StepCtx::default(), false);
+        }
+        if let (Some(message), false) = (gate, self.opts.dry_run) {
+            if let Some(flow) = self.ask(&step, &mut rec, message).await {
+                return flow;
+            }
+        }
+        rec.started_at = Some(now_rfc3339());
+        rec.status = StepStatus::Running;
+        self.sinks.emit(RunEvent::StepStarted { step: &rec });
+        let ctx = self.attempts(&step, &mut rec, &rendered).await;
+        self.settle(rec, ctx, true)
+    }
+
+    /// `when`: false skips the step with the reason recorded.
+    fn when(&mut self, step: &Step, rec: &mut StepRecord) -> Option<StepFlow> {
+        let when = step.attrs.when.as_ref()?;
+        let value = self.ctx.value(true, self.opts.dry_run.then_some(&self.doc));
+        match self.templates.eval_bool(when, &value) {
+            Ok(true) => None,
+            Ok(false) => {
+                let reason = format!("when: `{}` is false", self.redactor.redact(when));
+                Some(self.skip(rec, &reason))
+            }
+            Err(e) => Some(self.render_failure(rec, &format!("in `when`: {e}"), None)),
+        }
+    }
+
+    /// The code to run; the record gets it with secrets as templates, and a
+    /// templated `host=` rendered.
+    fn render(&mut self, step: &Step, rec: &mut StepRecord) -> Result<String, StepFlow> {
+        let escape = kinds::escape_for(step);
+        let placeholders = self.opts.dry_run.then_some(&self.doc);
+        let render = |t: &Templates, c: &minijinja::Value| match placeholders {
+            Some(_) => t.preview(&step.code, escape, c),
+            None => t.render(&step.code, escape, c),
+        };
+        let exec_ctx = self.ctx.value(true, placeholders);
+        let rendered = match render(&self.templates, &exec_ctx) {
+            Ok(r) => r,
+            Err(e) => return Err(self.render_failure(rec, &e.message, e.line)),
+        };
+        let shown = render(&self.templates, &self.ctx.value(false, placeholders))
+            .unwrap_or_else(|_| step.code.clone());
+        rec.rendered = Some(self.redactor.redact(&shown));
+        if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref()) {
+            if h.contains("{{") {
+                if let Ok(t) = self.templates.render(h, Escape::None, &exec_ctx) {
+                    rec.target = self.redactor.redact(t.trim());
+                }
+            }
+        }
+        Ok(rendered)
+    }
+
+    /// The gate question, rendered (secrets shown as templates), if any.
+    fn gate_text(&self, step: &Step) -> Option<String> {
+        let m = gate_message(&self.doc, step, self.opts.step_mode)?;
+        let placeholders = self.opts.dry_run.then_some(&self.doc);
+        let shown_ctx = self.ctx.value(false, placeholders);
+        let text = self
+            .templates
+            .render(&m, Escape::None, &shown_ctx)
+            .unwrap_or(m);
+        Some(self.redactor.redact(&text))
+    }
+
+    /// Asks the gate; the flow when the step does not go on.
+    async fn ask(
+        &mut self,
+        step: &Step,
+        rec: &mut StepRecord,
+        message: String,
+    ) -> Option<StepFlow> {
+        self.sinks.emit(RunEvent::GateAsked { step: rec });
+        let command = rec.rendered.clone().unwrap_or_default();
+        let question = GateQuestion {
+            step: &step.name,
+            line: step.line,
+            target: &rec.target,
+            command: &command,
+            message: &message,
+        };
+        let answer = self
+            .prompter
+            .ask(&question, &mut self.sinks, &mut self.interrupts)
+            .await;
+        let Some(answer) = answer else {
+            rec.status = StepStatus::Interrupted;
+            rec.reason = Some("interrupted at the gate".into());
+            self.settle(rec.clone(), StepCtx::default(), false);
+            return Some(StepFlow::Stop(RunResult::Interrupted));
+        };
+        rec.gate = Some(GateRecord {
+            message,
+            decision: answer.label.into(),
+            operator: self.operator.clone(),
+            at: now_rfc3339(),
+        });
+        self.sinks.emit(RunEvent::GateAnswered { step: rec });
+        match answer.decision {
+            Decision::Yes => None,
+            Decision::Skip => Some(self.skip(rec, "skipped by the operator at the gate")),
+            Decision::Abort => {
+                rec.status = StepStatus::Aborted;
+                rec.reason = Some("aborted by the operator at the gate".into());
+                self.settle(rec.clone(), StepCtx::default(), true);
+                Some(StepFlow::Stop(RunResult::Aborted))
+            }
+        }
+    }
+
+    /// Every attempt (`retries`), each recorded; returns what later steps
+    /// see of the last one.
+    async fn attempts(&mut self, step: &Step, rec: &mut StepRecord, rendered: &str) -> StepCtx {
+        let timeout = step.attrs.timeout.or_else(|| {
+            self.doc
+                .front
+                .timeout
+                .as_deref()
+                .and_then(|t| document::attrs::parse_duration(t).ok())
+        });
+        let attempts = step.attrs.retries + 1;
+        let mut ctx = StepCtx::default();
+        for attempt in 1..=attempts {
+            let t0 = Instant::now();
+            let started_at = now_rfc3339();
+            let result = self.attempt(step, rec, rendered, timeout).await;
+            let status = result.status;
+            let record = AttemptRecord {
+                attempt,
+                status,
+                exit_code: result.exit_code,
+                started_at,
+                duration_ms: ms(t0.elapsed()),
+            };
+            rec.attempts.push(record.clone());
+            ctx = apply(step, rec, result);
+            self.sinks.emit(RunEvent::AttemptFinished {
+                step: rec,
+                attempt: &record,
+            });
+            if rec.status == StepStatus::Ok
+                || rec.status == StepStatus::Interrupted
+                || self.interrupted()
+                || attempt == attempts
+            {
+                break;
+            }
+            self.sinks.message(&format!(
+                "step `{}` {} (attempt {attempt}/{attempts}); retrying",
+                step.name,
+                rec.status.as_str()
+            ));
+            if !self.retry_delay(step).await {
+                break;
+            }
+        }
+        rec.duration_ms = Some(rec.attempts.iter().map(|a| a.duration_ms).sum());
+        let last = rec.status;
+        if last.is_failure() && last != StepStatus::Interrupted && step.attrs.allow_failure {
+            rec.status = StepStatus::FailedAllowed;
+            if last == StepStatus::TimedOut {
+                rec.reason = Some("timed out (allow_failure)".into());
+            }
+        }
+        ctx
+    }
+
+    /// Waits `retry_delay`; false when interrupted meanwhile.
+    async fn retry_delay(&self, step: &Step) -> bool {
+        let Some(delay) = step.attrs.retry_delay else {
+            return true;
+        };
+        let mut irq = self.interrupts.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = irq.wait_for(|i| *i != Interrupt::None) => false,
+        }
+    }
+
+    /// One attempt, through the step's kind.
+    async fn attempt(
+        &mut self,
+        step: &Step,
+        rec: &StepRecord,
+        rendered: &str,
+        timeout: Option<std::time::Duration>,
+    ) -> Attempt {
+        let Some(kind) = kinds::executor_for(step) else {
+            return Attempt::error(format!("no step kind runs `{}` blocks", step.lang));
+        };
+        let cx = AttemptCx {
+            res: &mut self.res,
+            doc: &self.doc,
+            step,
+            rendered,
+            timeout,
+            rec,
+            ctx: &self.ctx,
+            templates: &self.templates,
+            redactor: &self.redactor,
+            sinks: &mut self.sinks,
+            interrupts: &self.interrupts,
+            opts: &self.opts,
+        };
+        kind.attempt(cx).await
+    }
+
+    fn skip(&mut self, rec: &mut StepRecord, reason: &str) -> StepFlow {
+        rec.status = StepStatus::Skipped;
+        rec.reason = Some(reason.to_string());
+        let ctx = StepCtx {
+            status: "skipped".into(),
+            ..Default::default()
+        };
+        self.settle(rec.clone(), ctx, true)
+    }
+
+    pub(super) fn render_failure(
+        &mut self,
+        rec: &mut StepRecord,
+        message: &str,
+        line: Option<usize>,
+    ) -> StepFlow {
+        let step = &self.doc.steps[rec.index];
+        let file_line = step.code_line + line.unwrap_or(1) - 1;
+        let diag = Diagnostic::at_line_col(
+            &self.doc.source,
+            if line.is_some() { file_line } else { step.line },
+            1,
+            self.doc.source.line_text(file_line).len().max(1),
+            format!(
+                "template error in step `{}`: {}",
+                step.name,
+                self.redactor.redact(message)
+            ),
+        );
+        self.sinks.message(&diag.to_string());
+        rec.status = StepStatus::Failed;
+        rec.reason = Some(diag.short());
+        self.settle(rec.clone(), StepCtx::default(), false);
+        if self.opts.dry_run {
+            StepFlow::RenderFailed
+        } else {
+            StepFlow::Stop(RunResult::Failed)
+        }
+    }
+
+    /// The step is done: later steps see `ctx`, the sinks get its final
+    /// record (`journal`: with the local shell's state, for `--resume`).
+    fn settle(&mut self, rec: StepRecord, ctx: StepCtx, journal: bool) -> StepFlow {
+        let dry_failure = self.opts.dry_run && rec.status.is_failure();
+        // A dry run keeps a failed safe step's result a placeholder, so
+        // later steps are still planned against it.
+        if rec.status != StepStatus::DryRun && !dry_failure {
+            self.ctx.set_step(rec.name.clone(), ctx.clone());
+        }
+        self.status.insert(rec.name.clone(), rec.status);
+        let shell = journal.then(|| self.res.local_shell().unwrap_or_default());
+        self.sinks.emit(RunEvent::StepFinished {
+            step: &rec,
+            ctx: &ctx,
+            shell: shell.as_ref(),
+        });
+        match rec.status {
+            StepStatus::Interrupted => StepFlow::Stop(RunResult::Interrupted),
+            // A dry run plans every step, whatever a safe one did.
+            s if s.is_failure() && !self.opts.dry_run => StepFlow::Stop(RunResult::Failed),
+            _ if self.interrupted() => StepFlow::Stop(RunResult::Interrupted),
+            _ => StepFlow::Continue,
+        }
+    }
+}
+
+/// Puts an attempt's result into the step's record; returns what later
+/// steps see of it.
+fn apply(step: &Step, rec: &mut StepRecord, mut result: Attempt) -> StepCtx {
+    let mut json = None;
+    if step.attrs.capture == Some(document::Capture::Json) && result.status == StepStatus::Ok {
+        match serde_json::from_str::<serde_json::Value>(&result.stdout) {
+            Ok(v) => json = Some(v),
+            Err(e) => {
+                result.status = StepStatus::Failed;
+                result.error = Some(format!("capture=json: the output is not JSON: {e}"));
+            }
+        }
+    }
+    if let Some(e) = &result.error {
+        let mut out = result.output.take().unwrap_or_default();
+        if out.head.is_empty() && result.hosts.is_empty() {
+            out.head = format!("runbook: {e}\n");
+            out.total_lines = 1;
+            out.total_bytes = out.head.len() as u64;
+        }
+        result.output = Some(out);
+        rec.reason = Some(e.clone());
+    }
+    let hosts: IndexMap<String, HostCtx> = result
+        .hosts
+        .iter()
+        .map(|h| {
+            let ctx = HostCtx {
+                stdout: format!("{}{}", h.output.head, h.output.tail),
+                exit_code: h.exit_code,
+                status: h.status.as_str().into(),
+            };
+            (h.host.clone(), ctx)
+        })
+        .collect();
+    if let Some(t) = result.target {
+        rec.target = t;
+    }
+    rec.status = result.status;
+    rec.exit_code = result.exit_code;
+    rec.output = result.output;
+    rec.hosts = result.hosts;
+    rec.http = result.http;
+    rec.json = json.clone();
+    StepCtx {
+        stdout: result.stdout,
+        stderr: result.stderr,
+        exit_code: result.exit_code,
+        status: result.status.as_str().into(),
+        json,
+        hosts,
+    }
+}
+
+/// What a dry run says of a step it does not run.
+fn dry_run_summary(step: &Step, gate: Option<&str>, target: &str) -> String {
+    let mut parts = vec![format!("target {target}")];
+    if let Some(m) = gate {
+        parts.push(format!("gate: \"{m}\""));
+    }
+    if let Some(w) = &step.attrs.when {
+        parts.push(format!("when: {w}"));
+    }
+    if let Some(t) = step.attrs.timeout {
+        parts.push(format!("timeout {}s", t.as_secs_f64()));
+    }
+    if step.attrs.retries > 0 {
+        parts.push(format!("retries {}", step.attrs.retries));
+    }
+    parts.join(", ")
+}
