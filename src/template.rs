@@ -29,14 +29,34 @@ impl minijinja::value::Object for Placeholder {
         minijinja::value::ObjectRepr::Plain
     }
     fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        touch();
         Some(placeholder(&format!("{}.{}", self.0, key)))
     }
     fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        touch();
         write!(f, "⟨{}⟩", self.0)
     }
     fn is_true(self: &std::sync::Arc<Self>) -> bool {
+        touch();
         true
     }
+}
+
+thread_local! {
+    /// Set when a template used a placeholder (see [`tracking`]).
+    static TOUCHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn touch() {
+    TOUCHED.with(|t| t.set(true));
+}
+
+/// Runs `f` (a render on this thread) and tells whether it used a dry-run
+/// placeholder: its result then depends on a step the dry run did not run.
+pub fn tracking<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    TOUCHED.with(|t| t.set(false));
+    let r = f();
+    (r, TOUCHED.with(|t| t.replace(false)))
 }
 
 /// A deferred value named `path` (e.g. `steps.build`): any attribute of it

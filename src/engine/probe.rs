@@ -25,6 +25,14 @@ impl Engine {
     pub(super) fn rendered_hosts(&self) -> IndexMap<String, document::HostSpec> {
         rendered_hosts(&self.doc, &self.ctx, &self.templates)
     }
+
+    /// The inventory rendered against `value` (a dry run's placeholders).
+    pub(super) fn rendered_hosts_with(
+        &self,
+        value: &minijinja::Value,
+    ) -> IndexMap<String, document::HostSpec> {
+        render_hosts(&self.doc, &self.templates, value)
+    }
 }
 
 /// The inventory with templates rendered against the run so far, so an
@@ -35,20 +43,29 @@ pub fn rendered_hosts(
     ctx: &Context,
     templates: &Templates,
 ) -> IndexMap<String, document::HostSpec> {
-    fn walk(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<String>) {
-        match v {
-            serde_json::Value::String(s) if s.contains("{{") => {
-                if let Some(r) = f(s) {
-                    *s = r;
-                }
+    render_hosts(doc, templates, &ctx.value(true, None))
+}
+
+/// Renders every template string inside a JSON value, in place.
+fn walk(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<String>) {
+    match v {
+        serde_json::Value::String(s) if s.contains("{{") => {
+            if let Some(r) = f(s) {
+                *s = r;
             }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
-            serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, f)),
-            _ => {}
         }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, f)),
+        _ => {}
     }
-    let value = ctx.value(true, None);
-    let render = |s: &str| templates.render(s, Escape::None, &value).ok();
+}
+
+fn render_hosts(
+    doc: &Document,
+    templates: &Templates,
+    value: &minijinja::Value,
+) -> IndexMap<String, document::HostSpec> {
+    let render = |s: &str| templates.render(s, Escape::None, value).ok();
     doc.front
         .hosts
         .iter()

@@ -11,7 +11,7 @@ use super::{Engine, StepFlow, ms, now_rfc3339};
 use crate::document::{self, Diagnostic, Step};
 use crate::exec::process::Interrupt;
 use crate::record::{AttemptRecord, GateRecord, RunResult, StepRecord, StepStatus};
-use crate::template::{Escape, Templates};
+use crate::template::{Escape, Templates, tracking};
 use indexmap::IndexMap;
 use std::time::Instant;
 
@@ -22,17 +22,31 @@ impl Engine {
         if step.attrs.skip {
             return self.skip(&mut rec, "marked {skip}");
         }
-        if let Some(flow) = self.when(&step, &mut rec) {
-            return flow;
-        }
+        // A dry run plans, without running, a safe step whose `when`, code
+        // or target depends on a result it does not have.
+        let mut unknown = match self.when(&step, &mut rec) {
+            When::Run => false,
+            When::Unknown => true,
+            When::Done(flow) => return flow,
+        };
         let rendered = match self.render(&step, &mut rec) {
-            Ok(r) => r,
+            Ok((r, placeholder)) => {
+                unknown |= placeholder;
+                r
+            }
             Err(flow) => return flow,
         };
         let gate = self.gate_text(&step);
-        if self.opts.dry_run && !step.attrs.safe {
+        if self.opts.dry_run && step.attrs.safe && !unknown {
+            unknown = self.target_unknown(&step);
+        }
+        if self.opts.dry_run && (!step.attrs.safe || unknown) {
             rec.status = StepStatus::DryRun;
-            rec.reason = Some(dry_run_summary(&step, gate.as_deref(), &rec.target));
+            let mut reason = dry_run_summary(&step, gate.as_deref(), &rec.target);
+            if step.attrs.safe {
+                reason.push_str("; not run: it depends on a result the dry run does not have");
+            }
+            rec.reason = Some(reason);
             return self.settle(rec, StepCtx::default(), false);
         }
         if let (Some(message), false) = (gate, self.opts.dry_run) {
@@ -44,26 +58,42 @@ impl Engine {
         rec.status = StepStatus::Running;
         self.sinks.emit(RunEvent::StepStarted { step: &rec });
         let ctx = self.attempts(&step, &mut rec, &rendered).await;
+        if self.opts.dry_run && rec.status.is_failure() {
+            // A plan: the safe step could not run here, the run goes on.
+            let why = rec.reason.clone().unwrap_or_else(|| match rec.exit_code {
+                Some(c) => format!("exit {c}"),
+                None => rec.status.as_str().to_string(),
+            });
+            rec.status = StepStatus::DryRun;
+            rec.reason = Some(format!("planned; the dry run could not run it: {why}"));
+        }
         self.settle(rec, ctx, true)
     }
 
-    /// `when`: false skips the step with the reason recorded.
-    fn when(&mut self, step: &Step, rec: &mut StepRecord) -> Option<StepFlow> {
-        let when = step.attrs.when.as_ref()?;
+    /// `when`: false skips the step with the reason recorded; in a dry run
+    /// a condition on a result not known yet is left open.
+    fn when(&mut self, step: &Step, rec: &mut StepRecord) -> When {
+        let Some(when) = step.attrs.when.as_ref() else {
+            return When::Run;
+        };
         let value = self.ctx.value(true, self.opts.dry_run.then_some(&self.doc));
-        match self.templates.eval_bool(when, &value) {
-            Ok(true) => None,
+        let (result, placeholder) = tracking(|| self.templates.eval_bool(when, &value));
+        match result {
+            _ if placeholder && self.opts.dry_run => When::Unknown,
+            Ok(true) => When::Run,
             Ok(false) => {
                 let reason = format!("when: `{}` is false", self.redactor.redact(when));
-                Some(self.skip(rec, &reason))
+                When::Done(self.skip(rec, &reason))
             }
-            Err(e) => Some(self.render_failure(rec, &format!("in `when`: {e}"), None)),
+            Err(e) => When::Done(self.render_failure(rec, &format!("in `when`: {e}"), None)),
         }
     }
 
-    /// The code to run; the record gets it with secrets as templates, and a
-    /// templated `host=` rendered.
-    fn render(&mut self, step: &Step, rec: &mut StepRecord) -> Result<String, StepFlow> {
+    /// The code to run, and whether it used a dry-run placeholder; the
+    /// record gets it with secrets as templates, and a templated `host=`
+    /// rendered. In a dry run, code that can only render with results it
+    /// does not have is shown as written.
+    fn render(&mut self, step: &Step, rec: &mut StepRecord) -> Result<(String, bool), StepFlow> {
         let escape = kinds::escape_for(step);
         let placeholders = self.opts.dry_run.then_some(&self.doc);
         let render = |t: &Templates, c: &minijinja::Value| match placeholders {
@@ -71,8 +101,13 @@ impl Engine {
             None => t.render(&step.code, escape, c),
         };
         let exec_ctx = self.ctx.value(true, placeholders);
-        let rendered = match render(&self.templates, &exec_ctx) {
+        let (result, placeholder) = tracking(|| render(&self.templates, &exec_ctx));
+        let rendered = match result {
             Ok(r) => r,
+            Err(_) if placeholder && self.opts.dry_run => {
+                rec.rendered = Some(self.redactor.redact(&step.code));
+                return Ok((step.code.clone(), true));
+            }
             Err(e) => return Err(self.render_failure(rec, &e.message, e.line)),
         };
         let shown = render(&self.templates, &self.ctx.value(false, placeholders))
@@ -85,7 +120,22 @@ impl Engine {
                 }
             }
         }
-        Ok(rendered)
+        Ok((rendered, placeholder))
+    }
+
+    /// Whether a remote step's target depends on a result not known yet.
+    fn target_unknown(&self, step: &Step) -> bool {
+        if step.attrs.host.is_none() && step.attrs.hosts.is_none() {
+            return false;
+        }
+        let value = self.ctx.value(true, Some(&self.doc));
+        let attr = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref());
+        let (_, in_attr) = tracking(|| {
+            self.templates
+                .render(attr.unwrap_or_default(), Escape::None, &value)
+        });
+        let (_, in_hosts) = tracking(|| self.rendered_hosts_with(&value));
+        in_attr || in_hosts
     }
 
     /// The gate question, rendered (secrets shown as templates), if any.
@@ -306,6 +356,14 @@ impl Engine {
             _ => StepFlow::Continue,
         }
     }
+}
+
+/// What a step's `when` decided.
+enum When {
+    Run,
+    /// A dry run cannot tell: it depends on a result not known yet.
+    Unknown,
+    Done(StepFlow),
 }
 
 /// Puts an attempt's result into the step's record; returns what later

@@ -226,6 +226,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
     let c = super::Counts::of(rec);
     let mut summary = Vec::new();
     for (label, n) in [
+        ("planned", c.planned),
         ("ok", c.ok),
         ("failed", c.failed),
         ("failed (allowed)", c.failed_allowed),

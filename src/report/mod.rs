@@ -57,6 +57,8 @@ pub struct Counts {
     pub skipped: usize,
     pub aborted: usize,
     pub not_run: usize,
+    /// Steps a dry run planned without running them.
+    pub planned: usize,
 }
 
 impl Counts {
@@ -64,7 +66,8 @@ impl Counts {
         let mut c = Counts::default();
         for s in &rec.steps {
             match s.status {
-                StepStatus::Ok | StepStatus::DryRun => c.ok += 1,
+                StepStatus::Ok => c.ok += 1,
+                StepStatus::DryRun => c.planned += 1,
                 StepStatus::FailedAllowed => c.failed_allowed += 1,
                 StepStatus::Skipped => c.skipped += 1,
                 StepStatus::Aborted => c.aborted += 1,
@@ -80,6 +83,9 @@ impl Counts {
     /// failed and skipped always, the others when there are any.
     pub fn summary(&self) -> String {
         let mut parts = vec![format!("{} ok", self.ok), format!("{} failed", self.failed)];
+        if self.planned > 0 {
+            parts.insert(0, format!("{} planned", self.planned));
+        }
         if self.failed_allowed > 0 {
             parts.push(format!("{} failed (allowed)", self.failed_allowed));
         }
