@@ -55,8 +55,16 @@ fn only_cli_knows_the_command_line() {
 
 #[test]
 fn the_engine_sees_no_report_file_and_no_terminal_view() {
-    for needle in ["crate::report::registry", "crate::report::terminal", "crate::cli"] {
-        assert_eq!(users("src/engine/", needle), Vec::<String>::new(), "{needle}");
+    for needle in [
+        "crate::report::registry",
+        "crate::report::terminal",
+        "crate::cli",
+    ] {
+        assert_eq!(
+            users("src/engine/", needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
     }
 }
 
@@ -70,7 +78,11 @@ fn exec_knows_neither_markdown_nor_the_record() {
 #[test]
 fn document_never_runs_anything() {
     for needle in ["crate::exec", "crate::engine", "std::process"] {
-        assert_eq!(users("src/document/", needle), Vec::<String>::new(), "{needle}");
+        assert_eq!(
+            users("src/document/", needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
     }
 }
 
@@ -95,10 +107,18 @@ fn functions(text: &str) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     for (i, line) in lines[..test_mod].iter().enumerate() {
         let t = line.trim_start();
-        let is_fn = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(super) fn ",
-            "pub(super) async fn ", "pub(crate) fn ", "pub(crate) async fn "]
-            .iter()
-            .any(|p| t.starts_with(p));
+        let is_fn = [
+            "fn ",
+            "pub fn ",
+            "async fn ",
+            "pub async fn ",
+            "pub(super) fn ",
+            "pub(super) async fn ",
+            "pub(crate) fn ",
+            "pub(crate) async fn ",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p));
         if !is_fn {
             continue;
         }

@@ -305,26 +305,8 @@ fn find_steps(
             Block::Prose | Block::Invalid => continue,
         };
 
-        let insert_at = if end_line < src.line_count() {
-            src.offset(end_line + 1, 1)
-        } else {
-            text.len()
-        };
-        let needs_eol = !text[..insert_at].ends_with('\n');
-        let eol = if needs_eol {
-            first_eol(text)
-        } else if text[..insert_at].ends_with("\r\n") {
-            "\r\n"
-        } else {
-            "\n"
-        };
-        // What runs uses `\n` line endings, whatever the file uses (a bash
-        // script with CRLF fails on its first `\r`).
-        let code = cb.literal.replace("\r\n", "\n");
-        let code = match sentinel {
-            Some(s) => code.replace(s, "\r"),
-            None => code,
-        };
+        let (insert_at, needs_eol, eol) = insertion(src, end_line);
+        let code = step_code(&cb.literal, sentinel);
 
         let index = steps.len();
         let named = attrs.name.is_some();
@@ -333,18 +315,8 @@ fn find_steps(
             .clone()
             .unwrap_or_else(|| format!("step_{}", index + 1));
         if let Some(first) = names.get(&name) {
-            let span = attrs
-                .spans
-                .iter()
-                .find(|(k, _)| k == "name")
-                .map(|(_, s)| *s)
-                .unwrap_or(Span::new(fence_at, fence_at + run));
-            errors.push(Diagnostic::at(
-                src,
-                span.start,
-                span.end,
-                format!("duplicate step name `{name}` (first used on line {first})"),
-            ));
+            let fallback = Span::new(fence_at, fence_at + run);
+            errors.push(duplicate_name(src, &attrs, &name, *first, fallback));
         } else {
             names.insert(name.clone(), line);
         }
@@ -368,6 +340,58 @@ fn find_steps(
         });
     }
     steps
+}
+
+/// Where a step's generated block goes (after the fence's last line), and
+/// the line ending it needs.
+fn insertion(src: &Source, end_line: usize) -> (usize, bool, &'static str) {
+    let text = src.text.as_str();
+    let insert_at = if end_line < src.line_count() {
+        src.offset(end_line + 1, 1)
+    } else {
+        text.len()
+    };
+    let needs_eol = !text[..insert_at].ends_with('\n');
+    let eol = if needs_eol {
+        first_eol(text)
+    } else if text[..insert_at].ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    (insert_at, needs_eol, eol)
+}
+
+/// What runs uses `\n` line endings, whatever the file uses (a bash script
+/// with CRLF fails on its first `\r`).
+fn step_code(literal: &str, sentinel: Option<char>) -> String {
+    let code = literal.replace("\r\n", "\n");
+    match sentinel {
+        Some(s) => code.replace(s, "\r"),
+        None => code,
+    }
+}
+
+/// A second step with the same name, pointed at its `name=`.
+fn duplicate_name(
+    src: &Source,
+    attrs: &Attrs,
+    name: &str,
+    first: usize,
+    fallback: Span,
+) -> Diagnostic {
+    let span = attrs
+        .spans
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, s)| *s)
+        .unwrap_or(fallback);
+    Diagnostic::at(
+        src,
+        span.start,
+        span.end,
+        format!("duplicate step name `{name}` (first used on line {first})"),
+    )
 }
 
 #[cfg(test)]
