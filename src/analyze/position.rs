@@ -30,6 +30,17 @@ pub fn front_key(doc: &Document, keys: &[&str]) -> Span {
     found
 }
 
+/// Line, column and width of the last key of a path, as [`front_key`] finds
+/// it: for diagnostics built with [`Diagnostic::at_line_col`] (`run` uses it
+/// for params it is given and secrets it reads).
+///
+/// [`Diagnostic::at_line_col`]: crate::document::Diagnostic::at_line_col
+pub fn front_key_line_col(doc: &Document, keys: &[&str]) -> (usize, usize, usize) {
+    let span = front_key(doc, keys);
+    let (line, col) = doc.source.line_col(span.start);
+    (line, col, span.len().max(1))
+}
+
 /// The byte range of `value` written under the key path, or of the key.
 pub fn front_value(doc: &Document, keys: &[&str], value: &str) -> Span {
     let key = front_key(doc, keys);
@@ -41,6 +52,28 @@ pub fn front_value(doc: &Document, keys: &[&str], value: &str) -> Span {
         return Span::new(key.start + i, key.start + i + value.len());
     }
     key
+}
+
+/// Narrows `span` to where `value` itself stands inside it (after a key and
+/// maybe a quote). A value not verbatim in the file (quoted with escapes) is
+/// searched from the span start to the end of its line; not found, `span`.
+pub fn inline(doc: &Document, span: Span, value: &str) -> Span {
+    let text = &doc.source.text;
+    if let Some(region) = text.get(span.start..span.end)
+        && let Some(i) = region.find(value)
+    {
+        return Span::new(span.start + i, span.start + i + value.len());
+    }
+    let line_end = text[span.start.min(text.len())..]
+        .find('\n')
+        .map(|i| span.start + i)
+        .unwrap_or(text.len());
+    if let Some(region) = text.get(span.start..line_end)
+        && let Some(i) = region.find(value)
+    {
+        return Span::new(span.start + i, span.start + i + value.len());
+    }
+    span
 }
 
 /// The opening fence of a step.
