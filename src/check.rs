@@ -75,7 +75,8 @@ impl CheckReport {
 
 /// Checks files and directories (recursively, `*.md` files only, skipping
 /// hidden directories and `target/`). A file named explicitly is checked
-/// whatever its extension.
+/// whatever its extension. A directory that cannot be read is reported (an
+/// error), not skipped: a green check must mean every runbook was checked.
 pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> CheckReport {
     let mut files = Vec::new();
     for p in paths {
@@ -85,18 +86,38 @@ pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> CheckReport {
             found.sort();
             files.extend(found);
         } else {
-            files.push(p.clone());
+            files.push((p.clone(), None));
         }
     }
+    let files = files
+        .iter()
+        .map(|(path, unreadable)| match unreadable {
+            None => check_file(path),
+            Some(e) => FileReport {
+                path: path.display().to_string(),
+                diagnostics: vec![file_diagnostic(
+                    path,
+                    format!("cannot read directory {}: {e}", path.display()),
+                )],
+                steps: 0,
+            },
+        })
+        .collect();
     CheckReport {
-        files: files.iter().map(|f| check_file(f)).collect(),
+        files,
         strict: opts.strict,
     }
 }
 
-fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// The `*.md` files under `dir`, each with `None`; a directory that cannot
+/// be listed comes with its error instead.
+fn collect_markdown(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.push((dir.to_path_buf(), Some(e.to_string())));
+            return;
+        }
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -109,7 +130,7 @@ fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) {
             }
             collect_markdown(&path, out);
         } else if name.ends_with(".md") && !name.starts_with('.') {
-            out.push(path);
+            out.push((path, None));
         }
     }
 }
@@ -430,5 +451,14 @@ mod tests {
         assert_eq!(v["files"][0]["diagnostics"][1]["severity"], "error");
         assert_eq!(v["files"][0]["diagnostics"][1]["line"], 6);
         assert_eq!(v["files"][1]["steps"], 3);
+    }
+
+    #[test]
+    fn an_unreadable_directory_is_reported_not_skipped() {
+        let mut found = Vec::new();
+        collect_markdown(Path::new("/nonexistent/runbooks"), &mut found);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, Path::new("/nonexistent/runbooks"));
+        assert!(found[0].1.is_some());
     }
 }
