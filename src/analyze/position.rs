@@ -114,3 +114,42 @@ pub fn attr_value(doc: &Document, step: &Step, key: &str, value: &str) -> Span {
         None => span,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::testdoc::doc;
+    use crate::document::Attrs;
+
+    #[test]
+    fn front_keys_by_path_in_block_and_flow_yaml() {
+        let d = doc(
+            "---\ntitle: x\nparams:\n  host: { default: a }\n  service: { required: true }\nhosts: { service: { ssh: u@h } }\n---\n",
+            |_| Attrs::default(),
+        );
+        assert_eq!(front_key_line_col(&d, &["params"]), (3, 1, 6));
+        assert_eq!(front_key_line_col(&d, &["params", "service"]), (5, 3, 7));
+        // The path tells a param from a host of the same name.
+        assert_eq!(front_key_line_col(&d, &["hosts", "service"]), (6, 10, 7));
+        assert_eq!(
+            front_key_line_col(&d, &["hosts", "service", "ssh"]),
+            (6, 21, 3)
+        );
+        // Not there: the deepest key found, or the opening `---`.
+        assert_eq!(front_key_line_col(&d, &["params", "nope"]), (3, 1, 6));
+        assert_eq!(front_key_line_col(&d, &["secrets"]), (1, 1, 3));
+        let none = doc("# T\n", |_| Attrs::default());
+        assert_eq!(front_key_line_col(&none, &["params"]), (1, 1, 1));
+    }
+
+    #[test]
+    fn inline_values_after_a_key_and_a_quote() {
+        let d = doc("x: \"a\\\"b\" c\n", |_| Attrs::default());
+        // Verbatim inside the span.
+        assert_eq!(inline(&d, Span::new(0, 11), "c"), Span::new(10, 11));
+        // Not inside the span: searched to the end of its line.
+        assert_eq!(inline(&d, Span::new(0, 4), "c"), Span::new(10, 11));
+        // Not found at all: the span.
+        assert_eq!(inline(&d, Span::new(0, 4), "zz"), Span::new(0, 4));
+    }
+}
