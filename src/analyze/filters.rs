@@ -6,8 +6,8 @@
 //! template regions (string literals and `{% raw %}` skipped) and each is
 //! probed against the real environment.
 
+use super::templates::map_code_offset;
 use super::{error, position};
-use crate::check::map_code_offset;
 use crate::document::{Diagnostic, Document, Span, Step};
 use minijinja::{Environment, ErrorKind};
 use std::collections::HashMap;

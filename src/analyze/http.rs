@@ -4,7 +4,7 @@
 //! syntax stands.
 
 use super::error;
-use crate::check::map_code_offset;
+use super::templates::map_code_offset;
 use crate::document::{Diagnostic, Document, Span, StepKind};
 
 pub(super) fn blocks(doc: &Document, out: &mut Vec<Diagnostic>) {

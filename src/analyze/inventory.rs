@@ -1,7 +1,8 @@
 //! Inventory settings that `exec::inventory` parses when a step connects:
 //! `host_key_checking` (a closed set) and `connect_timeout`. Checked for
 //! every entry up front, with the same parsers, so a typo is not found by
-//! the first remote step half-way through an incident.
+//! the first remote step half-way through an incident. A host group's
+//! members must be declared hosts too.
 
 use super::{error, position};
 use crate::document::attrs::parse_duration;
@@ -23,6 +24,25 @@ pub(super) fn settings(doc: &Document, out: &mut Vec<Diagnostic>) {
         {
             let span = position::front_value(doc, &["hosts", name, "connect_timeout"], v);
             out.push(error(doc, span, format!("host `{name}`: {message}")));
+        }
+    }
+}
+
+/// Every member of a host group (`group: [a, b]`) is declared under `hosts:`.
+pub(super) fn groups(doc: &Document, out: &mut Vec<Diagnostic>) {
+    let hosts = &doc.front.hosts;
+    for (name, h) in hosts {
+        for member in h.group.iter().flatten() {
+            if !hosts.contains_key(member) {
+                let span = position::front_value(doc, &["hosts", name, "group"], member);
+                out.push(error(
+                    doc,
+                    span,
+                    format!(
+                        "host group `{name}` lists `{member}`, which is not declared under `hosts:`"
+                    ),
+                ));
+            }
         }
     }
 }

@@ -4,18 +4,26 @@
 //! step and refuses (exit 2) with the same diagnostics whatever `check`
 //! refuses, so a green `check` means the runbook can start.
 //!
-//! The reference and syntax rules still live in [`crate::check::check_document`]
-//! (called from here); the rules `run` used to apply only when it reached a
-//! step live in one file per family below.
+//! The rules live one family per file below; [`diagnostics`] calls them
+//! all. Positions come from [`position`] and [`templates`], so every rule
+//! points at the same spot for the same thing.
 
+mod commands;
+mod fences;
 mod filters;
+mod gates;
 mod http;
+mod injection;
 mod inventory;
 pub mod params;
 pub mod position;
+mod references;
 mod remote;
 mod secrets;
 mod shell;
+pub mod templates;
+#[cfg(test)]
+pub(crate) mod testdoc;
 
 use crate::document::{Diagnostic, Document, Severity};
 
@@ -36,15 +44,7 @@ pub struct Analysis {
 /// Every rule over `doc`. `Err` holds all diagnostics (errors and warnings,
 /// sorted by position) when there is an error, or a warning with `strict`.
 pub fn analyze(doc: &Document, opts: &AnalyzeOptions) -> Result<Analysis, Vec<Diagnostic>> {
-    let mut out = crate::check::check_document(doc);
-    secrets::sources(doc, &mut out);
-    inventory::settings(doc, &mut out);
-    remote::targets(doc, &mut out);
-    http::blocks(doc, &mut out);
-    filters::known(doc, &mut out);
-    shell::contexts(doc, &mut out);
-    out.sort_by_key(|d| (d.line, d.col));
-    out.dedup();
+    let out = diagnostics(doc);
     let refused = out
         .iter()
         .any(|d| d.severity == Severity::Error || (opts.strict && d.severity == Severity::Warning));
@@ -53,6 +53,37 @@ pub fn analyze(doc: &Document, opts: &AnalyzeOptions) -> Result<Analysis, Vec<Di
     } else {
         Ok(Analysis { warnings: out })
     }
+}
+
+/// Every problem in a parsed runbook: the parser's warnings plus every
+/// rule, errors and warnings, sorted by position (ties keep the order
+/// below), duplicates removed.
+pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
+    let mut out = doc.warnings.clone();
+    let refs = references::References::new(doc);
+    gates::runbook(doc, &mut out);
+    params::declarations(doc, &mut out);
+    inventory::groups(doc, &mut out);
+    refs.preconditions(&mut out);
+    for step in &doc.steps {
+        fences::unclosed(doc, step, &mut out);
+        refs.body(step, &mut out);
+        injection::unquoted(doc, step, &mut out);
+        refs.attributes(step, &mut out);
+        remote::local_only(doc, step, &mut out);
+        refs.hosts(step, &mut out);
+        gates::step(doc, step, &mut out);
+        commands::interpreter(doc, step, &mut out);
+    }
+    secrets::sources(doc, &mut out);
+    inventory::settings(doc, &mut out);
+    remote::targets(doc, &mut out);
+    http::blocks(doc, &mut out);
+    filters::known(doc, &mut out);
+    shell::contexts(doc, &mut out);
+    out.sort_by_key(|d| (d.line, d.col));
+    out.dedup();
+    out
 }
 
 /// For `run`: the analysis, or the diagnostics as an invalid-runbook error

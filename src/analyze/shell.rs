@@ -8,7 +8,7 @@
 //! and the environment), so what is left refused is refused for the place,
 //! not the value. Refusals that depend on the value (an arithmetic context
 //! given a word) stay with `run`; other render errors (an undefined name)
-//! are reported by `check_document`.
+//! are reported by the reference rules (`references.rs`).
 
 use crate::document::{Diagnostic, Document};
 use crate::template::{Escape, Templates, placeholder, to_value};

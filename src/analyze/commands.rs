@@ -1,0 +1,77 @@
+//! The program an `interpreter=` step runs must exist on this machine: a
+//! path that is an executable file, or a name found on `PATH`. It is a
+//! warning, not an error: `check` in CI may run where the runbook's tools
+//! are not installed. A templated interpreter is left to the run.
+
+use super::position;
+use crate::document::{Diagnostic, Document, Step};
+use std::path::Path;
+
+pub(super) fn interpreter(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
+    let Some(interp) = &step.attrs.interpreter else {
+        return;
+    };
+    let Some(program) = interp.split_whitespace().next() else {
+        return;
+    };
+    if program.contains("{{") || on_path(program) {
+        return;
+    }
+    let span = position::inline(doc, position::attr(doc, step, "interpreter"), program);
+    out.push(
+        Diagnostic::at(
+            &doc.source,
+            span.start,
+            span.end,
+            format!("interpreter `{program}` is not found on PATH"),
+        )
+        .warning(),
+    );
+}
+
+/// Whether a program can be found: a path that exists, or a name on PATH.
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return is_executable(Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(program))))
+        .unwrap_or(false)
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_path;
+    use crate::analyze::diagnostics;
+    use crate::analyze::testdoc::{doc, named};
+    use crate::document::Diagnostic;
+
+    #[test]
+    fn unclosed_fence_and_missing_interpreter_warn() {
+        let text = "```python {name=a interpreter=\"no-such-interp-xyz -u\"}\nprint(1)\n```\n\n```bash {name=b}\necho\n";
+        let d = doc(text, |i| {
+            let mut a = named(["a", "b"][i]);
+            if i == 0 {
+                a.interpreter = Some("no-such-interp-xyz -u".into());
+            }
+            a
+        });
+        let out = diagnostics(&d);
+        assert_eq!(
+            out.iter().map(Diagnostic::short).collect::<Vec<_>>(),
+            vec![
+                "rb.md:1:32: warning: interpreter `no-such-interp-xyz` is not found on PATH",
+                "rb.md:5:1: warning: unclosed code fence: the block runs to the end of the file",
+            ]
+        );
+        assert!(on_path("sh"));
+        assert!(!on_path("/nonexistent/bin/sh"));
+    }
+}
