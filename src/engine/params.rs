@@ -3,6 +3,7 @@
 //! same typing `check` uses), every problem reported at once.
 
 use crate::analyze::params::same_value;
+use crate::analyze::position::front_key_line_col;
 use crate::document::{Diagnostic, Document};
 use crate::error::{Error, Result};
 use crate::report::plain_value as plain;
@@ -35,7 +36,7 @@ pub fn resolve_params(
     }
     let declared = &doc.front.params;
     let mut diags = Vec::new();
-    let (pline, pcol, pwidth) = front_key_position(doc, "params");
+    let (pline, pcol, pwidth) = front_key_line_col(doc, &["params"]);
     for k in given.keys() {
         if !declared.contains_key(k) {
             let names: Vec<&str> = declared.keys().map(|s| s.as_str()).collect();
@@ -61,7 +62,7 @@ pub fn resolve_params(
         let value = match given.get(name).or(spec.default.as_ref()) {
             Some(v) => v.clone(),
             None if spec.required => {
-                let (l, c, w) = front_key_position(doc, name);
+                let (l, c, w) = front_key_line_col(doc, &["params", name]);
                 diags.push(Diagnostic::at_line_col(
                     &doc.source,
                     l,
@@ -75,7 +76,7 @@ pub fn resolve_params(
         };
         if let Some(choices) = &spec.choices {
             if !value.is_null() && !choices.iter().any(|c| same_value(c, &value)) {
-                let (l, c, w) = front_key_position(doc, name);
+                let (l, c, w) = front_key_line_col(doc, &["params", name]);
                 let list: Vec<String> = choices.iter().map(plain).collect();
                 diags.push(Diagnostic::at_line_col(
                     &doc.source,
@@ -97,24 +98,4 @@ pub fn resolve_params(
     } else {
         Err(Error::Invalid(diags))
     }
-}
-
-/// Line, column and width of `key:` inside the front matter (or 1:1).
-pub fn front_key_position(doc: &Document, key: &str) -> (usize, usize, usize) {
-    if let Some(span) = doc.front_span {
-        let text = &doc.source.text[span.start..span.end];
-        let mut offset = span.start;
-        for line in text.split_inclusive('\n') {
-            let trimmed = line.trim_start();
-            let indent = line.len() - trimmed.len();
-            if let Some(rest) = trimmed.strip_prefix(key) {
-                if rest.starts_with(':') {
-                    let (l, c) = doc.source.line_col(offset + indent);
-                    return (l, c, key.len());
-                }
-            }
-            offset += line.len();
-        }
-    }
-    (1, 1, 1)
 }

@@ -2,9 +2,10 @@
 //! weak-secret warnings and (`--preconditions`) the runbooks' `requires:`
 //! evaluated as `run` evaluates them, rendered for people, JSON or JUnit.
 
+use crate::analyze::position::front_key_line_col;
 use crate::cli::{CheckArgs, CheckFormat, color_choice};
 use crate::document::{self, Diagnostic};
-use crate::engine::params::{front_key_position, resolve_params};
+use crate::engine::params::resolve_params;
 use crate::error::{Error, Result, exit};
 use crate::report::terminal;
 use crate::secrets::Redactor;
@@ -26,7 +27,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
             continue;
         };
         let secrets = crate::secrets::resolve_passive(&doc.front.secrets);
-        let (line, col, width) = front_key_position(&doc, "secrets");
+        let (line, col, width) = front_key_line_col(&doc, &["secrets"]);
         for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
             file.diagnostics
                 .push(Diagnostic::at_line_col(&doc.source, line, col, width, w).warning());
@@ -73,7 +74,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                 &doc.front.hosts,
                 &render,
             ));
-            let (line, col, width) = front_key_position(&doc, "requires");
+            let (line, col, width) = front_key_line_col(&doc, &["requires"]);
             for r in results.iter().filter(|r| !r.ok) {
                 file.diagnostics.push(Diagnostic::at_line_col(
                     &doc.source,
