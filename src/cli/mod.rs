@@ -227,6 +227,16 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
     }
 }
 
+/// The one async runtime a command runs on (two workers: a gate's blocking
+/// read never starves a step's output).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
+}
+
 /// `--color` as the terminal module takes it.
 pub fn color_choice(c: ColorArg) -> crate::report::terminal::ColorChoice {
     use crate::report::terminal::ColorChoice;

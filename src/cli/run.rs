@@ -32,11 +32,7 @@ pub fn run_command(args: RunArgs) -> Result<i32> {
     if let Err(e) = crate::exec::watchdog::start() {
         crate::console::err(&format!("warning: no watchdog for the steps: {e}\n"));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::cli::runtime()?;
     let code = rt.block_on(run_async(args));
     // Never wait for a blocking thread (a gate's read) to finish.
     rt.shutdown_timeout(Duration::from_millis(200));

@@ -35,11 +35,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
         secrets_of.insert(file.path.clone(), secrets);
     }
     if args.preconditions {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+        let rt = crate::cli::runtime()?;
         for file in &mut report.files {
             let Ok(doc) = document::parse_file(Path::new(&file.path)) else {
                 continue;

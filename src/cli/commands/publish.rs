@@ -27,10 +27,7 @@ pub fn publish_command(dir: &Path, to: &str, url: Option<String>) -> Result<i32>
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::cli::runtime()?;
     rt.block_on(publish_reports(to, url, &record, &paths))
         .map_err(Error::Other)?;
     Ok(exit::OK)
