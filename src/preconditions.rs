@@ -11,7 +11,8 @@
 //! connect ([`TcpProbe`]) as the default.
 
 use crate::document::Requires;
-use crate::exec::http::{describe_error, fmt_duration};
+use crate::duration::format_duration;
+use crate::exec::http::describe_error;
 use crate::record::PreconditionResult;
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
@@ -96,7 +97,7 @@ impl HostProbe for TcpProbe {
                 Ok(Err(e)) => Err(format!("{addr}: {}", describe_error(&e))),
                 Err(_) => Err(format!(
                     "{addr}: no answer within {}",
-                    fmt_duration(self.timeout)
+                    format_duration(self.timeout)
                 )),
             }
         })
@@ -286,7 +287,7 @@ async fn check_http(url: String, timeout: Duration) -> (bool, Option<String>) {
     match tokio::time::timeout(timeout, client.get(url).send()).await {
         Err(_) => (
             false,
-            Some(format!("no answer within {}", fmt_duration(timeout))),
+            Some(format!("no answer within {}", format_duration(timeout))),
         ),
         Ok(Err(e)) => (false, Some(describe_error(&e))),
         Ok(Ok(resp)) => {
@@ -379,7 +380,7 @@ async fn check_shell(command: String, timeout: Duration) -> (bool, Option<String
             let _ = child.wait().await;
             return (
                 false,
-                Some(format!("timed out after {}", fmt_duration(timeout))),
+                Some(format!("timed out after {}", format_duration(timeout))),
             );
         }
         Ok(Err(e)) => {

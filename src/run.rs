@@ -1132,7 +1132,7 @@ impl Runner {
                 .front
                 .timeout
                 .as_deref()
-                .and_then(|t| document::attrs::parse_duration(t).ok())
+                .and_then(|t| crate::duration::parse_duration(t).ok())
         });
         let attempts = step.attrs.retries + 1;
         let mut last = StepStatus::Failed;
@@ -1378,7 +1378,7 @@ impl Runner {
     /// The inventory with templates rendered against the run so far, so an
     /// entry can depend on an earlier step (e.g. an EC2 filter on the address
     /// a query step found). Entries that cannot render yet stay as written.
-    fn rendered_hosts(&self) -> IndexMap<String, document::HostSpec> {
+    fn rendered_hosts(&self) -> IndexMap<String, crate::inventory_spec::HostSpec> {
         fn walk(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<String>) {
             match v {
                 serde_json::Value::String(s) if s.contains("{{") => {
@@ -1457,7 +1457,7 @@ impl Runner {
         match outcome {
             Ok(o) => {
                 let (status, exit_code) = status_of(&o.termination);
-                let mut output = captured.output;
+                let mut output: OutputRecord = captured.output.into();
                 output.leaked = output.leaked || o.leaked;
                 Exec {
                     status,
@@ -1501,7 +1501,7 @@ impl Runner {
             Err(e) => return Exec::error(format!("cannot write the step log: {e}")),
         };
         let body = self.redactor.redact(&response.body_text());
-        let mut record = http::to_record(&request, &response);
+        let mut record = HttpRecord::from_exchange(&request, &response);
         record.url = self.redactor.redact(&record.url);
         for (_, v) in record.headers.iter_mut() {
             *v = self.redactor.redact(v);
@@ -1540,7 +1540,7 @@ impl Runner {
         Exec {
             status,
             exit_code: response.status.map(i32::from),
-            output: Some(captured.output),
+            output: Some(captured.output.into()),
             stdout: body,
             stderr: String::new(),
             hosts: Vec::new(),
@@ -1671,7 +1671,7 @@ impl Runner {
                 status,
                 exit_code,
                 duration_ms: ms(duration),
-                output: captured.output,
+                output: captured.output.into(),
                 error,
             });
             stdouts.push((captured.stdout, captured.stderr));
@@ -1927,7 +1927,7 @@ struct InventoryProbe {
 impl InventoryProbe {
     fn new(
         names: &[String],
-        hosts: &IndexMap<String, document::HostSpec>,
+        hosts: &IndexMap<String, crate::inventory_spec::HostSpec>,
         ec2: &dyn crate::exec::inventory::Ec2Resolver,
     ) -> Self {
         let resolved = names

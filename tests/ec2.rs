@@ -4,9 +4,9 @@
 mod support;
 
 use indexmap::IndexMap;
-use runbook::document::frontmatter::{Ec2Spec, OneOrMany};
 use runbook::exec::ec2::AwsEc2Resolver;
 use runbook::exec::inventory::Ec2Resolver;
+use runbook::inventory_spec::{Ec2Spec, OneOrMany};
 use support::moto::Moto;
 
 fn by_filters(filters: &[(&str, OneOrMany)]) -> Ec2Spec {

@@ -6,9 +6,9 @@
 
 mod support;
 
-use runbook::document::frontmatter::Ec2Spec;
 use runbook::exec::ec2::AwsEc2Resolver;
 use runbook::exec::inventory::Ec2Resolver;
+use runbook::inventory_spec::Ec2Spec;
 use support::moto::Moto;
 
 #[test]

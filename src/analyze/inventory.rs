@@ -4,8 +4,8 @@
 //! the first remote step half-way through an incident.
 
 use super::{error, position};
-use crate::document::attrs::parse_duration;
 use crate::document::{Diagnostic, Document};
+use crate::duration::parse_duration;
 use crate::exec::inventory::HostKeyChecking;
 
 pub(super) fn settings(doc: &Document, out: &mut Vec<Diagnostic>) {

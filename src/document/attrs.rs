@@ -6,6 +6,7 @@
 //! works on absolute byte offsets into the document.
 
 use super::source::Span;
+use crate::duration::parse_duration;
 use std::time::Duration;
 
 /// A confirmation gate on a step.
@@ -63,53 +64,6 @@ impl Attrs {
     pub fn span_of(&self, key: &str) -> Option<Span> {
         self.spans.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
     }
-}
-
-/// Parses a duration like `30s`, `500ms`, `5m`, `1h30m`, `2` (seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{s}` has a number without a unit (use ms, s, m or h)"))?;
-        if digits == 0 {
-            return Err(format!(
-                "`{s}` is not a duration (expected e.g. 30s, 500ms, 5m, 1h30m)"
-            ));
-        }
-        let n: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "ms" => n / 1000.0,
-            "s" | "sec" => n,
-            "m" | "min" => n * 60.0,
-            "h" => n * 3600.0,
-            u => {
-                return Err(format!(
-                    "`{s}` has an unknown unit `{u}` (use ms, s, m or h)"
-                ));
-            }
-        };
-        if !secs.is_finite() || secs > 1e9 {
-            return Err(format!("`{s}` is too long"));
-        }
-        total += Duration::from_secs_f64(secs);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
 }
 
 /// A problem in an info string: a message and the absolute byte range it
@@ -712,20 +666,6 @@ mod env_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(
-            parse_duration("3x").unwrap_err(),
-            "`3x` has an unknown unit `x` (use ms, s, m or h)"
-        );
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     fn err(text: &str) -> Vec<(String, usize, usize)> {
         match parse(text, 100) {

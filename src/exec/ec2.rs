@@ -16,8 +16,8 @@
 //! runtime of its own. Async callers can use [`AwsEc2Resolver::resolve_async`]
 //! directly.
 
-use crate::document::frontmatter::{Ec2Spec, OneOrMany};
 use crate::exec::inventory::Ec2Resolver;
+use crate::inventory_spec::{Ec2Spec, OneOrMany};
 use aws_sdk_ec2::config::{Credentials, Region};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};

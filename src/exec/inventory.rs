@@ -4,8 +4,8 @@
 //! `user@host[:port]` works without any inventory. This module only
 //! resolves names; connecting is `exec::ssh`.
 
-use crate::document::attrs::parse_duration;
-use crate::document::frontmatter::{Ec2Spec, HostSpec, OneOrMany};
+use crate::duration::parse_duration;
+use crate::inventory_spec::{Ec2Spec, HostSpec, OneOrMany};
 use indexmap::IndexMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -365,11 +365,15 @@ fn parse_address(address: &str) -> Result<(Option<String>, String, Option<u16>),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::frontmatter::FrontMatter;
+
+    #[derive(serde::Deserialize)]
+    struct Inventory {
+        hosts: IndexMap<String, HostSpec>,
+    }
 
     fn hosts(yaml: &str) -> IndexMap<String, HostSpec> {
-        let fm: FrontMatter = serde_saphyr::from_str(yaml).expect("valid front matter");
-        fm.hosts
+        let inventory: Inventory = serde_saphyr::from_str(yaml).expect("valid inventory");
+        inventory.hosts
     }
 
     struct FakeEc2(Vec<String>);

@@ -8,8 +8,9 @@
 //! of the step that starts on that line. Raw HTML in the runbook is not
 //! passed through, and remote images become plain links.
 
-use super::{cut_marker, fmt_duration, status_symbol};
+use super::{cut_marker, status_symbol};
 use crate::document::Document;
+use crate::duration::format_duration_ms;
 use crate::record::{HostResult, OutputRecord, RunRecord, StepRecord, StepStatus};
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, format_html, parse_document};
@@ -202,7 +203,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
         fact("Finished", esc(end));
     }
     if let Some(ms) = rec.duration_ms {
-        fact("Duration", fmt_duration(ms));
+        fact("Duration", format_duration_ms(ms));
     }
     fact("Tool", format!("runbook {}", esc(&rec.tool_version)));
     fact(
@@ -278,7 +279,7 @@ fn card(step: &StepRecord) -> String {
         meta.push(format!("exit {code}"));
     }
     if let Some(ms) = step.duration_ms {
-        meta.push(fmt_duration(ms));
+        meta.push(format_duration_ms(ms));
     }
     if let Some(at) = &step.started_at {
         meta.push(format!("started {}", esc(at)));
@@ -359,7 +360,7 @@ fn host_html(c: &mut String, host: &HostResult) {
     if let Some(code) = host.exit_code {
         meta.push(format!("exit {code}"));
     }
-    meta.push(fmt_duration(host.duration_ms));
+    meta.push(format_duration_ms(host.duration_ms));
     let _ = writeln!(
         c,
         "<div class=\"host\"><div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",

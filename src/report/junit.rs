@@ -6,7 +6,8 @@
 //! All text is escaped (never CDATA, so no `]]>` can end anything early) and
 //! characters that XML 1.0 forbids are replaced by visible stand-ins.
 
-use super::{fmt_duration, output_lines};
+use super::output_lines;
+use crate::duration::format_duration_ms;
 use crate::record::{RunRecord, StepRecord, StepStatus};
 use std::fmt::Write as _;
 
@@ -171,7 +172,7 @@ fn system_out(step: &StepRecord) -> String {
     }
     let mut status = format!("{} on {}", step.status.as_str(), step.target);
     if let Some(ms) = step.duration_ms {
-        let _ = write!(status, " in {}", fmt_duration(ms));
+        let _ = write!(status, " in {}", format_duration_ms(ms));
     }
     if let Some(g) = &step.gate {
         let _ = write!(

@@ -6,7 +6,8 @@
 //! Step output is shown with its control characters made visible, so a
 //! command can neither move the cursor nor forge a GitLab section marker.
 
-use super::{fmt_duration, one_line, status_symbol, visible_controls};
+use super::{one_line, status_symbol, visible_controls};
+use crate::duration::format_duration_ms;
 use crate::record::{RunRecord, StepRecord, StepStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use std::collections::HashMap;
@@ -150,7 +151,7 @@ fn result_line(step: &StepRecord, color: bool) -> String {
     );
     if let Some(ms) = step.duration_ms {
         line.push(' ');
-        line.push_str(&paint(color, "2", &fmt_duration(ms)));
+        line.push_str(&paint(color, "2", &format_duration_ms(ms)));
     }
     if let Some(code) = step.exit_code.filter(|c| *c != 0) {
         line.push_str(&format!(" (exit {code})"));
@@ -176,7 +177,7 @@ fn summary_line(rec: &RunRecord, color: bool) -> String {
         super::Counts::of(rec).summary()
     );
     if let Some(ms) = rec.duration_ms {
-        line.push_str(&format!(" in {}", fmt_duration(ms)));
+        line.push_str(&format!(" in {}", format_duration_ms(ms)));
     }
     line
 }
