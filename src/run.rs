@@ -547,6 +547,8 @@ struct Runner {
     state_dir: tempfile::TempDir,
     journal: Option<Journal>,
     ssh: Option<crate::exec::ssh::SshPool>,
+    /// Built once per run, used by every remote step and the preconditions.
+    ec2: Box<dyn crate::exec::inventory::Ec2Resolver>,
     restored_shell: Option<ShellState>,
     started: Instant,
 }
@@ -788,6 +790,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         state_dir,
         journal,
         ssh: None,
+        ec2: ec2_resolver(),
         restored_shell: None,
         started: Instant::now(),
         args,
@@ -992,8 +995,9 @@ impl Runner {
         let probe = InventoryProbe::new(
             &self.doc.front.requires.hosts,
             &self.rendered_hosts(),
-            ec2_resolver().as_ref(),
-        );
+            self.ec2.as_ref(),
+        )
+        .await;
         let results =
             crate::preconditions::evaluate(&self.doc.front.requires, &render, &probe).await;
         results
@@ -1572,9 +1576,8 @@ impl Runner {
             Ok(n) => n.trim().to_string(),
             Err(e) => return Exec::error(format!("in `host`: {e}")),
         };
-        let resolver = ec2_resolver();
         let hosts = self.rendered_hosts();
-        let targets = match inventory::resolve(&name, &hosts, resolver.as_ref()) {
+        let targets = match inventory::resolve(&name, &hosts, self.ec2.as_ref()).await {
             Ok(t) => t,
             Err(e) => return Exec::error(e),
         };
@@ -1925,24 +1928,23 @@ struct InventoryProbe {
 }
 
 impl InventoryProbe {
-    fn new(
+    async fn new(
         names: &[String],
         hosts: &IndexMap<String, crate::inventory_spec::HostSpec>,
         ec2: &dyn crate::exec::inventory::Ec2Resolver,
     ) -> Self {
-        let resolved = names
-            .iter()
-            .filter(|n| hosts.contains_key(n.as_str()))
-            .map(|n| {
-                let r = crate::exec::inventory::resolve(n, hosts, ec2).map(|targets| {
+        let mut resolved = IndexMap::new();
+        for n in names.iter().filter(|n| hosts.contains_key(n.as_str())) {
+            let r = crate::exec::inventory::resolve(n, hosts, ec2)
+                .await
+                .map(|targets| {
                     targets
                         .iter()
                         .map(|t| format!("{}:{}", t.host, t.port.unwrap_or(22)))
                         .collect()
                 });
-                (n.clone(), r)
-            })
-            .collect();
+            resolved.insert(n.clone(), r);
+        }
         InventoryProbe {
             tcp: crate::preconditions::TcpProbe::default(),
             resolved,
@@ -2249,11 +2251,12 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     .render(s, Escape::None, &value)
                     .map_err(|e| e.message)
             };
-            let probe = InventoryProbe::new(
+            let ec2 = ec2_resolver();
+            let probe = rt.block_on(InventoryProbe::new(
                 &doc.front.requires.hosts,
                 &doc.front.hosts,
-                ec2_resolver().as_ref(),
-            );
+                ec2.as_ref(),
+            ));
             let results = rt.block_on(crate::preconditions::evaluate(
                 &doc.front.requires,
                 &render,

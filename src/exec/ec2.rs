@@ -7,16 +7,11 @@
 //! `AWS_ENDPOINT_URL_EC2`, which aws-config reads natively — that is how the
 //! tests point it at moto on 127.0.0.1.
 //!
-//! The SDK is async while [`Ec2Resolver::resolve`] is sync. The sync
-//! wrapper blocks on the async lookup in the most appropriate way for the
-//! caller's context: inside a multi-thread tokio runtime it uses
-//! `block_in_place` + `Handle::block_on` (sharing the runtime); anywhere
-//! else (no runtime, or a current-thread runtime, where blocking would
-//! deadlock or panic) it runs the lookup on a scoped thread with a small
-//! runtime of its own. Async callers can use [`AwsEc2Resolver::resolve_async`]
-//! directly.
+//! The lookup is async all the way: [`Ec2Resolver::resolve`] returns the
+//! SDK's future, which runs on the caller's runtime (the runner's), so a
+//! slow DescribeInstances never blocks a worker thread.
 
-use crate::exec::inventory::Ec2Resolver;
+use crate::exec::inventory::{Ec2Future, Ec2Resolver};
 use crate::inventory_spec::{Ec2Spec, OneOrMany};
 use aws_sdk_ec2::config::{Credentials, Region};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -217,27 +212,8 @@ fn describe_lookup(spec: &Ec2Spec) -> String {
 }
 
 impl Ec2Resolver for AwsEc2Resolver {
-    fn resolve(&self, name: &str, spec: &Ec2Spec) -> Result<Vec<String>, String> {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        match Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| handle.block_on(self.resolve_async(name, spec)))
-            }
-            _ => std::thread::scope(|scope| {
-                scope
-                    .spawn(|| {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|e| {
-                                format!("host `{name}`: cannot start the EC2 lookup: {e}")
-                            })?;
-                        rt.block_on(self.resolve_async(name, spec))
-                    })
-                    .join()
-                    .unwrap_or_else(|_| Err(format!("host `{name}`: the EC2 lookup panicked")))
-            }),
-        }
+    fn resolve<'a>(&'a self, name: &'a str, spec: &'a Ec2Spec) -> Ec2Future<'a> {
+        Box::pin(self.resolve_async(name, spec))
     }
 }
 
