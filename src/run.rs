@@ -649,7 +649,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     }
 
     // Secrets.
-    let secret_values = crate::secrets::resolve(&doc.front.secrets)?;
+    let secret_values = crate::secrets::resolve(&doc.front.secrets).await?;
     let redactor = Redactor::new(secret_values.clone());
 
     let (tx, interrupts) = watch::channel(Interrupt::None);
