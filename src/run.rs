@@ -11,6 +11,7 @@ use crate::cli::{CheckArgs, CheckFormat, ColorArg, ListFormat, ReportFormat, Run
 use crate::document::{self, Confirm, Diagnostic, Document, Step, StepKind};
 use crate::error::{Error, Result, exit};
 use crate::exec::capture::{CaptureConfig, OutputCapture};
+use crate::exec::kill::KILL_GRACE;
 use crate::exec::process::{self, Interrupt, Interrupts, Stream, Termination};
 use crate::exec::shell::{ShellKernel, ShellState};
 use crate::outputs::Outputs;
@@ -30,8 +31,6 @@ use tokio::sync::watch;
 const KEEP_STDOUT: usize = 4 << 20;
 /// Output lines kept per step in the reports when nothing else is said.
 const DEFAULT_MAX_OUTPUT_LINES: usize = 200;
-/// Grace period between SIGTERM and SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(3);
 
 // ---------------------------------------------------------------------------
 // Small shared helpers

@@ -7,11 +7,13 @@
 //! machine carries the exported environment and the working directory from
 //! one step to the next, and a timeout or an interrupt kills the remote
 //! process group over the same connection, so nothing keeps running on the
-//! machine after the step is over.
+//! machine after the step is over: SIGTERM, then SIGKILL after the grace
+//! period, the escalation of [`super::kill`] that local steps follow too.
 
+use super::kill::{self, Escalation, Kill};
 use super::shell::quote;
 use crate::exec::inventory::SshTarget;
-use crate::exec::process::{Interrupt, Interrupts, ProcessOutcome, Stream, Termination};
+use crate::exec::process::{Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
 use openssh::{Session, Stdio};
 use std::collections::HashMap;
@@ -47,7 +49,7 @@ impl Default for SshOptions {
         SshOptions {
             config_file: None,
             known_hosts_file: None,
-            kill_grace: Duration::from_secs(5),
+            kill_grace: kill::KILL_GRACE,
             leak_grace: Duration::from_millis(500),
         }
     }
@@ -233,9 +235,9 @@ impl SshPool {
         tokio::pin!(wait);
         let mut status: Option<Result<std::process::ExitStatus, openssh::Error>> = None;
         let mut watching_interrupts = true;
-        let mut killing: Option<(Termination, Kill)> = None;
-        let mut escalate_at: Option<tokio::time::Instant> = None;
-        let mut give_up_at: Option<tokio::time::Instant> = None;
+        // Why the step is being stopped (the first reason sticks), and how far.
+        let mut stop_reason: Option<Termination> = None;
+        let mut escalation = Escalation::new(self.options.kill_grace);
         let mut resignal_at: Option<tokio::time::Instant> = None;
         let mut leak_at: Option<tokio::time::Instant> = None;
         let mut leaked = false;
@@ -245,7 +247,7 @@ impl SshPool {
             if out.done && err.done && status.is_some() {
                 break;
             }
-            if marker.rc.is_some() && leak_at.is_none() && killing.is_none() {
+            if marker.rc.is_some() && leak_at.is_none() && stop_reason.is_none() {
                 leak_at = Some(tokio::time::Instant::now() + self.options.leak_grace);
             }
             let mut request: Option<(Termination, Kill)> = None;
@@ -275,7 +277,7 @@ impl SshPool {
                     status = Some(s);
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or(far)),
-                    if deadline.is_some() && killing.is_none() && marker.rc.is_none() => {
+                    if deadline.is_some() && stop_reason.is_none() && marker.rc.is_none() => {
                     request = Some((Termination::TimedOut, Kill::Term));
                 }
                 changed = interrupts.changed(), if watching_interrupts && marker.rc.is_none() => {
@@ -283,29 +285,28 @@ impl SshPool {
                         Err(_) => watching_interrupts = false,
                         Ok(()) => match interrupted(&interrupts) {
                             Some(Kill::Kill) => request = Some((Termination::Interrupted, Kill::Kill)),
-                            Some(Kill::Term) if killing.is_none() => {
+                            Some(Kill::Term) if stop_reason.is_none() => {
                                 request = Some((Termination::Interrupted, Kill::Term));
                             }
                             _ => {}
                         },
                     }
                 }
-                _ = tokio::time::sleep_until(escalate_at.unwrap_or(far)), if escalate_at.is_some() => {
-                    escalate_at = None;
-                    if let Some((why, _)) = killing {
+                _ = tokio::time::sleep_until(escalation.kill_due().unwrap_or(far)), if escalation.kill_due().is_some() => {
+                    if let Some(why) = stop_reason {
                         request = Some((why, Kill::Kill));
                     }
                 }
                 _ = tokio::time::sleep_until(resignal_at.unwrap_or(far)), if resignal_at.is_some() => {
                     resignal_at = None;
-                    request = killing;
+                    request = stop_reason.zip(escalation.sent());
                 }
-                _ = tokio::time::sleep_until(give_up_at.unwrap_or(far)), if give_up_at.is_some() => {
+                _ = tokio::time::sleep_until(escalation.give_up_at().unwrap_or(far)), if escalation.give_up_at().is_some() => {
                     // The remote side did not close even after SIGKILL:
                     // stop waiting; dropping the child ends the local client.
                     break;
                 }
-                _ = tokio::time::sleep_until(leak_at.unwrap_or(far)), if leak_at.is_some() && killing.is_none() => {
+                _ = tokio::time::sleep_until(leak_at.unwrap_or(far)), if leak_at.is_some() && stop_reason.is_none() => {
                     leaked = true;
                     break;
                 }
@@ -313,27 +314,22 @@ impl SshPool {
             if let Some((why, kill)) = request {
                 // The first reason sticks: a timeout that is then
                 // interrupted is still a timeout.
-                let why = killing.map(|(first, _)| first).unwrap_or(why);
+                let why = stop_reason.unwrap_or(why);
                 let delivered = marker.rc.is_some() || step.signal(&conn.session, kill).await;
                 let now = tokio::time::Instant::now();
                 // Right at the start the step may not have recorded its
                 // process group yet: try again shortly.
                 resignal_at =
                     (!delivered && status.is_none()).then(|| now + Duration::from_millis(100));
-                match (kill, killing.map(|(_, k)| k)) {
-                    (Kill::Term, None) => escalate_at = Some(now + self.options.kill_grace),
-                    (Kill::Kill, None | Some(Kill::Term)) => {
-                        escalate_at = None;
-                        give_up_at = Some(now + self.options.kill_grace);
-                    }
-                    (Kill::Term, Some(_)) | (Kill::Kill, Some(Kill::Kill)) => {}
-                }
-                killing = Some((why, kill));
+                // A step up starts the next grace period: SIGKILL after
+                // SIGTERM, giving up after SIGKILL.
+                escalation.raise(kill);
+                stop_reason = Some(why);
             }
         }
 
-        let termination = match (killing, marker.rc, status) {
-            (Some((why, _)), _, _) => why,
+        let termination = match (stop_reason, marker.rc, status) {
+            (Some(why), _, _) => why,
             (None, Some(rc), _) => Termination::Exited(rc),
             (None, None, Some(Ok(status))) => exit_termination(status),
             (None, None, Some(Err(openssh::Error::Remote(e))))
@@ -522,12 +518,6 @@ impl SshPool {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Kill {
-    Term,
-    Kill,
-}
-
 /// Resolves when an interrupt arrives; never when the sender is gone.
 async fn until_interrupted(mut interrupts: Interrupts) {
     loop {
@@ -541,11 +531,7 @@ async fn until_interrupted(mut interrupts: Interrupts) {
 }
 
 fn interrupted(interrupts: &Interrupts) -> Option<Kill> {
-    match &*interrupts.borrow() {
-        Interrupt::None => None,
-        Interrupt::Graceful => Some(Kill::Term),
-        Interrupt::Immediate => Some(Kill::Kill),
-    }
+    kill::requested(*interrupts.borrow())
 }
 
 fn exit_termination(status: std::process::ExitStatus) -> Termination {
@@ -720,10 +706,7 @@ impl RemoteStep {
     /// already, and the caller's escalation and give-up timers cover a lost
     /// connection.
     async fn signal(&self, session: &Session, kill: Kill) -> bool {
-        let sig = match kill {
-            Kill::Term => "TERM",
-            Kill::Kill => "KILL",
-        };
+        let sig = kill.name();
         let pgid_file = quote(&format!("{}/pgid.{}", self.state_dir, self.token));
         let cmd = format!(
             "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
@@ -862,6 +845,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::process::Interrupt;
 
     fn feed(m: &mut EndMarker, chunks: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
