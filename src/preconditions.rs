@@ -13,10 +13,11 @@
 use crate::document::Requires;
 use crate::duration::format_duration;
 use crate::exec::http::describe_error;
+use crate::exec::path::find_on_path;
 use crate::record::PreconditionResult;
 use std::future::Future;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -198,24 +199,6 @@ async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>)
     })
     .await;
     done.into_iter().flatten().collect()
-}
-
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Where `command` would be found: itself when it contains a `/`, else the
-/// first executable file of that name in a `PATH` directory.
-pub fn find_on_path(command: &str) -> Option<PathBuf> {
-    if command.contains('/') {
-        let p = PathBuf::from(command);
-        return is_executable(&p).then_some(p);
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(command))
-        .find(|p| is_executable(p))
 }
 
 fn check_command(command: &str) -> (bool, Option<String>) {

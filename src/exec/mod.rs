@@ -7,6 +7,7 @@ pub mod ec2;
 pub mod http;
 pub mod inventory;
 pub mod kill;
+pub mod path;
 pub mod process;
 pub mod shell;
 pub mod ssh;
