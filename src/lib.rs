@@ -24,6 +24,7 @@ pub mod safe_fs;
 pub mod scaffold;
 pub mod secrets;
 pub mod template;
+pub mod text;
 
 pub use cli::run_cli;
 pub use error::{Error, Result};

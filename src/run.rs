@@ -99,12 +99,6 @@ fn machine() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
@@ -574,7 +568,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     };
 
     // Resume: the journal of the previous run of the same output.
-    let sha = sha256_hex(doc.source.text.as_bytes());
+    let sha = crate::text::sha256_hex(doc.source.text.as_bytes(), usize::MAX);
     let previous = if args.resume || args.from.is_some() {
         Journal::load(&outputs.journal)
     } else {
@@ -1614,13 +1608,8 @@ impl Runner {
         // Secrets reach remote steps as exported variables too. The script
         // travels on the SSH channel's stdin, never on a command line.
         let mut script = String::new();
-        let identifier = |k: &str| {
-            k.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        for (k, v) in self.ctx.secrets.iter().filter(|(k, _)| identifier(k)) {
+        let secrets = self.ctx.secrets.iter();
+        for (k, v) in secrets.filter(|(k, _)| crate::text::is_identifier(k)) {
             script.push_str(&format!("export {k}={}\n", crate::exec::shell::quote(v)));
         }
         script.push_str(rendered);

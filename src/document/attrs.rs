@@ -484,12 +484,9 @@ fn parse_env(v: &str) -> Option<Vec<(String, String)>> {
     let mut depth = 0usize;
     for word in v.split(' ').filter(|w| !w.is_empty()) {
         let starts_pair = depth == 0
-            && word.split_once('=').is_some_and(|(k, _)| {
-                k.chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
+            && word
+                .split_once('=')
+                .is_some_and(|(k, _)| crate::text::is_identifier(k));
         if starts_pair {
             let (k, val) = word.split_once('=')?;
             pairs.push((k.to_string(), val.to_string()));

@@ -39,6 +39,7 @@
 //! such a state from another shell.
 
 use super::process::ProcessSpec;
+use crate::text::is_identifier;
 use serde::{Deserialize, Serialize};
 use state::{parse_state, statements};
 use std::collections::HashSet;
@@ -587,12 +588,6 @@ fn find_in_path(program: &str) -> String {
     super::path::find_on_path(program)
         .and_then(|p| p.to_str().map(str::to_string))
         .unwrap_or_else(|| program.to_string())
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// Single-quotes `s` for any POSIX shell (`'` is written as `'\''`). The

@@ -626,7 +626,6 @@ fn short_tmp() -> PathBuf {
 /// A random-enough token per step: it names the step's files in the state
 /// directory and makes the end marker unguessable for the step's output.
 fn token() -> String {
-    use sha2::{Digest, Sha256};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -639,11 +638,7 @@ fn token() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         &COUNTER
     );
-    Sha256::digest(seed.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::sha256_hex(seed.as_bytes(), 8)
 }
 
 /// The remote side of one step. The step's shell is the process-group
