@@ -8,7 +8,7 @@
 //! of the step that starts on that line. Raw HTML in the runbook is not
 //! passed through, and remote images become plain links.
 
-use super::{cut_marker, status_symbol};
+use super::{cut_marker, escape_markup, status_symbol};
 use crate::document::Document;
 use crate::duration::format_duration_ms;
 use crate::record::{HostResult, OutputRecord, RunRecord, StepRecord, StepStatus};
@@ -415,25 +415,18 @@ fn output_html(out: &OutputRecord) -> String {
 /// are shown in caret notation (`^[` for ESC, as `cat -v` does): every font
 /// has those glyphs, unlike the Unicode control pictures.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
-            '\u{0}'..='\u{1f}' => {
-                out.push('^');
-                out.push(char::from(c as u8 + 0x40));
-            }
-            '\u{7f}' => out.push_str("^?"),
-            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
-            c => out.push(c),
+    escape_markup(s, |c, out| match c {
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        '\n' | '\t' => out.push(c),
+        '\u{0}'..='\u{1f}' => {
+            out.push('^');
+            out.push(char::from(c as u8 + 0x40));
         }
-    }
-    out
+        '\u{7f}' => out.push_str("^?"),
+        '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+        c => out.push(c),
+    })
 }
 
 const CSS: &str = r#"
