@@ -202,12 +202,16 @@ fn char_at(text: &str, i: usize) -> &str {
     &text[i..end]
 }
 
-/// `k=v k2="v 2" flag}`: returns the attributes and the offset of `}`.
-fn kv_attrs(
+/// The loop both forms share: entries up to the closing `}`, each read by
+/// `entry` from its first character (whitespace before it skipped), which
+/// returns the attribute and where to go on. Returns the attributes and
+/// the offset of `}`.
+fn attr_list(
     text: &str,
     base: usize,
     open: usize,
     mut i: usize,
+    mut entry: impl FnMut(usize) -> Result<(RawAttr, usize), AttrError>,
 ) -> Result<(Vec<RawAttr>, usize), AttrError> {
     let b = text.as_bytes();
     let mut out = Vec::new();
@@ -219,91 +223,110 @@ fn kv_attrs(
         if b[i] == b'}' {
             return Ok((out, i));
         }
-        let ks = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'}' | b'"') {
-            i += 1;
+        let (attr, next) = entry(i)?;
+        out.push(attr);
+        i = next;
+    }
+}
+
+/// `k=v k2="v 2" flag}`: returns the attributes and the offset of `}`.
+fn kv_attrs(
+    text: &str,
+    base: usize,
+    open: usize,
+    i: usize,
+) -> Result<(Vec<RawAttr>, usize), AttrError> {
+    attr_list(text, base, open, i, |i| kv_entry(text, base, i))
+}
+
+/// One `k=v`, `k="v"` or `flag` at `i`: the attribute and its end.
+fn kv_entry(text: &str, base: usize, mut i: usize) -> Result<(RawAttr, usize), AttrError> {
+    let b = text.as_bytes();
+    let ks = i;
+    while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'}' | b'"') {
+        i += 1;
+    }
+    if i == ks {
+        return Err(AttrError::new(
+            base + i,
+            base + i + 1,
+            format!("unexpected `{}` in attributes", char_at(text, i)),
+        ));
+    }
+    let key = text[ks..i].to_string();
+    let key_span = Span::new(base + ks, base + i);
+    if i < b.len() && b[i] == b'"' {
+        return Err(AttrError::new(
+            base + i,
+            base + i + 1,
+            "unexpected `\"` in attributes",
+        ));
+    }
+    if i == b.len() || b[i] != b'=' {
+        let flag = RawAttr {
+            key,
+            key_span,
+            value: None,
+            value_span: key_span,
+            span: key_span,
+        };
+        return Ok((flag, i));
+    }
+    i += 1;
+    let vs = i;
+    let value = if i < b.len() && b[i] == b'"' {
+        let mut v = String::new();
+        i += 1;
+        loop {
+            let Some(c) = text[i..].chars().next() else {
+                return Err(AttrError::new(
+                    base + vs,
+                    base + vs + 1,
+                    "unterminated string in attributes",
+                ));
+            };
+            i += c.len_utf8();
+            match c {
+                '"' => break,
+                '\\' => match text[i..].chars().next() {
+                    Some(n @ ('"' | '\\')) => {
+                        v.push(n);
+                        i += 1;
+                    }
+                    _ => v.push('\\'),
+                },
+                c => v.push(c),
+            }
         }
-        if i == ks {
+        if i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'}' {
             return Err(AttrError::new(
                 base + i,
                 base + i + 1,
-                format!("unexpected `{}` in attributes", char_at(text, i)),
+                format!("unexpected `{}` after a quoted value", char_at(text, i)),
             ));
         }
-        let key = text[ks..i].to_string();
-        let key_span = Span::new(base + ks, base + i);
+        v
+    } else {
+        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'}' | b'"') {
+            i += 1;
+        }
         if i < b.len() && b[i] == b'"' {
             return Err(AttrError::new(
                 base + i,
                 base + i + 1,
-                "unexpected `\"` in attributes",
+                "unexpected `\"` in a value (quote the whole value)",
             ));
         }
-        if i == b.len() || b[i] != b'=' {
-            out.push(RawAttr {
-                key,
-                key_span,
-                value: None,
-                value_span: key_span,
-                span: key_span,
-            });
-            continue;
-        }
-        i += 1;
-        let vs = i;
-        let value = if i < b.len() && b[i] == b'"' {
-            let mut v = String::new();
-            i += 1;
-            loop {
-                let Some(c) = text[i..].chars().next() else {
-                    return Err(AttrError::new(
-                        base + vs,
-                        base + vs + 1,
-                        "unterminated string in attributes",
-                    ));
-                };
-                i += c.len_utf8();
-                match c {
-                    '"' => break,
-                    '\\' => match text[i..].chars().next() {
-                        Some(n @ ('"' | '\\')) => {
-                            v.push(n);
-                            i += 1;
-                        }
-                        _ => v.push('\\'),
-                    },
-                    c => v.push(c),
-                }
-            }
-            if i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'}' {
-                return Err(AttrError::new(
-                    base + i,
-                    base + i + 1,
-                    format!("unexpected `{}` after a quoted value", char_at(text, i)),
-                ));
-            }
-            v
-        } else {
-            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'}' | b'"') {
-                i += 1;
-            }
-            if i < b.len() && b[i] == b'"' {
-                return Err(AttrError::new(
-                    base + i,
-                    base + i + 1,
-                    "unexpected `\"` in a value (quote the whole value)",
-                ));
-            }
-            text[vs..i].to_string()
-        };
-        out.push(RawAttr {
-            key,
-            key_span,
-            value: Some(value),
-            value_span: Span::new(base + vs, base + i),
-            span: Span::new(base + ks, base + i),
-        });
-    }
+        text[vs..i].to_string()
+    };
+    let attr = RawAttr {
+        key,
+        key_span,
+        value: Some(value),
+        value_span: Span::new(base + vs, base + i),
+        span: Span::new(base + ks, base + i),
+    };
+    Ok((attr, i))
 }
 
 /// Reads a JSON string starting at the `"` at `i`: (decoded, end offset).
@@ -336,100 +359,100 @@ fn json_attrs(
     text: &str,
     base: usize,
     open: usize,
-    mut i: usize,
+    i: usize,
 ) -> Result<(Vec<RawAttr>, usize), AttrError> {
+    attr_list(text, base, open, i, |i| json_entry(text, base, open, i))
+}
+
+/// One `"k":value` at `i` and the `,` after it: the attribute and the
+/// offset after the `,` (or of the `}`).
+fn json_entry(
+    text: &str,
+    base: usize,
+    open: usize,
+    mut i: usize,
+) -> Result<(RawAttr, usize), AttrError> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
-    loop {
-        i = skip_ws(b, i);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        if b[i] == b'}' {
-            return Ok((out, i));
-        }
-        if b[i] != b'"' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!(
-                    "expected a quoted key in JSON attributes, found `{}`",
-                    char_at(text, i)
-                ),
-            ));
-        }
-        let ks = i;
-        let (key, kend) = json_string(text, base, i)?;
-        let key_span = Span::new(base + ks + 1, base + kend - 1);
-        i = skip_ws(b, kend);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        if b[i] != b':' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!("expected `:` after `\"{key}\"` in JSON attributes"),
-            ));
-        }
-        i = skip_ws(b, i + 1);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        let vs = i;
-        let value = if b[i] == b'"' {
-            let (v, end) = json_string(text, base, i)?;
-            i = end;
-            Some(v)
-        } else {
-            while i < b.len()
-                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'+' | b'.'))
-            {
-                i += 1;
-            }
-            let word = &text[vs..i];
-            match word {
-                "true" | "false" => Some(word.to_string()),
-                "null" => None,
-                w if !w.is_empty() && serde_json::from_str::<serde_json::Number>(w).is_ok() => {
-                    Some(w.to_string())
-                }
-                _ => {
-                    let end = if i == vs {
-                        vs + char_at(text, vs).len()
-                    } else {
-                        i
-                    };
-                    return Err(AttrError::new(
-                        base + vs,
-                        base + end,
-                        "unsupported JSON value in attributes (use a string, number or boolean)",
-                    ));
-                }
-            }
-        };
-        let value_span = Span::new(base + vs, base + i);
-        out.push(RawAttr {
-            key,
-            key_span,
-            value,
-            value_span,
-            span: Span::new(base + ks, base + i),
-        });
-        i = skip_ws(b, i);
-        if i < b.len() && b[i] == b',' {
-            i += 1;
-        } else if i < b.len() && b[i] != b'}' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!(
-                    "expected `,` or `}}` in JSON attributes, found `{}`",
-                    char_at(text, i)
-                ),
-            ));
-        }
+    if b[i] != b'"' {
+        return Err(AttrError::new(
+            base + i,
+            base + i + 1,
+            format!(
+                "expected a quoted key in JSON attributes, found `{}`",
+                char_at(text, i)
+            ),
+        ));
     }
+    let ks = i;
+    let (key, kend) = json_string(text, base, i)?;
+    let key_span = Span::new(base + ks + 1, base + kend - 1);
+    i = skip_ws(b, kend);
+    if i == b.len() {
+        return Err(unclosed(base, open));
+    }
+    if b[i] != b':' {
+        return Err(AttrError::new(
+            base + i,
+            base + i + 1,
+            format!("expected `:` after `\"{key}\"` in JSON attributes"),
+        ));
+    }
+    i = skip_ws(b, i + 1);
+    if i == b.len() {
+        return Err(unclosed(base, open));
+    }
+    let vs = i;
+    let value = if b[i] == b'"' {
+        let (v, end) = json_string(text, base, i)?;
+        i = end;
+        Some(v)
+    } else {
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'+' | b'.')) {
+            i += 1;
+        }
+        let word = &text[vs..i];
+        match word {
+            "true" | "false" => Some(word.to_string()),
+            "null" => None,
+            w if !w.is_empty() && serde_json::from_str::<serde_json::Number>(w).is_ok() => {
+                Some(w.to_string())
+            }
+            _ => {
+                let end = if i == vs {
+                    vs + char_at(text, vs).len()
+                } else {
+                    i
+                };
+                return Err(AttrError::new(
+                    base + vs,
+                    base + end,
+                    "unsupported JSON value in attributes (use a string, number or boolean)",
+                ));
+            }
+        }
+    };
+    let value_span = Span::new(base + vs, base + i);
+    let attr = RawAttr {
+        key,
+        key_span,
+        value,
+        value_span,
+        span: Span::new(base + ks, base + i),
+    };
+    i = skip_ws(b, i);
+    if i < b.len() && b[i] == b',' {
+        i += 1;
+    } else if i < b.len() && b[i] != b'}' {
+        return Err(AttrError::new(
+            base + i,
+            base + i + 1,
+            format!(
+                "expected `,` or `}}` in JSON attributes, found `{}`",
+                char_at(text, i)
+            ),
+        ));
+    }
+    Ok((attr, i))
 }
 
 /// Edit distance, for "did you mean".
