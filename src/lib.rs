@@ -4,6 +4,8 @@
 //! never runs anything. `exec` runs processes, shells, SSH and HTTP steps
 //! and never sees Markdown. `run` drives a run and fills in the
 //! [`record::RunRecord`]; `report` renders that record and nothing else.
+//! `inventory_spec`, `duration` and `text` are the neutral ground that
+//! `document`, `exec` and the rest share without depending on each other.
 
 pub mod analyze;
 pub mod check;

@@ -30,12 +30,15 @@ pub struct Ec2Instance {
 /// Resolves `ec2:` host entries through aws-sdk-ec2.
 ///
 /// `AwsEc2Resolver::default()` uses the SDK's standard configuration; the
-/// builder methods override parts of it (tests and embedders).
+/// builder methods override parts of it (tests and embedders). The
+/// configuration (credential chain, region, endpoint) is loaded on the
+/// first lookup and kept for the later ones: a run builds one resolver.
 #[derive(Debug, Clone, Default)]
 pub struct AwsEc2Resolver {
     endpoint_url: Option<String>,
     region: Option<String>,
     credentials: Option<(String, String)>,
+    config: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
 
 impl AwsEc2Resolver {
@@ -66,18 +69,28 @@ impl AwsEc2Resolver {
     }
 
     async fn client(&self, spec: &Ec2Spec) -> aws_sdk_ec2::Client {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = &self.endpoint_url {
-            loader = loader.endpoint_url(url.clone());
+        let shared = self
+            .config
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(url) = &self.endpoint_url {
+                    loader = loader.endpoint_url(url.clone());
+                }
+                if let Some(region) = &self.region {
+                    loader = loader.region(Region::new(region.clone()));
+                }
+                if let Some((id, secret)) = &self.credentials {
+                    loader = loader
+                        .credentials_provider(Credentials::new(id, secret, None, None, "runbook"));
+                }
+                loader.load().await
+            })
+            .await;
+        let mut config = aws_sdk_ec2::config::Builder::from(shared);
+        if let Some(region) = &spec.region {
+            config = config.region(Region::new(region.clone()));
         }
-        if let Some(region) = spec.region.as_ref().or(self.region.as_ref()) {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some((id, secret)) = &self.credentials {
-            loader =
-                loader.credentials_provider(Credentials::new(id, secret, None, None, "runbook"));
-        }
-        aws_sdk_ec2::Client::new(&loader.load().await)
+        aws_sdk_ec2::Client::from_conf(config.build())
     }
 
     /// The running instances an entry stands for, sorted by instance id.
