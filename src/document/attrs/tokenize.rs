@@ -23,10 +23,11 @@ pub fn tokenize(text: &str, base: usize) -> Result<Vec<RawAttr>, AttrError> {
     }
     let open = i;
     i = skip_ws(b, i + 1);
+    // `{"k":"v","k2":true}` or `{k=v k2="v 2" flag}`.
     let (attrs, close) = if i < b.len() && b[i] == b'"' {
-        json_attrs(text, base, open, i)?
+        attr_list(text, base, open, i, |i| json_entry(text, base, open, i))?
     } else {
-        kv_attrs(text, base, open, i)?
+        attr_list(text, base, open, i, |i| kv_entry(text, base, i))?
     };
     let after = skip_ws(b, close + 1);
     if after < b.len() {
@@ -82,16 +83,6 @@ fn attr_list(
         out.push(attr);
         i = next;
     }
-}
-
-/// `k=v k2="v 2" flag}`: returns the attributes and the offset of `}`.
-fn kv_attrs(
-    text: &str,
-    base: usize,
-    open: usize,
-    i: usize,
-) -> Result<(Vec<RawAttr>, usize), AttrError> {
-    attr_list(text, base, open, i, |i| kv_entry(text, base, i))
 }
 
 /// One `k=v`, `k="v"` or `flag` at `i`: the attribute and its end.
@@ -207,16 +198,6 @@ fn json_string(text: &str, base: usize, i: usize) -> Result<(String, usize), Att
         base + i + 1,
         "unterminated string in attributes",
     ))
-}
-
-/// `"k":"v","k2":true}`: returns the attributes and the offset of `}`.
-fn json_attrs(
-    text: &str,
-    base: usize,
-    open: usize,
-    i: usize,
-) -> Result<(Vec<RawAttr>, usize), AttrError> {
-    attr_list(text, base, open, i, |i| json_entry(text, base, open, i))
 }
 
 /// One `"k":value` at `i` and the `,` after it: the attribute and the
