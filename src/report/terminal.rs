@@ -309,8 +309,7 @@ fn unix_now() -> u64 {
 
 impl Progress for LineProgress {
     fn run_started(&mut self, rec: &RunRecord) {
-        let _ = writeln!(self.out, "{}", start_line(rec, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &start_line(rec, self.color));
     }
 
     fn step_started(&mut self, step: &StepRecord) {
@@ -353,13 +352,11 @@ impl Progress for LineProgress {
                 unix_now()
             );
         }
-        let _ = writeln!(self.out, "{}", result_line(step, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &result_line(step, self.color));
     }
 
     fn message(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", visible_controls(text));
-        let _ = self.out.flush();
+        say(&mut self.out, &visible_controls(text));
     }
 
     fn suspend(&mut self, f: &mut dyn FnMut()) {
@@ -368,9 +365,14 @@ impl Progress for LineProgress {
     }
 
     fn run_finished(&mut self, rec: &RunRecord) {
-        let _ = writeln!(self.out, "{}", summary_line(rec, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &summary_line(rec, self.color));
     }
+}
+
+/// One line to the progress output, flushed at once (it may be a pipe).
+fn say(out: &mut Box<dyn Write + Send>, line: &str) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 // ---------------------------------------------------------------- quiet
@@ -386,20 +388,17 @@ impl Progress for QuietProgress {
     fn step_output(&mut self, _step: &StepRecord, _stream_is_err: bool, _text: &str) {}
     fn step_finished(&mut self, step: &StepRecord) {
         if step.status.is_failure() {
-            let _ = writeln!(self.out, "{}", result_line(step, self.color));
-            let _ = self.out.flush();
+            say(&mut self.out, &result_line(step, self.color));
         }
     }
     fn message(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", visible_controls(text));
-        let _ = self.out.flush();
+        say(&mut self.out, &visible_controls(text));
     }
     fn suspend(&mut self, f: &mut dyn FnMut()) {
         f();
     }
     fn run_finished(&mut self, rec: &RunRecord) {
-        let _ = writeln!(self.out, "{}", summary_line(rec, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &summary_line(rec, self.color));
     }
 }
 
