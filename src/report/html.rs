@@ -151,6 +151,16 @@ fn status_class(s: StepStatus) -> &'static str {
     }
 }
 
+/// The head line of a step's or a host's card: badge, name, facts.
+fn card_head(status: StepStatus, name: &str, meta: &[String]) -> String {
+    format!(
+        "<div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",
+        badge(status),
+        esc(name),
+        meta.join(" · ")
+    )
+}
+
 fn badge(s: StepStatus) -> String {
     format!(
         "<span class=\"badge {}\">{} {}</span>",
@@ -288,13 +298,7 @@ fn card(step: &StepRecord) -> String {
     if step.attempts.len() > 1 {
         meta.push(format!("{} attempts", step.attempts.len()));
     }
-    let _ = writeln!(
-        c,
-        "<div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",
-        badge(step.status),
-        esc(&step.name),
-        meta.join(" · ")
-    );
+    let _ = writeln!(c, "{}", card_head(step.status, &step.name, &meta));
     if let Some(g) = &step.gate {
         let _ = writeln!(
             c,
@@ -363,10 +367,8 @@ fn host_html(c: &mut String, host: &HostResult) {
     meta.push(format_duration_ms(host.duration_ms));
     let _ = writeln!(
         c,
-        "<div class=\"host\"><div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",
-        badge(host.status),
-        esc(&host.host),
-        meta.join(" · ")
+        "<div class=\"host\">{}",
+        card_head(host.status, &host.host, &meta)
     );
     if let Some(e) = &host.error {
         let _ = writeln!(c, "<p class=\"reason\">{}</p>", esc(e));
