@@ -6,15 +6,19 @@
 //! sinks (the [`record::RunRecord`] builder, the resume journal, the
 //! terminal) → `report` renders the record. `exec` runs processes, SSH and
 //! HTTP and never sees Markdown; `cli` is the only module that knows clap.
+//! `inventory_spec`, `duration` and `text` are the neutral ground that
+//! `document`, `exec` and the rest share without depending on each other.
 
 pub mod analyze;
 pub mod check;
 pub mod cli;
 pub mod console;
 pub mod document;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod inventory_spec;
 pub mod preconditions;
 pub mod publish;
 pub mod record;
@@ -23,6 +27,7 @@ pub mod safe_fs;
 pub mod scaffold;
 pub mod secrets;
 pub mod template;
+pub mod text;
 
 pub use cli::run_cli;
 pub use error::{Error, Result};

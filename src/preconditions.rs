@@ -11,11 +11,13 @@
 //! connect ([`TcpProbe`]) as the default.
 
 use crate::document::Requires;
-use crate::exec::http::{describe_error, fmt_duration};
+use crate::duration::format_duration;
+use crate::exec::http::describe_error;
+use crate::exec::path::find_on_path;
 use crate::record::PreconditionResult;
 use std::future::Future;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -96,7 +98,7 @@ impl HostProbe for TcpProbe {
                 Ok(Err(e)) => Err(format!("{addr}: {}", describe_error(&e))),
                 Err(_) => Err(format!(
                     "{addr}: no answer within {}",
-                    fmt_duration(self.timeout)
+                    format_duration(self.timeout)
                 )),
             }
         })
@@ -199,24 +201,6 @@ async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>)
     done.into_iter().flatten().collect()
 }
 
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Where `command` would be found: itself when it contains a `/`, else the
-/// first executable file of that name in a `PATH` directory.
-pub fn find_on_path(command: &str) -> Option<PathBuf> {
-    if command.contains('/') {
-        let p = PathBuf::from(command);
-        return is_executable(&p).then_some(p);
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(command))
-        .find(|p| is_executable(p))
-}
-
 fn check_command(command: &str) -> (bool, Option<String>) {
     if command.trim().is_empty() {
         return (false, Some("empty command name".into()));
@@ -286,7 +270,7 @@ async fn check_http(url: String, timeout: Duration) -> (bool, Option<String>) {
     match tokio::time::timeout(timeout, client.get(url).send()).await {
         Err(_) => (
             false,
-            Some(format!("no answer within {}", fmt_duration(timeout))),
+            Some(format!("no answer within {}", format_duration(timeout))),
         ),
         Ok(Err(e)) => (false, Some(describe_error(&e))),
         Ok(Ok(resp)) => {
@@ -379,7 +363,7 @@ async fn check_shell(command: String, timeout: Duration) -> (bool, Option<String
             let _ = child.wait().await;
             return (
                 false,
-                Some(format!("timed out after {}", fmt_duration(timeout))),
+                Some(format!("timed out after {}", format_duration(timeout))),
             );
         }
         Ok(Err(e)) => {

@@ -3,7 +3,12 @@
 //! JUnit, HTML, the GitLab note) is rendered from it and nothing else.
 //!
 //! Every string in here has already been through secret redaction.
+//!
+//! The record knows `exec`'s results (and converts them into its own
+//! types); `exec` does not know the record.
 
+use crate::exec::capture::OutputSummary;
+use crate::exec::http::{HttpRequest, HttpResponseData};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -219,6 +224,20 @@ pub struct OutputRecord {
     pub leaked: bool,
 }
 
+impl From<OutputSummary> for OutputRecord {
+    fn from(o: OutputSummary) -> Self {
+        OutputRecord {
+            head: o.head,
+            tail: o.tail,
+            total_bytes: o.total_bytes,
+            total_lines: o.total_lines,
+            omitted_lines: o.omitted_lines,
+            log_path: o.log_path,
+            leaked: o.leaked,
+        }
+    }
+}
+
 impl OutputRecord {
     pub fn is_cut(&self) -> bool {
         self.omitted_lines > 0
@@ -243,6 +262,19 @@ pub struct HttpRecord {
     pub status: Option<u16>,
     pub headers: Vec<(String, String)>,
     pub error: Option<String>,
+}
+
+impl HttpRecord {
+    /// The record entry for an HTTP step.
+    pub fn from_exchange(req: &HttpRequest, resp: &HttpResponseData) -> Self {
+        HttpRecord {
+            method: req.method.clone(),
+            url: req.url.clone(),
+            status: resp.status,
+            headers: resp.headers.clone(),
+            error: resp.error.as_ref().map(|e| e.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -30,14 +30,21 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use indexmap::IndexMap;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use std::collections::HashMap;
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
 
 /// Secrets shorter than this are only redacted in their exact form: their
 /// encodings would be too short to search for without mangling unrelated
 /// output.
 pub const MIN_ENCODED_LEN: usize = 4;
+
+/// How long a `command:` source may take. It may prompt (gpg, vault
+/// login), so the operator gets time to answer; a command that hangs
+/// beyond this fails the run instead of stalling it.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Reads every declared secret. Each must name exactly one source.
 ///
@@ -46,13 +53,28 @@ pub const MIN_ENCODED_LEN: usize = 4;
 ///   `\r\n`) removed.
 /// - `command: CMD`: the standard output of `sh -c CMD`, one trailing
 ///   newline removed; stdin and stderr stay the operator's, so prompts
-///   (gpg, vault login) work. A non-zero exit is an error.
+///   (gpg, vault login) work. A non-zero exit is an error, and so is a
+///   command still running after [`COMMAND_TIMEOUT`]. It runs as a tokio
+///   child process: the runtime is never blocked while it waits.
 ///
 /// Error messages name the secret and the source, never the value.
-pub fn resolve(specs: &IndexMap<String, SecretSpec>) -> Result<Vec<(String, String)>, Error> {
+pub async fn resolve(specs: &IndexMap<String, SecretSpec>) -> Result<Vec<(String, String)>, Error> {
+    resolve_within(specs, COMMAND_TIMEOUT).await
+}
+
+/// [`resolve`] with another limit for `command:` sources.
+pub async fn resolve_within(
+    specs: &IndexMap<String, SecretSpec>,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>, Error> {
     let mut out = Vec::with_capacity(specs.len());
     for (name, spec) in specs {
-        out.push((name.clone(), resolve_one(name, spec)?));
+        let value = match (read_passive(name, spec)?, &spec.command) {
+            (Some(value), _) => value,
+            (None, Some(cmd)) => run_command(name, cmd, timeout).await?,
+            (None, None) => return Err(Error::Other(format!("secret {name}: no source given"))),
+        };
+        out.push((name.clone(), value));
     }
     Ok(out)
 }
@@ -64,11 +86,13 @@ pub fn resolve_passive(specs: &IndexMap<String, SecretSpec>) -> Vec<(String, Str
     specs
         .iter()
         .filter(|(_, s)| s.command.is_none())
-        .filter_map(|(n, s)| resolve_one(n, s).ok().map(|v| (n.clone(), v)))
+        .filter_map(|(n, s)| read_passive(n, s).ok().flatten().map(|v| (n.clone(), v)))
         .collect()
 }
 
-fn resolve_one(name: &str, spec: &SecretSpec) -> Result<String, Error> {
+/// Checks that `spec` names exactly one source and reads it when it is
+/// `env:` or `file:`; `None` for a `command:`, which the caller runs.
+fn read_passive(name: &str, spec: &SecretSpec) -> Result<Option<String>, Error> {
     let given: Vec<&str> = [
         ("env", spec.env.is_some()),
         ("file", spec.file.is_some()),
@@ -91,7 +115,7 @@ fn resolve_one(name: &str, spec: &SecretSpec) -> Result<String, Error> {
     }
     if let Some(var) = &spec.env {
         return match std::env::var(var) {
-            Ok(v) => Ok(v),
+            Ok(v) => Ok(Some(v)),
             Err(std::env::VarError::NotPresent) => Err(Error::Other(format!(
                 "secret {name}: environment variable {var} is not set"
             ))),
@@ -105,52 +129,66 @@ fn resolve_one(name: &str, spec: &SecretSpec) -> Result<String, Error> {
             .map_err(|e| Error::Other(format!("secret {name}: cannot read {path}: {e}")))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Other(format!("secret {name}: {path} is not valid UTF-8")))?;
-        return Ok(trim_one_newline(text));
+        return Ok(Some(trim_one_newline(text)));
     }
-    if let Some(cmd) = &spec.command {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Other(format!("secret {name}: cannot run `{cmd}`: {e}")))?;
+    Ok(None)
+}
+
+/// The standard output of `sh -c cmd`, one trailing newline removed.
+async fn run_command(name: &str, cmd: &str, timeout: Duration) -> Result<String, Error> {
+    let cannot_run =
+        |e: std::io::Error| Error::Other(format!("secret {name}: cannot run `{cmd}`: {e}"));
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(cannot_run)?;
+    let mut stdout = child.stdout.take();
+    let finished = tokio::time::timeout(timeout, async {
         let mut bytes = Vec::new();
-        let read = match child.stdout.take() {
-            Some(mut out) => out.read_to_end(&mut bytes).map(|_| ()),
+        let read = match stdout.as_mut() {
+            Some(out) => out.read_to_end(&mut bytes).await.map(|_| ()),
             None => Ok(()),
         };
-        let status = child
-            .wait()
-            .map_err(|e| Error::Other(format!("secret {name}: cannot run `{cmd}`: {e}")))?;
-        read.map_err(|e| {
-            Error::Other(format!(
-                "secret {name}: cannot read the output of `{cmd}`: {e}"
-            ))
-        })?;
-        if !status.success() {
-            let how = match (
-                status.code(),
-                std::os::unix::process::ExitStatusExt::signal(&status),
-            ) {
-                (Some(c), _) => format!("exited with status {c}"),
-                (None, Some(s)) => format!("was killed by signal {s}"),
-                (None, None) => "failed".to_string(),
-            };
-            return Err(Error::Other(format!(
-                "secret {name}: command `{cmd}` {how}"
-            )));
-        }
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Error::Other(format!(
-                "secret {name}: the output of `{cmd}` is not valid UTF-8"
-            ))
-        })?;
-        return Ok(trim_one_newline(text));
+        (bytes, read, child.wait().await)
+    })
+    .await;
+    let Ok((bytes, read, status)) = finished else {
+        // Dropping the child (kill_on_drop) stops the command.
+        return Err(Error::Other(format!(
+            "secret {name}: command `{cmd}` did not finish within {}",
+            crate::duration::format_duration(timeout)
+        )));
+    };
+    let status = status.map_err(cannot_run)?;
+    read.map_err(|e| {
+        Error::Other(format!(
+            "secret {name}: cannot read the output of `{cmd}`: {e}"
+        ))
+    })?;
+    if !status.success() {
+        let how = match (
+            status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&status),
+        ) {
+            (Some(c), _) => format!("exited with status {c}"),
+            (None, Some(s)) => format!("was killed by signal {s}"),
+            (None, None) => "failed".to_string(),
+        };
+        return Err(Error::Other(format!(
+            "secret {name}: command `{cmd}` {how}"
+        )));
     }
-    // `given` had exactly one entry, and each is handled above.
-    Err(Error::Other(format!("secret {name}: no source given")))
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Other(format!(
+            "secret {name}: the output of `{cmd}` is not valid UTF-8"
+        ))
+    })?;
+    Ok(trim_one_newline(text))
 }
 
 fn trim_one_newline(mut s: String) -> String {

@@ -4,9 +4,8 @@
 mod support;
 
 use indexmap::IndexMap;
-use runbook::document::frontmatter::{Ec2Spec, OneOrMany};
-use runbook::exec::ec2::AwsEc2Resolver;
 use runbook::exec::inventory::Ec2Resolver;
+use runbook::inventory_spec::{Ec2Spec, OneOrMany};
 use support::moto::Moto;
 
 fn by_filters(filters: &[(&str, OneOrMany)]) -> Ec2Spec {
@@ -97,9 +96,9 @@ async fn instance_id_and_tag_filters() {
     got.sort();
     assert_eq!(got, vec!["127.0.0.1", "127.0.0.5"]);
 
-    // The sync trait method, from inside a multi-thread runtime.
+    // The trait method, on the caller's (multi-thread) runtime.
     let spec = by_filters(&[("tag:role", one("web"))]);
-    assert_eq!(resolver.resolve("web", &spec), Ok(expected));
+    assert_eq!(resolver.resolve("web", &spec).await, Ok(expected));
 
     // Stopped instances do not count.
     moto.stop(&web[0].instance_id).await;
@@ -219,10 +218,10 @@ async fn public_ip() {
     );
 }
 
-/// The sync wrapper works outside any runtime and inside a current-thread
-/// runtime (where `block_in_place` would panic).
+/// Through the trait object, on a current-thread runtime: the lookup runs
+/// on the caller's runtime, whatever its flavour.
 #[test]
-fn sync_resolve_without_a_multi_thread_runtime() {
+fn trait_object_resolves_on_a_current_thread_runtime() {
     let Some(moto) = Moto::start() else { return };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -230,15 +229,11 @@ fn sync_resolve_without_a_multi_thread_runtime() {
         .unwrap();
     let subnet = rt.block_on(moto.subnet("127.0.0.0"));
     let db = rt.block_on(moto.run_instance(&subnet, "127.0.0.1", &[("role", "db")], false));
-    let resolver: AwsEc2Resolver = moto.resolver();
+    let resolver: Box<dyn Ec2Resolver> = Box::new(moto.resolver());
     let spec = Ec2Spec {
         instance_id: Some(db.instance_id.clone()),
         ..Default::default()
     };
-    assert_eq!(
-        resolver.resolve("db", &spec),
-        Ok(vec!["127.0.0.1".to_string()])
-    );
-    let inside = rt.block_on(async { resolver.resolve("db", &spec) });
-    assert_eq!(inside, Ok(vec!["127.0.0.1".to_string()]));
+    let got = rt.block_on(resolver.resolve("db", &spec));
+    assert_eq!(got, Ok(vec!["127.0.0.1".to_string()]));
 }

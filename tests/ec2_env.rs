@@ -6,9 +6,9 @@
 
 mod support;
 
-use runbook::document::frontmatter::Ec2Spec;
 use runbook::exec::ec2::AwsEc2Resolver;
 use runbook::exec::inventory::Ec2Resolver;
+use runbook::inventory_spec::Ec2Spec;
 use support::moto::Moto;
 
 #[test]
@@ -37,7 +37,7 @@ fn endpoint_region_and_credentials_from_the_environment() {
         ..Default::default()
     };
     assert_eq!(
-        AwsEc2Resolver::default().resolve("db", &spec),
+        rt.block_on(AwsEc2Resolver::default().resolve("db", &spec)),
         Err(
             "host `db`: no AWS region configured (set AWS_REGION or `region:` on the host)"
                 .to_string()
@@ -53,6 +53,6 @@ fn endpoint_region_and_credentials_from_the_environment() {
         instance_id: Some(db.instance_id),
         ..Default::default()
     };
-    let got = rt.block_on(async { AwsEc2Resolver::default().resolve("db", &spec) });
+    let got = rt.block_on(AwsEc2Resolver::default().resolve("db", &spec));
     assert_eq!(got, Ok(vec!["127.0.0.1".to_string()]));
 }

@@ -65,7 +65,7 @@ async fn get_query_against_prometheus() {
         "{text}"
     );
 
-    let record = runbook::exec::http::to_record(&req, &resp);
+    let record = runbook::record::HttpRecord::from_exchange(&req, &resp);
     assert_eq!(record.method, "GET");
     assert_eq!(record.status, Some(200));
     assert_eq!(record.error, None);
@@ -213,7 +213,9 @@ async fn connection_refused() {
         Some(HttpError::Failed("connection refused".into()))
     );
     assert_eq!(
-        runbook::exec::http::to_record(&req, &resp).error.as_deref(),
+        runbook::record::HttpRecord::from_exchange(&req, &resp)
+            .error
+            .as_deref(),
         Some("connection refused")
     );
 }

@@ -5,9 +5,8 @@
 mod support;
 
 use runbook::document::Requires;
-use runbook::preconditions::{
-    HostProbe, Options, ProbeFuture, TcpProbe, evaluate, evaluate_with, find_on_path,
-};
+use runbook::exec::path::find_on_path;
+use runbook::preconditions::{HostProbe, Options, ProbeFuture, TcpProbe, evaluate, evaluate_with};
 use runbook::record::PreconditionResult;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

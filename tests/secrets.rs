@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use indexmap::IndexMap;
 use runbook::document::SecretSpec;
-use runbook::secrets::{Redactor, resolve};
+use runbook::secrets::{Redactor, resolve, resolve_within};
 
 const NAME: &str = "TOKEN";
 const R: &str = "[REDACTED:TOKEN]";
@@ -249,8 +249,8 @@ fn one(name: &str, s: SecretSpec) -> IndexMap<String, SecretSpec> {
     m
 }
 
-#[test]
-fn env_file_and_command_sources() {
+#[tokio::test]
+async fn env_file_and_command_sources() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f1 = dir.path().join("db");
     std::fs::write(&f1, "from-file\n").expect("write");
@@ -270,7 +270,7 @@ fn env_file_and_command_sources() {
         "CMD".to_string(),
         spec(None, None, Some("printf 'from-%s\\n' command")),
     );
-    let got = resolve(&specs).expect("resolve");
+    let got = resolve(&specs).await.expect("resolve");
     assert_eq!(
         got,
         vec![
@@ -282,8 +282,8 @@ fn env_file_and_command_sources() {
     );
 }
 
-#[test]
-fn source_errors_name_the_secret_and_never_the_value() {
+#[tokio::test]
+async fn source_errors_name_the_secret_and_never_the_value() {
     let cases: Vec<(SecretSpec, &str)> = vec![
         (
             spec(None, None, None),
@@ -315,17 +315,38 @@ fn source_errors_name_the_secret_and_never_the_value() {
         ),
     ];
     for (s, expected) in cases {
-        let err = resolve(&one("S", s)).expect_err(expected);
+        let err = resolve(&one("S", s)).await.expect_err(expected);
         assert_eq!(err.to_string(), expected);
     }
 }
 
-#[test]
-fn resolved_secrets_feed_the_redactor() {
+#[tokio::test]
+async fn resolved_secrets_feed_the_redactor() {
     let specs = one("CMD", spec(None, None, Some("echo 'tok-en value'")));
-    let r = Redactor::new(resolve(&specs).expect("resolve"));
+    let r = Redactor::new(resolve(&specs).await.expect("resolve"));
     assert_eq!(
         r.redact("Bearer tok-en value / dG9rLWVuIHZhbHVl / tok-en%20value"),
         "Bearer [REDACTED:CMD] / [REDACTED:CMD] / [REDACTED:CMD]"
     );
+}
+
+#[tokio::test]
+async fn a_command_that_hangs_fails_after_the_timeout_and_is_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("still-running");
+    let cmd = format!("sleep 2 && touch {}", flag.display());
+    let started = std::time::Instant::now();
+    let err = resolve_within(
+        &one("S", spec(None, None, Some(&cmd))),
+        std::time::Duration::from_millis(300),
+    )
+    .await
+    .expect_err("timeout");
+    assert_eq!(
+        err.to_string(),
+        format!("secret S: command `{cmd}` did not finish within 300ms")
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(!flag.exists(), "the command kept running");
 }

@@ -544,7 +544,7 @@ async fn inventory_group_resolves_and_runs_on_each_member() {
         k = sshd.identity_file.display()
     ))
     .unwrap();
-    let targets = inventory::resolve("both", &fm.hosts, &NoEc2).unwrap();
+    let targets = inventory::resolve("both", &fm.hosts, &NoEc2).await.unwrap();
     let labels: Vec<&str> = targets.iter().map(|t| t.label.as_str()).collect();
     assert_eq!(labels, ["a", "b[0]", "b[1]"]);
     let pool = SshPool::new(sshd.options()).unwrap();
@@ -567,7 +567,9 @@ async fn inventory_group_resolves_and_runs_on_each_member() {
         );
     }
     assert_eq!(
-        inventory::resolve("loop1", &fm.hosts, &NoEc2).unwrap_err(),
+        inventory::resolve("loop1", &fm.hosts, &NoEc2)
+            .await
+            .unwrap_err(),
         "host groups form a cycle: loop1 -> loop2 -> loop1"
     );
     pool.close_all().await;

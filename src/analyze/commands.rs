@@ -5,7 +5,6 @@
 
 use super::position;
 use crate::document::{Diagnostic, Document, Step};
-use std::path::Path;
 
 pub(super) fn interpreter(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
     let Some(interp) = &step.attrs.interpreter else {
@@ -30,20 +29,9 @@ pub(super) fn interpreter(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>
 }
 
 /// Whether a program can be found: a path that exists, or a name on PATH.
+/// Whether a program can be found: a path that exists, or a name on PATH.
 fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return is_executable(Path::new(program));
-    }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(program))))
-        .unwrap_or(false)
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    crate::exec::path::find_on_path(program).is_some()
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! members must be declared hosts too.
 
 use super::{error, position};
-use crate::document::attrs::parse_duration;
 use crate::document::{Diagnostic, Document};
+use crate::duration::parse_duration;
 use crate::exec::inventory::HostKeyChecking;
 
 pub(super) fn settings(doc: &Document, out: &mut Vec<Diagnostic>) {

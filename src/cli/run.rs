@@ -62,7 +62,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     let params = params(&args, &doc, saved_params.as_ref())?;
     refuse_without_tty(&args, &doc)?;
 
-    let secrets = crate::secrets::resolve(&doc.front.secrets)?;
+    let secrets = crate::secrets::resolve(&doc.front.secrets).await?;
     let redactor = Redactor::new(secrets.clone());
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
@@ -128,7 +128,7 @@ fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
 fn header(args: &RunArgs, doc: &Document) -> RunHeader {
     RunHeader {
         path: args.file.display().to_string(),
-        sha256: sha256_hex(doc.source.text.as_bytes()),
+        sha256: crate::text::sha256_hex(doc.source.text.as_bytes(), usize::MAX),
         operator: operator(),
         job_url: job_url(),
         machine: hostname::get()
@@ -404,10 +404,4 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
         }
     }
     mode
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

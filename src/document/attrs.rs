@@ -6,7 +6,11 @@
 //! works on absolute byte offsets into the document.
 
 use super::source::Span;
+use crate::duration::parse_duration;
 use std::time::Duration;
+
+mod tokenize;
+pub use tokenize::tokenize;
 
 /// A confirmation gate on a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,53 +67,6 @@ impl Attrs {
     pub fn span_of(&self, key: &str) -> Option<Span> {
         self.spans.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
     }
-}
-
-/// Parses a duration like `30s`, `500ms`, `5m`, `1h30m`, `2` (seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{s}` has a number without a unit (use ms, s, m or h)"))?;
-        if digits == 0 {
-            return Err(format!(
-                "`{s}` is not a duration (expected e.g. 30s, 500ms, 5m, 1h30m)"
-            ));
-        }
-        let n: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "ms" => n / 1000.0,
-            "s" | "sec" => n,
-            "m" | "min" => n * 60.0,
-            "h" => n * 3600.0,
-            u => {
-                return Err(format!(
-                    "`{s}` has an unknown unit `{u}` (use ms, s, m or h)"
-                ));
-            }
-        };
-        if !secs.is_finite() || secs > 1e9 {
-            return Err(format!("`{s}` is too long"));
-        }
-        total += Duration::from_secs_f64(secs);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
 }
 
 /// A problem in an info string: a message and the absolute byte range it
@@ -196,288 +153,6 @@ pub fn split_info(info: &str) -> (&str, &str, usize) {
     (&info[..end], &info[end..], end)
 }
 
-/// Reads the attributes after the language: `{k=v k2="v 2" flag}` or the
-/// JSON form `{"k":"v","k2":false}`. `base` is the absolute offset of
-/// `text` in the document. Only syntax is checked here; see [`validate`].
-pub fn tokenize(text: &str, base: usize) -> Result<Vec<RawAttr>, AttrError> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if i == b.len() {
-        return Ok(Vec::new());
-    }
-    if b[i] != b'{' {
-        return Err(AttrError::new(
-            base + i,
-            base + text.trim_end().len(),
-            "expected attributes in braces after the language, e.g. `{name=x}`",
-        ));
-    }
-    let open = i;
-    i = skip_ws(b, i + 1);
-    let (attrs, close) = if i < b.len() && b[i] == b'"' {
-        json_attrs(text, base, open, i)?
-    } else {
-        kv_attrs(text, base, open, i)?
-    };
-    let after = skip_ws(b, close + 1);
-    if after < b.len() {
-        return Err(AttrError::new(
-            base + after,
-            base + text.trim_end().len(),
-            "unexpected text after the attributes",
-        ));
-    }
-    Ok(attrs)
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    i
-}
-
-fn unclosed(base: usize, open: usize) -> AttrError {
-    AttrError::new(base + open, base + open + 1, "unclosed `{` in attributes")
-}
-
-fn char_at(text: &str, i: usize) -> &str {
-    let end = (i + 1..=text.len())
-        .find(|&e| text.is_char_boundary(e))
-        .unwrap_or(text.len());
-    &text[i..end]
-}
-
-/// `k=v k2="v 2" flag}`: returns the attributes and the offset of `}`.
-fn kv_attrs(
-    text: &str,
-    base: usize,
-    open: usize,
-    mut i: usize,
-) -> Result<(Vec<RawAttr>, usize), AttrError> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    loop {
-        i = skip_ws(b, i);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        if b[i] == b'}' {
-            return Ok((out, i));
-        }
-        let ks = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'}' | b'"') {
-            i += 1;
-        }
-        if i == ks {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!("unexpected `{}` in attributes", char_at(text, i)),
-            ));
-        }
-        let key = text[ks..i].to_string();
-        let key_span = Span::new(base + ks, base + i);
-        if i < b.len() && b[i] == b'"' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                "unexpected `\"` in attributes",
-            ));
-        }
-        if i == b.len() || b[i] != b'=' {
-            out.push(RawAttr {
-                key,
-                key_span,
-                value: None,
-                value_span: key_span,
-                span: key_span,
-            });
-            continue;
-        }
-        i += 1;
-        let vs = i;
-        let value = if i < b.len() && b[i] == b'"' {
-            let mut v = String::new();
-            i += 1;
-            loop {
-                let Some(c) = text[i..].chars().next() else {
-                    return Err(AttrError::new(
-                        base + vs,
-                        base + vs + 1,
-                        "unterminated string in attributes",
-                    ));
-                };
-                i += c.len_utf8();
-                match c {
-                    '"' => break,
-                    '\\' => match text[i..].chars().next() {
-                        Some(n @ ('"' | '\\')) => {
-                            v.push(n);
-                            i += 1;
-                        }
-                        _ => v.push('\\'),
-                    },
-                    c => v.push(c),
-                }
-            }
-            if i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'}' {
-                return Err(AttrError::new(
-                    base + i,
-                    base + i + 1,
-                    format!("unexpected `{}` after a quoted value", char_at(text, i)),
-                ));
-            }
-            v
-        } else {
-            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'}' | b'"') {
-                i += 1;
-            }
-            if i < b.len() && b[i] == b'"' {
-                return Err(AttrError::new(
-                    base + i,
-                    base + i + 1,
-                    "unexpected `\"` in a value (quote the whole value)",
-                ));
-            }
-            text[vs..i].to_string()
-        };
-        out.push(RawAttr {
-            key,
-            key_span,
-            value: Some(value),
-            value_span: Span::new(base + vs, base + i),
-            span: Span::new(base + ks, base + i),
-        });
-    }
-}
-
-/// Reads a JSON string starting at the `"` at `i`: (decoded, end offset).
-fn json_string(text: &str, base: usize, i: usize) -> Result<(String, usize), AttrError> {
-    let b = text.as_bytes();
-    let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => {
-                let raw = &text[i..=j];
-                return serde_json::from_str::<String>(raw)
-                    .map(|s| (s, j + 1))
-                    .map_err(|_| {
-                        AttrError::new(base + i, base + j + 1, "invalid JSON string in attributes")
-                    });
-            }
-            _ => j += 1,
-        }
-    }
-    Err(AttrError::new(
-        base + i,
-        base + i + 1,
-        "unterminated string in attributes",
-    ))
-}
-
-/// `"k":"v","k2":true}`: returns the attributes and the offset of `}`.
-fn json_attrs(
-    text: &str,
-    base: usize,
-    open: usize,
-    mut i: usize,
-) -> Result<(Vec<RawAttr>, usize), AttrError> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    loop {
-        i = skip_ws(b, i);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        if b[i] == b'}' {
-            return Ok((out, i));
-        }
-        if b[i] != b'"' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!(
-                    "expected a quoted key in JSON attributes, found `{}`",
-                    char_at(text, i)
-                ),
-            ));
-        }
-        let ks = i;
-        let (key, kend) = json_string(text, base, i)?;
-        let key_span = Span::new(base + ks + 1, base + kend - 1);
-        i = skip_ws(b, kend);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        if b[i] != b':' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!("expected `:` after `\"{key}\"` in JSON attributes"),
-            ));
-        }
-        i = skip_ws(b, i + 1);
-        if i == b.len() {
-            return Err(unclosed(base, open));
-        }
-        let vs = i;
-        let value = if b[i] == b'"' {
-            let (v, end) = json_string(text, base, i)?;
-            i = end;
-            Some(v)
-        } else {
-            while i < b.len()
-                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'+' | b'.'))
-            {
-                i += 1;
-            }
-            let word = &text[vs..i];
-            match word {
-                "true" | "false" => Some(word.to_string()),
-                "null" => None,
-                w if !w.is_empty() && serde_json::from_str::<serde_json::Number>(w).is_ok() => {
-                    Some(w.to_string())
-                }
-                _ => {
-                    let end = if i == vs {
-                        vs + char_at(text, vs).len()
-                    } else {
-                        i
-                    };
-                    return Err(AttrError::new(
-                        base + vs,
-                        base + end,
-                        "unsupported JSON value in attributes (use a string, number or boolean)",
-                    ));
-                }
-            }
-        };
-        let value_span = Span::new(base + vs, base + i);
-        out.push(RawAttr {
-            key,
-            key_span,
-            value,
-            value_span,
-            span: Span::new(base + ks, base + i),
-        });
-        i = skip_ws(b, i);
-        if i < b.len() && b[i] == b',' {
-            i += 1;
-        } else if i < b.len() && b[i] != b'}' {
-            return Err(AttrError::new(
-                base + i,
-                base + i + 1,
-                format!(
-                    "expected `,` or `}}` in JSON attributes, found `{}`",
-                    char_at(text, i)
-                ),
-            ));
-        }
-    }
-}
-
 /// Edit distance, for "did you mean".
 pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -530,12 +205,9 @@ fn parse_env(v: &str) -> Option<Vec<(String, String)>> {
     let mut depth = 0usize;
     for word in v.split(' ').filter(|w| !w.is_empty()) {
         let starts_pair = depth == 0
-            && word.split_once('=').is_some_and(|(k, _)| {
-                k.chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
+            && word
+                .split_once('=')
+                .is_some_and(|(k, _)| crate::text::is_identifier(k));
         if starts_pair {
             let (k, val) = word.split_once('=')?;
             pairs.push((k.to_string(), val.to_string()));
@@ -712,20 +384,6 @@ mod env_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(
-            parse_duration("3x").unwrap_err(),
-            "`3x` has an unknown unit `x` (use ms, s, m or h)"
-        );
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     fn err(text: &str) -> Vec<(String, usize, usize)> {
         match parse(text, 100) {

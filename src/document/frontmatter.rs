@@ -5,6 +5,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::source::{Source, Span};
+use crate::inventory_spec::HostSpec;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::MessageFormatter;
@@ -232,53 +233,6 @@ impl Requires {
             && self.hosts.is_empty()
             && self.check.is_empty()
     }
-}
-
-/// An inventory entry.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostSpec {
-    /// `user@host[:port]`, or a list of them (fan-out).
-    pub ssh: Option<OneOrMany>,
-    /// An EC2 lookup.
-    pub ec2: Option<Ec2Spec>,
-    /// Other inventory entries this one stands for (fan-out).
-    pub group: Option<Vec<String>>,
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    pub identity_file: Option<String>,
-    pub jump: Option<String>,
-    /// `strict` (default), `accept-new` or `no`.
-    pub host_key_checking: Option<String>,
-    pub connect_timeout: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ec2Spec {
-    pub instance_id: Option<String>,
-    #[serde(default)]
-    pub filters: IndexMap<String, OneOrMany>,
-    pub region: Option<String>,
-    /// Use the public IP instead of the private one.
-    #[serde(default)]
-    pub public_ip: bool,
 }
 
 #[cfg(test)]

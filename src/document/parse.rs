@@ -48,7 +48,7 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
         }
     };
     if let (Some(span), Some(t)) = (front_span, front.timeout.as_deref()) {
-        if let Err(e) = super::attrs::parse_duration(t) {
+        if let Err(e) = crate::duration::parse_duration(t) {
             errors.push(front_key_diagnostic(
                 &source,
                 span,

@@ -18,7 +18,6 @@
 //! `strip(splice(doc, inserts)) == doc`, byte for byte.
 
 use super::{Document, Step};
-use sha2::{Digest, Sha256};
 
 const BEGIN: &str = "<!-- runbook:begin ";
 const END: &str = "<!-- runbook:end ";
@@ -85,8 +84,7 @@ pub(crate) fn first_eol(text: &str) -> &'static str {
 }
 
 fn token(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::text::sha256_hex(bytes, 8)
 }
 
 fn clean_label(label: &str) -> String {

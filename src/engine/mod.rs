@@ -332,7 +332,8 @@ impl Engine {
                 .map_err(|e| e.message)
         };
         let hosts = self.rendered_hosts();
-        let results = probe::evaluate(&self.doc.front.requires, &hosts, &render).await;
+        let ec2 = self.res.ec2.as_ref();
+        let results = probe::evaluate(&self.doc.front.requires, &hosts, &render, ec2).await;
         let results: Vec<PreconditionResult> = results
             .into_iter()
             .map(|mut r| {

@@ -5,7 +5,9 @@
 use super::Engine;
 use super::context::Context;
 use crate::document::Document;
-use crate::document::{self, Requires};
+use crate::document::Requires;
+use crate::exec::inventory::Ec2Resolver;
+use crate::inventory_spec::HostSpec;
 use crate::record::PreconditionResult;
 use crate::template::Escape;
 use crate::template::Templates;
@@ -14,15 +16,16 @@ use indexmap::IndexMap;
 /// Evaluates `requires:` with templates rendered by `render`.
 pub async fn evaluate(
     requires: &Requires,
-    hosts: &IndexMap<String, document::HostSpec>,
+    hosts: &IndexMap<String, HostSpec>,
     render: &(dyn Fn(&str) -> Result<String, String> + Sync),
+    ec2: &dyn Ec2Resolver,
 ) -> Vec<PreconditionResult> {
-    let probe = InventoryProbe::new(&requires.hosts, hosts, ec2_resolver().as_ref());
+    let probe = InventoryProbe::new(&requires.hosts, hosts, ec2).await;
     crate::preconditions::evaluate(requires, render, &probe).await
 }
 
 impl Engine {
-    pub(super) fn rendered_hosts(&self) -> IndexMap<String, document::HostSpec> {
+    pub(super) fn rendered_hosts(&self) -> IndexMap<String, HostSpec> {
         rendered_hosts(&self.doc, &self.ctx, &self.templates)
     }
 
@@ -30,7 +33,7 @@ impl Engine {
     pub(super) fn rendered_hosts_with(
         &self,
         value: &minijinja::Value,
-    ) -> IndexMap<String, document::HostSpec> {
+    ) -> IndexMap<String, HostSpec> {
         render_hosts(&self.doc, &self.templates, value)
     }
 }
@@ -42,7 +45,7 @@ pub fn rendered_hosts(
     doc: &Document,
     ctx: &Context,
     templates: &Templates,
-) -> IndexMap<String, document::HostSpec> {
+) -> IndexMap<String, HostSpec> {
     render_hosts(doc, templates, &ctx.value(true, None))
 }
 
@@ -64,7 +67,7 @@ fn render_hosts(
     doc: &Document,
     templates: &Templates,
     value: &minijinja::Value,
-) -> IndexMap<String, document::HostSpec> {
+) -> IndexMap<String, HostSpec> {
     let render = |s: &str| templates.render(s, Escape::None, value).ok();
     doc.front
         .hosts
@@ -89,24 +92,23 @@ struct InventoryProbe {
 }
 
 impl InventoryProbe {
-    fn new(
+    async fn new(
         names: &[String],
-        hosts: &IndexMap<String, document::HostSpec>,
-        ec2: &dyn crate::exec::inventory::Ec2Resolver,
+        hosts: &IndexMap<String, HostSpec>,
+        ec2: &dyn Ec2Resolver,
     ) -> Self {
-        let resolved = names
-            .iter()
-            .filter(|n| hosts.contains_key(n.as_str()))
-            .map(|n| {
-                let r = crate::exec::inventory::resolve(n, hosts, ec2).map(|targets| {
+        let mut resolved = IndexMap::new();
+        for n in names.iter().filter(|n| hosts.contains_key(n.as_str())) {
+            let r = crate::exec::inventory::resolve(n, hosts, ec2)
+                .await
+                .map(|targets| {
                     targets
                         .iter()
                         .map(|t| format!("{}:{}", t.host, t.port.unwrap_or(22)))
                         .collect()
                 });
-                (n.clone(), r)
-            })
-            .collect();
+            resolved.insert(n.clone(), r);
+        }
         InventoryProbe {
             tcp: crate::preconditions::TcpProbe::default(),
             resolved,
@@ -133,11 +135,11 @@ impl crate::preconditions::HostProbe for InventoryProbe {
 }
 
 #[cfg(feature = "ec2")]
-pub fn ec2_resolver() -> Box<dyn crate::exec::inventory::Ec2Resolver> {
+pub fn ec2_resolver() -> Box<dyn Ec2Resolver> {
     Box::new(crate::exec::ec2::AwsEc2Resolver::new())
 }
 
 #[cfg(not(feature = "ec2"))]
-pub fn ec2_resolver() -> Box<dyn crate::exec::inventory::Ec2Resolver> {
+pub fn ec2_resolver() -> Box<dyn Ec2Resolver> {
     Box::new(crate::exec::inventory::NoEc2)
 }

@@ -203,7 +203,7 @@ impl Engine {
                 .front
                 .timeout
                 .as_deref()
-                .and_then(|t| document::attrs::parse_duration(t).ok())
+                .and_then(|t| crate::duration::parse_duration(t).ok())
         });
         let attempts = step.attrs.retries + 1;
         let mut ctx = StepCtx::default();

@@ -33,7 +33,6 @@
 //! each of them costs more than the rest of the capture.
 
 use super::process::Stream;
-use crate::record::OutputRecord;
 use crate::secrets::{Redactor, StreamRedactor};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -60,6 +59,25 @@ pub struct CaptureConfig {
     pub keep_stdout: usize,
 }
 
+/// The report's view of a step's output: head and tail lines and the
+/// counts. `record` turns it into its `OutputRecord`; exec does not know
+/// the record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutputSummary {
+    /// The first lines (all of it when nothing was cut).
+    pub head: String,
+    /// The last lines, when something was cut.
+    pub tail: String,
+    pub total_bytes: u64,
+    pub total_lines: u64,
+    /// Lines left out between head and tail.
+    pub omitted_lines: u64,
+    /// The full log, when it was kept.
+    pub log_path: Option<String>,
+    /// A background process still held stdout/stderr open after the step exited.
+    pub leaked: bool,
+}
+
 /// What a finished capture hands back.
 #[derive(Clone, Debug)]
 pub struct Captured {
@@ -67,7 +85,7 @@ pub struct Captured {
     /// newline. `total_bytes` counts the cleaned output (the size of the
     /// full log). `leaked` is always false here: the caller copies it from
     /// the [`ProcessOutcome`](super::process::ProcessOutcome).
-    pub output: OutputRecord,
+    pub output: OutputSummary,
     /// Redacted, stripped stdout, at most `keep_stdout` bytes.
     pub stdout: String,
     /// Redacted, stripped stderr, at most `keep_stdout` bytes.
@@ -303,7 +321,7 @@ impl OutputCapture {
             None => None,
         };
         Ok(Captured {
-            output: OutputRecord {
+            output: OutputSummary {
                 head,
                 tail,
                 total_bytes: self.total_bytes,

@@ -7,17 +7,12 @@
 //! `AWS_ENDPOINT_URL_EC2`, which aws-config reads natively — that is how the
 //! tests point it at moto on 127.0.0.1.
 //!
-//! The SDK is async while [`Ec2Resolver::resolve`] is sync. The sync
-//! wrapper blocks on the async lookup in the most appropriate way for the
-//! caller's context: inside a multi-thread tokio runtime it uses
-//! `block_in_place` + `Handle::block_on` (sharing the runtime); anywhere
-//! else (no runtime, or a current-thread runtime, where blocking would
-//! deadlock or panic) it runs the lookup on a scoped thread with a small
-//! runtime of its own. Async callers can use [`AwsEc2Resolver::resolve_async`]
-//! directly.
+//! The lookup is async all the way: [`Ec2Resolver::resolve`] returns the
+//! SDK's future, which runs on the caller's runtime (the runner's), so a
+//! slow DescribeInstances never blocks a worker thread.
 
-use crate::document::frontmatter::{Ec2Spec, OneOrMany};
-use crate::exec::inventory::Ec2Resolver;
+use crate::exec::inventory::{Ec2Future, Ec2Resolver};
+use crate::inventory_spec::{Ec2Spec, OneOrMany};
 use aws_sdk_ec2::config::{Credentials, Region};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
@@ -35,12 +30,15 @@ pub struct Ec2Instance {
 /// Resolves `ec2:` host entries through aws-sdk-ec2.
 ///
 /// `AwsEc2Resolver::default()` uses the SDK's standard configuration; the
-/// builder methods override parts of it (tests and embedders).
+/// builder methods override parts of it (tests and embedders). The
+/// configuration (credential chain, region, endpoint) is loaded on the
+/// first lookup and kept for the later ones: a run builds one resolver.
 #[derive(Debug, Clone, Default)]
 pub struct AwsEc2Resolver {
     endpoint_url: Option<String>,
     region: Option<String>,
     credentials: Option<(String, String)>,
+    config: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
 
 impl AwsEc2Resolver {
@@ -71,18 +69,28 @@ impl AwsEc2Resolver {
     }
 
     async fn client(&self, spec: &Ec2Spec) -> aws_sdk_ec2::Client {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = &self.endpoint_url {
-            loader = loader.endpoint_url(url.clone());
+        let shared = self
+            .config
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(url) = &self.endpoint_url {
+                    loader = loader.endpoint_url(url.clone());
+                }
+                if let Some(region) = &self.region {
+                    loader = loader.region(Region::new(region.clone()));
+                }
+                if let Some((id, secret)) = &self.credentials {
+                    loader = loader
+                        .credentials_provider(Credentials::new(id, secret, None, None, "runbook"));
+                }
+                loader.load().await
+            })
+            .await;
+        let mut config = aws_sdk_ec2::config::Builder::from(shared);
+        if let Some(region) = &spec.region {
+            config = config.region(Region::new(region.clone()));
         }
-        if let Some(region) = spec.region.as_ref().or(self.region.as_ref()) {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some((id, secret)) = &self.credentials {
-            loader =
-                loader.credentials_provider(Credentials::new(id, secret, None, None, "runbook"));
-        }
-        aws_sdk_ec2::Client::new(&loader.load().await)
+        aws_sdk_ec2::Client::from_conf(config.build())
     }
 
     /// The running instances an entry stands for, sorted by instance id.
@@ -217,27 +225,8 @@ fn describe_lookup(spec: &Ec2Spec) -> String {
 }
 
 impl Ec2Resolver for AwsEc2Resolver {
-    fn resolve(&self, name: &str, spec: &Ec2Spec) -> Result<Vec<String>, String> {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        match Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| handle.block_on(self.resolve_async(name, spec)))
-            }
-            _ => std::thread::scope(|scope| {
-                scope
-                    .spawn(|| {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|e| {
-                                format!("host `{name}`: cannot start the EC2 lookup: {e}")
-                            })?;
-                        rt.block_on(self.resolve_async(name, spec))
-                    })
-                    .join()
-                    .unwrap_or_else(|_| Err(format!("host `{name}`: the EC2 lookup panicked")))
-            }),
-        }
+    fn resolve<'a>(&'a self, name: &'a str, spec: &'a Ec2Spec) -> Ec2Future<'a> {
+        Box::pin(self.resolve_async(name, spec))
     }
 }
 

@@ -5,8 +5,8 @@
 //! reqwest (rustls), and returns everything the runner needs for the record,
 //! `expect_status=` and `capture=json`. It never sees Markdown.
 
+use crate::duration::format_duration;
 use crate::exec::process::{Interrupt, Interrupts};
-use crate::record::HttpRecord;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -272,7 +272,9 @@ pub enum HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::TimedOut(d) => write!(f, "no complete response within {}", fmt_duration(*d)),
+            HttpError::TimedOut(d) => {
+                write!(f, "no complete response within {}", format_duration(*d))
+            }
             HttpError::Interrupted => f.write_str("interrupted"),
             HttpError::Failed(m) => f.write_str(m),
         }
@@ -504,34 +506,6 @@ pub fn response_text(resp: &HttpResponseData) -> String {
     out
 }
 
-/// The record entry for an HTTP step.
-pub fn to_record(req: &HttpRequest, resp: &HttpResponseData) -> HttpRecord {
-    HttpRecord {
-        method: req.method.clone(),
-        url: req.url.clone(),
-        status: resp.status,
-        headers: resp.headers.clone(),
-        error: resp.error.as_ref().map(|e| e.to_string()),
-    }
-}
-
-/// `30s`, `1.5s`, `250ms`, `2m`, `2m30s`.
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms % 1000 != 0 && ms < 60_000 {
-        format!("{}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
-        match (s / 60, s % 60) {
-            (0, s) => format!("{s}s"),
-            (m, 0) => format!("{m}m"),
-            (m, s) => format!("{m}m{s}s"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,15 +564,6 @@ mod tests {
         );
         assert!(status_matches(Some(""), 200).is_err());
         assert!(status_matches(Some("200,"), 200).is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(fmt_duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(fmt_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(fmt_duration(Duration::from_secs(120)), "2m");
-        assert_eq!(fmt_duration(Duration::from_secs(150)), "2m30s");
     }
 
     #[test]

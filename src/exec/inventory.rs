@@ -4,10 +4,12 @@
 //! `user@host[:port]` works without any inventory. This module only
 //! resolves names; connecting is `exec::ssh`.
 
-use crate::document::attrs::parse_duration;
-use crate::document::frontmatter::{Ec2Spec, HostSpec, OneOrMany};
+use crate::duration::parse_duration;
+use crate::inventory_spec::{Ec2Spec, HostSpec, OneOrMany};
 use indexmap::IndexMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 /// Connect timeout when the inventory does not set one.
@@ -108,11 +110,16 @@ impl SshTarget {
     }
 }
 
+/// What an [`Ec2Resolver`] hands back: the addresses, or why not.
+pub type Ec2Future<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
+
 /// Looks up EC2 instances for an inventory entry. The real implementation
-/// lives in `exec::ec2` behind the `ec2` feature.
-pub trait Ec2Resolver {
+/// lives in `exec::ec2` behind the `ec2` feature. Async (a boxed future, so
+/// it stays usable as a trait object): the lookup runs on the caller's
+/// runtime. A run builds one resolver and uses it for every step.
+pub trait Ec2Resolver: Send + Sync {
     /// The addresses (IP or DNS name) of the matching instances.
-    fn resolve(&self, name: &str, spec: &Ec2Spec) -> Result<Vec<String>, String>;
+    fn resolve<'a>(&'a self, name: &'a str, spec: &'a Ec2Spec) -> Ec2Future<'a>;
 }
 
 /// The resolver used when the `ec2` feature is off.
@@ -120,15 +127,17 @@ pub trait Ec2Resolver {
 pub struct NoEc2;
 
 impl Ec2Resolver for NoEc2 {
-    fn resolve(&self, _name: &str, _spec: &Ec2Spec) -> Result<Vec<String>, String> {
-        Err("EC2 support is not compiled in".to_string())
+    fn resolve<'a>(&'a self, _name: &'a str, _spec: &'a Ec2Spec) -> Ec2Future<'a> {
+        Box::pin(std::future::ready(Err(
+            "EC2 support is not compiled in".to_string()
+        )))
     }
 }
 
 /// Resolves `name` (an inventory entry, or a literal `user@host[:port]`)
 /// into targets, in inventory order. `all`, unless the inventory defines
 /// an entry of that name, stands for every entry (each machine once).
-pub fn resolve(
+pub async fn resolve(
     name: &str,
     hosts: &IndexMap<String, HostSpec>,
     ec2: &dyn Ec2Resolver,
@@ -139,17 +148,30 @@ pub fn resolve(
             return Err("`all` hosts: the front matter defines no hosts".to_string());
         }
         for entry in hosts.keys() {
-            expand(entry, hosts, ec2, &mut Vec::new(), &mut out)?;
+            expand(entry, hosts, ec2, &mut Vec::new(), &mut out).await?;
         }
     } else {
-        expand(name, hosts, ec2, &mut Vec::new(), &mut out)?;
+        expand(name, hosts, ec2, &mut Vec::new(), &mut out).await?;
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|t| seen.insert(t.clone()));
     Ok(out)
 }
 
-fn expand(
+type Expansion<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Boxed: groups expand their members recursively.
+fn expand<'a>(
+    name: &'a str,
+    hosts: &'a IndexMap<String, HostSpec>,
+    ec2: &'a dyn Ec2Resolver,
+    stack: &'a mut Vec<String>,
+    out: &'a mut Vec<SshTarget>,
+) -> Expansion<'a> {
+    Box::pin(expand_entry(name, hosts, ec2, stack, out))
+}
+
+async fn expand_entry(
     name: &str,
     hosts: &IndexMap<String, HostSpec>,
     ec2: &dyn Ec2Resolver,
@@ -220,7 +242,7 @@ fn expand(
         }
         stack.push(name.to_string());
         for member in members {
-            expand(member, hosts, ec2, stack, out)?;
+            expand(member, hosts, ec2, stack, out).await?;
         }
         stack.pop();
         return Ok(());
@@ -242,6 +264,7 @@ fn expand(
     } else if let Some(ec2_spec) = &spec.ec2 {
         let addresses = ec2
             .resolve(name, ec2_spec)
+            .await
             .map_err(|e| format!("host `{name}`: {e}"))?;
         if addresses.is_empty() {
             return Err(format!(
@@ -365,18 +388,34 @@ fn parse_address(address: &str) -> Result<(Option<String>, String, Option<u16>),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::frontmatter::FrontMatter;
+
+    #[derive(serde::Deserialize)]
+    struct Inventory {
+        hosts: IndexMap<String, HostSpec>,
+    }
 
     fn hosts(yaml: &str) -> IndexMap<String, HostSpec> {
-        let fm: FrontMatter = serde_saphyr::from_str(yaml).expect("valid front matter");
-        fm.hosts
+        let inventory: Inventory = serde_saphyr::from_str(yaml).expect("valid inventory");
+        inventory.hosts
     }
 
     struct FakeEc2(Vec<String>);
     impl Ec2Resolver for FakeEc2 {
-        fn resolve(&self, _name: &str, _spec: &Ec2Spec) -> Result<Vec<String>, String> {
-            Ok(self.0.clone())
+        fn resolve<'a>(&'a self, _name: &'a str, _spec: &'a Ec2Spec) -> Ec2Future<'a> {
+            Box::pin(std::future::ready(Ok(self.0.clone())))
         }
+    }
+
+    /// The resolution, on a small runtime of its own.
+    fn resolve(
+        name: &str,
+        hosts: &IndexMap<String, HostSpec>,
+        ec2: &dyn Ec2Resolver,
+    ) -> Result<Vec<SshTarget>, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(super::resolve(name, hosts, ec2))
     }
 
     fn labels(t: &[SshTarget]) -> Vec<String> {

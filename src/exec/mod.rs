@@ -6,6 +6,8 @@ pub mod capture;
 pub mod ec2;
 pub mod http;
 pub mod inventory;
+pub mod kill;
+pub mod path;
 pub mod process;
 pub mod shell;
 pub mod ssh;

@@ -4,7 +4,8 @@
 //! the runner (which decides what to do) and not the step, and so a timeout
 //! or interrupt can stop the step together with everything it started
 //! (`sleep 600 &`): SIGTERM to the whole group, SIGKILL after a grace
-//! period, or SIGKILL at once on a second Ctrl-C.
+//! period, or SIGKILL at once on a second Ctrl-C (the escalation of
+//! [`super::kill`], shared with SSH steps).
 //!
 //! stdout and stderr are read concurrently, chunk by chunk, and handed to
 //! the caller in arrival order; nothing is accumulated here. After the child
@@ -22,6 +23,7 @@
 //! `/dev/tty` while `runbook` has a terminal: SIGTTIN/SIGTTOU) would wait
 //! forever; it is killed and reported as [`Termination::NeedsTerminal`].
 
+use super::kill::{self, Escalation, Kill};
 use super::{tree, watchdog};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -55,9 +57,6 @@ pub enum Stream {
 /// How long to wait for stdout/stderr to close once the child has exited.
 pub const PIPE_GRACE: Duration = Duration::from_millis(200);
 
-/// Default time between SIGTERM and SIGKILL.
-pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
-
 const CHUNK: usize = 64 * 1024;
 
 #[derive(Clone, Debug)]
@@ -76,7 +75,7 @@ pub struct ProcessSpec {
 }
 
 impl ProcessSpec {
-    /// `program args...` with no stdin, no timeout and the default grace.
+    /// `program args...` with no stdin, no timeout and [`kill::KILL_GRACE`].
     pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
         ProcessSpec {
             program: program.into(),
@@ -85,7 +84,7 @@ impl ProcessSpec {
             env: Vec::new(),
             stdin: None,
             timeout: None,
-            kill_grace: DEFAULT_KILL_GRACE,
+            kill_grace: kill::KILL_GRACE,
         }
     }
 }
@@ -267,8 +266,7 @@ pub async fn run(
     let mut err_buf = vec![0u8; CHUNK];
     let mut status: Option<ExitStatus> = None;
     let mut stopping = Stopping::No;
-    let mut killed = false;
-    let mut kill_at: Option<tokio::time::Instant> = None;
+    let mut escalation = Escalation::new(spec.kill_grace);
     let mut pipes_deadline: Option<tokio::time::Instant> = None;
     let timeout_at = spec.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut watching = true;
@@ -277,42 +275,29 @@ pub async fn run(
         tokio::time::interval_at(tokio::time::Instant::now() + STOP_CHECK, STOP_CHECK);
     let mut stopped_seen: Option<tree::Proc> = None;
 
-    // Applies an interrupt level; returns nothing, updates the state.
+    // Applies an interrupt level; returns nothing, updates the state. A
+    // graceful interrupt only starts a stop (a timeout already stopping the
+    // step keeps its own clock); an immediate one always kills.
     let apply = |level: Interrupt,
                  stopping: &mut Stopping,
-                 killed: &mut bool,
-                 kill_at: &mut Option<tokio::time::Instant>,
+                 escalation: &mut Escalation,
                  guard: &mut GroupGuard| {
-        match level {
-            Interrupt::None => {}
-            Interrupt::Graceful => {
-                if *stopping == Stopping::No {
-                    *stopping = Stopping::Interrupt;
-                    guard.signal(Signal::SIGTERM);
-                    *kill_at = Some(tokio::time::Instant::now() + spec.kill_grace);
-                }
-            }
-            Interrupt::Immediate => {
-                if *stopping == Stopping::No {
-                    *stopping = Stopping::Interrupt;
-                }
-                if !*killed {
-                    guard.signal(Signal::SIGKILL);
-                    *killed = true;
-                    *kill_at = None;
-                }
-            }
+        let Some(want) = kill::requested(level) else {
+            return;
+        };
+        if want == Kill::Term && *stopping != Stopping::No {
+            return;
+        }
+        if *stopping == Stopping::No {
+            *stopping = Stopping::Interrupt;
+        }
+        if escalation.raise(want) {
+            guard.signal(want.signal());
         }
     };
 
     let initial = *interrupts.borrow_and_update();
-    apply(
-        initial,
-        &mut stopping,
-        &mut killed,
-        &mut kill_at,
-        &mut guard,
-    );
+    apply(initial, &mut stopping, &mut escalation, &mut guard);
 
     loop {
         if status.is_some() && stdout.is_none() && stderr.is_none() {
@@ -339,22 +324,22 @@ pub async fn run(
                 status = Some(st);
                 guard.root_alive = false;
                 stdin = None;
-                if stopping != Stopping::No && !killed {
+                if stopping != Stopping::No && !escalation.killed() {
                     // Give the rest of the group until the kill deadline.
-                    pipes_deadline = kill_at;
+                    pipes_deadline = escalation.kill_due();
                 } else {
                     pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
                 }
             }
             _ = sleep_until(timeout_arm), if timeout_arm.is_some() => {
                 stopping = Stopping::Timeout;
-                guard.signal(Signal::SIGTERM);
-                kill_at = Some(tokio::time::Instant::now() + spec.kill_grace);
+                if escalation.raise(Kill::Term) {
+                    guard.signal(Signal::SIGTERM);
+                }
             }
-            _ = sleep_until(kill_at), if kill_at.is_some() && !killed => {
+            _ = sleep_until(escalation.kill_due()), if escalation.kill_due().is_some() => {
+                escalation.raise(Kill::Kill);
                 guard.signal(Signal::SIGKILL);
-                killed = true;
-                kill_at = None;
                 if status.is_some() {
                     pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
                 }
@@ -363,8 +348,8 @@ pub async fn run(
                 match r {
                     Ok(()) => {
                         let level = *interrupts.borrow_and_update();
-                        apply(level, &mut stopping, &mut killed, &mut kill_at, &mut guard);
-                        if killed && status.is_some() {
+                        apply(level, &mut stopping, &mut escalation, &mut guard);
+                        if escalation.killed() && status.is_some() {
                             pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
                         }
                     }
@@ -378,16 +363,15 @@ pub async fn run(
                 let now = guard.stopped();
                 if now.is_some() && now == stopped_seen {
                     stopping = Stopping::Terminal;
+                    escalation.raise(Kill::Kill);
                     guard.signal(Signal::SIGKILL);
-                    killed = true;
-                    kill_at = None;
                 }
                 stopped_seen = now;
             }
             _ = sleep_until(pipes_deadline), if status.is_some() && pipes_deadline.is_some() => {
-                if stopping != Stopping::No && !killed {
+                if stopping != Stopping::No && !escalation.killed() {
+                    escalation.raise(Kill::Kill);
                     guard.signal(Signal::SIGKILL);
-                    killed = true;
                     pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
                 } else {
                     leaked = true;
@@ -425,7 +409,7 @@ pub async fn run(
         // Finished normally: leave background processes that closed their
         // pipes (or leaked) alone, as a shell would.
         guard.disarm();
-    } else if !killed {
+    } else if !escalation.killed() {
         // Stopped by us and the group is gone or going: make sure.
         guard.signal(Signal::SIGKILL);
         guard.disarm();

@@ -39,6 +39,7 @@
 //! such a state from another shell.
 
 use super::process::ProcessSpec;
+use crate::text::is_identifier;
 use serde::{Deserialize, Serialize};
 use state::{parse_state, statements};
 use std::collections::HashSet;
@@ -581,33 +582,12 @@ fn inherited_names() -> Vec<String> {
 /// change during a run); `program` itself when it names a path or is not
 /// found (spawning it then fails the way it always did).
 fn find_in_path(program: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
     if program.contains('/') {
         return program.to_string();
     }
-    let Some(path) = std::env::var_os("PATH") else {
-        return program.to_string();
-    };
-    for dir in std::env::split_paths(&path) {
-        // A relative entry depends on the directory: leave it to the system.
-        if !dir.is_absolute() {
-            break;
-        }
-        let candidate = dir.join(program);
-        if std::fs::metadata(&candidate)
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            && let Some(found) = candidate.to_str()
-        {
-            return found.to_string();
-        }
-    }
-    program.to_string()
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    super::path::find_on_path(program)
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| program.to_string())
 }
 
 /// Single-quotes `s` for any POSIX shell (`'` is written as `'\''`). The

@@ -7,19 +7,23 @@
 //! machine carries the exported environment and the working directory from
 //! one step to the next, and a timeout or an interrupt kills the remote
 //! process group over the same connection, so nothing keeps running on the
-//! machine after the step is over.
+//! machine after the step is over: SIGTERM, then SIGKILL after the grace
+//! period, the escalation of [`super::kill`] that local steps follow too.
 
+use super::kill::{self, Escalation, Kill};
 use super::shell::quote;
 use crate::exec::inventory::SshTarget;
-use crate::exec::process::{Interrupt, Interrupts, ProcessOutcome, Stream, Termination};
+use crate::exec::process::{Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
 use openssh::{Session, Stdio};
+use remote::{EndMarker, Pipe, RemoteStep};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+mod remote;
 
 /// How long a master connection with no step running stays open.
 const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::MIN.saturating_add(299);
@@ -47,7 +51,7 @@ impl Default for SshOptions {
         SshOptions {
             config_file: None,
             known_hosts_file: None,
-            kill_grace: Duration::from_secs(5),
+            kill_grace: kill::KILL_GRACE,
             leak_grace: Duration::from_millis(500),
         }
     }
@@ -233,9 +237,9 @@ impl SshPool {
         tokio::pin!(wait);
         let mut status: Option<Result<std::process::ExitStatus, openssh::Error>> = None;
         let mut watching_interrupts = true;
-        let mut killing: Option<(Termination, Kill)> = None;
-        let mut escalate_at: Option<tokio::time::Instant> = None;
-        let mut give_up_at: Option<tokio::time::Instant> = None;
+        // Why the step is being stopped (the first reason sticks), and how far.
+        let mut stop_reason: Option<Termination> = None;
+        let mut escalation = Escalation::new(self.options.kill_grace);
         let mut resignal_at: Option<tokio::time::Instant> = None;
         let mut leak_at: Option<tokio::time::Instant> = None;
         let mut leaked = false;
@@ -245,7 +249,7 @@ impl SshPool {
             if out.done && err.done && status.is_some() {
                 break;
             }
-            if marker.rc.is_some() && leak_at.is_none() && killing.is_none() {
+            if marker.rc.is_some() && leak_at.is_none() && stop_reason.is_none() {
                 leak_at = Some(tokio::time::Instant::now() + self.options.leak_grace);
             }
             let mut request: Option<(Termination, Kill)> = None;
@@ -275,7 +279,7 @@ impl SshPool {
                     status = Some(s);
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or(far)),
-                    if deadline.is_some() && killing.is_none() && marker.rc.is_none() => {
+                    if deadline.is_some() && stop_reason.is_none() && marker.rc.is_none() => {
                     request = Some((Termination::TimedOut, Kill::Term));
                 }
                 changed = interrupts.changed(), if watching_interrupts && marker.rc.is_none() => {
@@ -283,29 +287,28 @@ impl SshPool {
                         Err(_) => watching_interrupts = false,
                         Ok(()) => match interrupted(&interrupts) {
                             Some(Kill::Kill) => request = Some((Termination::Interrupted, Kill::Kill)),
-                            Some(Kill::Term) if killing.is_none() => {
+                            Some(Kill::Term) if stop_reason.is_none() => {
                                 request = Some((Termination::Interrupted, Kill::Term));
                             }
                             _ => {}
                         },
                     }
                 }
-                _ = tokio::time::sleep_until(escalate_at.unwrap_or(far)), if escalate_at.is_some() => {
-                    escalate_at = None;
-                    if let Some((why, _)) = killing {
+                _ = tokio::time::sleep_until(escalation.kill_due().unwrap_or(far)), if escalation.kill_due().is_some() => {
+                    if let Some(why) = stop_reason {
                         request = Some((why, Kill::Kill));
                     }
                 }
                 _ = tokio::time::sleep_until(resignal_at.unwrap_or(far)), if resignal_at.is_some() => {
                     resignal_at = None;
-                    request = killing;
+                    request = stop_reason.zip(escalation.sent());
                 }
-                _ = tokio::time::sleep_until(give_up_at.unwrap_or(far)), if give_up_at.is_some() => {
+                _ = tokio::time::sleep_until(escalation.give_up_at().unwrap_or(far)), if escalation.give_up_at().is_some() => {
                     // The remote side did not close even after SIGKILL:
                     // stop waiting; dropping the child ends the local client.
                     break;
                 }
-                _ = tokio::time::sleep_until(leak_at.unwrap_or(far)), if leak_at.is_some() && killing.is_none() => {
+                _ = tokio::time::sleep_until(leak_at.unwrap_or(far)), if leak_at.is_some() && stop_reason.is_none() => {
                     leaked = true;
                     break;
                 }
@@ -313,27 +316,22 @@ impl SshPool {
             if let Some((why, kill)) = request {
                 // The first reason sticks: a timeout that is then
                 // interrupted is still a timeout.
-                let why = killing.map(|(first, _)| first).unwrap_or(why);
+                let why = stop_reason.unwrap_or(why);
                 let delivered = marker.rc.is_some() || step.signal(&conn.session, kill).await;
                 let now = tokio::time::Instant::now();
                 // Right at the start the step may not have recorded its
                 // process group yet: try again shortly.
                 resignal_at =
                     (!delivered && status.is_none()).then(|| now + Duration::from_millis(100));
-                match (kill, killing.map(|(_, k)| k)) {
-                    (Kill::Term, None) => escalate_at = Some(now + self.options.kill_grace),
-                    (Kill::Kill, None | Some(Kill::Term)) => {
-                        escalate_at = None;
-                        give_up_at = Some(now + self.options.kill_grace);
-                    }
-                    (Kill::Term, Some(_)) | (Kill::Kill, Some(Kill::Kill)) => {}
-                }
-                killing = Some((why, kill));
+                // A step up starts the next grace period: SIGKILL after
+                // SIGTERM, giving up after SIGKILL.
+                escalation.raise(kill);
+                stop_reason = Some(why);
             }
         }
 
-        let termination = match (killing, marker.rc, status) {
-            (Some((why, _)), _, _) => why,
+        let termination = match (stop_reason, marker.rc, status) {
+            (Some(why), _, _) => why,
             (None, Some(rc), _) => Termination::Exited(rc),
             (None, None, Some(Ok(status))) => exit_termination(status),
             (None, None, Some(Err(openssh::Error::Remote(e))))
@@ -522,12 +520,6 @@ impl SshPool {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Kill {
-    Term,
-    Kill,
-}
-
 /// Resolves when an interrupt arrives; never when the sender is gone.
 async fn until_interrupted(mut interrupts: Interrupts) {
     loop {
@@ -541,11 +533,7 @@ async fn until_interrupted(mut interrupts: Interrupts) {
 }
 
 fn interrupted(interrupts: &Interrupts) -> Option<Kill> {
-    match &*interrupts.borrow() {
-        Interrupt::None => None,
-        Interrupt::Graceful => Some(Kill::Term),
-        Interrupt::Immediate => Some(Kill::Kill),
-    }
+    kill::requested(*interrupts.borrow())
 }
 
 fn exit_termination(status: std::process::ExitStatus) -> Termination {
@@ -637,271 +625,10 @@ fn short_tmp() -> PathBuf {
     }
 }
 
-/// A random-enough token per step: it names the step's files in the state
-/// directory and makes the end marker unguessable for the step's output.
-fn token() -> String {
-    use sha2::{Digest, Sha256};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let seed = format!(
-        "{}:{}:{}:{:p}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        &COUNTER
-    );
-    Sha256::digest(seed.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The remote side of one step. The step's shell is the process-group
-/// leader (sshd starts every session with setsid, and the login shell
-/// `exec`s bash), so `$$` is the group to signal.
-///
-/// The script arrives on stdin and is stored in the state directory, then
-/// stdin becomes /dev/null. The EXIT trap saves `export -p` and `pwd`, then
-/// writes an end marker with the exit status to stderr; the marker is
-/// stripped from the output and gives the exact status even when a
-/// background process keeps the channel open.
-const WRAPPER: &str = r#"__runbook_state=$1 __runbook_token=$2
-set --
-printf '%s\n' "$$" > "$__runbook_state/pgid.$__runbook_token" || exit 1
-cat > "$__runbook_state/step.$__runbook_token" || exit 1
-exec </dev/null
-__runbook_exit() {
-  __runbook_rc=$?
-  set +e
-  trap - EXIT
-  export -p > "$__runbook_state/env.new" && mv -f "$__runbook_state/env.new" "$__runbook_state/env"
-  pwd > "$__runbook_state/cwd.new" && mv -f "$__runbook_state/cwd.new" "$__runbook_state/cwd"
-  rm -f "$__runbook_state/step.$__runbook_token"
-  printf '\036RUNBOOK-END-%s:%d\036' "$__runbook_token" "$__runbook_rc" >&2
-  exit "$__runbook_rc"
-}
-trap __runbook_exit EXIT
-if [ -f "$__runbook_state/env" ]; then . "$__runbook_state/env" 2>/dev/null; fi
-if [ -f "$__runbook_state/cwd" ]; then cd -- "$(cat "$__runbook_state/cwd")" || true; fi
-set -eo pipefail
-. "$__runbook_state/step.$__runbook_token"
-"#;
-
-struct RemoteStep {
-    state_dir: String,
-    token: String,
-}
-
-impl RemoteStep {
-    fn new(state_dir: &str) -> Self {
-        RemoteStep {
-            state_dir: state_dir.to_string(),
-            token: token(),
-        }
-    }
-
-    /// The command line for the remote login shell.
-    fn command(&self) -> String {
-        format!(
-            "exec bash --noprofile --norc -c {} runbook {} {}",
-            quote(WRAPPER),
-            quote(&self.state_dir),
-            quote(&self.token)
-        )
-    }
-
-    /// Signals the step's process group over the master connection.
-    /// Returns false only when the step has not recorded its process group
-    /// yet. Other failures count as delivered: the group may be gone
-    /// already, and the caller's escalation and give-up timers cover a lost
-    /// connection.
-    async fn signal(&self, session: &Session, kill: Kill) -> bool {
-        let sig = match kill {
-            Kill::Term => "TERM",
-            Kill::Kill => "KILL",
-        };
-        let pgid_file = quote(&format!("{}/pgid.{}", self.state_dir, self.token));
-        let cmd = format!(
-            "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
-        );
-        let status = tokio::time::timeout(
-            Duration::from_secs(10),
-            session
-                .raw_command(cmd)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status(),
-        )
-        .await;
-        !matches!(status, Ok(Ok(s)) if s.code() == Some(3))
-    }
-}
-
-/// One output pipe of the remote step.
-struct Pipe<R> {
-    reader: R,
-    buf: Vec<u8>,
-    done: bool,
-}
-
-impl<R: AsyncRead + Unpin> Pipe<R> {
-    fn new(reader: R) -> Self {
-        Pipe {
-            reader,
-            buf: vec![0; 32 * 1024],
-            done: false,
-        }
-    }
-
-    /// The next chunk, or `None` at the end (a read error ends it too: the
-    /// exit status says what happened).
-    async fn read(&mut self) -> Option<&[u8]> {
-        match self.reader.read(&mut self.buf).await {
-            Ok(0) | Err(_) => {
-                self.done = true;
-                None
-            }
-            Ok(n) => Some(&self.buf[..n]),
-        }
-    }
-}
-
-/// Finds and removes the end marker `\x1eRUNBOOK-END-<token>:<rc>\x1e` in
-/// the stderr stream, holding back bytes that might be its beginning.
-struct EndMarker {
-    prefix: Vec<u8>,
-    pending: Vec<u8>,
-    rc: Option<i32>,
-}
-
-impl EndMarker {
-    fn new(token: &str) -> Self {
-        EndMarker {
-            prefix: format!("\x1eRUNBOOK-END-{token}:").into_bytes(),
-            pending: Vec::new(),
-            rc: None,
-        }
-    }
-
-    /// Feeds a chunk; returns the bytes that are certainly output.
-    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        self.pending.extend_from_slice(chunk);
-        let mut out = Vec::new();
-        loop {
-            if self.rc.is_some() {
-                out.append(&mut self.pending);
-                return out;
-            }
-            match find(&self.pending, &self.prefix) {
-                Some(i) => {
-                    let after = i + self.prefix.len();
-                    let tail = &self.pending[after..];
-                    match tail.iter().position(|&b| b == 0x1e) {
-                        Some(j) => {
-                            let rc = std::str::from_utf8(&tail[..j])
-                                .ok()
-                                .and_then(|s| s.parse::<i32>().ok());
-                            match rc {
-                                Some(rc) => {
-                                    self.rc = Some(rc);
-                                    out.extend_from_slice(&self.pending[..i]);
-                                    self.pending.drain(..after + j + 1);
-                                }
-                                None => {
-                                    out.extend_from_slice(&self.pending[..after]);
-                                    self.pending.drain(..after);
-                                }
-                            }
-                        }
-                        None if tail.len() > 12 => {
-                            out.extend_from_slice(&self.pending[..after]);
-                            self.pending.drain(..after);
-                        }
-                        None => {
-                            out.extend_from_slice(&self.pending[..i]);
-                            self.pending.drain(..i);
-                            return out;
-                        }
-                    }
-                }
-                None => {
-                    let keep = (1..self.prefix.len())
-                        .rev()
-                        .find(|&k| {
-                            k <= self.pending.len()
-                                && self.pending[self.pending.len() - k..] == self.prefix[..k]
-                        })
-                        .unwrap_or(0);
-                    let emit = self.pending.len() - keep;
-                    out.extend_from_slice(&self.pending[..emit]);
-                    self.pending.drain(..emit);
-                    return out;
-                }
-            }
-        }
-    }
-
-    /// The end of the stream: whatever was held back is output after all.
-    fn finish(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.pending)
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn feed(m: &mut EndMarker, chunks: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for c in chunks {
-            out.extend(m.push(c));
-        }
-        out.extend(m.finish());
-        out
-    }
-
-    #[test]
-    fn marker_is_stripped_and_gives_the_status() {
-        let mut m = EndMarker::new("abc");
-        let out = feed(&mut m, &[b"err line\n\x1eRUNBOOK-END-abc:3\x1e"]);
-        assert_eq!(out, b"err line\n");
-        assert_eq!(m.rc, Some(3));
-    }
-
-    #[test]
-    fn marker_split_across_chunks_byte_by_byte() {
-        let text = b"x\x1eRUNBOOK-END-abc:42\x1elate";
-        let mut m = EndMarker::new("abc");
-        let chunks: Vec<&[u8]> = text.chunks(1).collect();
-        let out = feed(&mut m, &chunks);
-        assert_eq!(out, b"xlate");
-        assert_eq!(m.rc, Some(42));
-    }
-
-    #[test]
-    fn other_tokens_and_partial_markers_are_output() {
-        let mut m = EndMarker::new("abc");
-        let text: &[u8] = b"\x1eRUNBOOK-END-zzz:1\x1e and \x1eRUNBOOK-EN";
-        let out = feed(&mut m, &[text]);
-        assert_eq!(out, text);
-        assert_eq!(m.rc, None);
-        let mut m = EndMarker::new("abc");
-        let text: &[u8] = b"\x1eRUNBOOK-END-abc:notanumber\x1e";
-        assert_eq!(feed(&mut m, &[text]), text);
-        assert_eq!(m.rc, None);
-    }
+    use crate::exec::process::Interrupt;
 
     #[test]
     fn pool_and_run_future_can_move_between_threads() {

@@ -8,8 +8,9 @@
 //! of the step that starts on that line. Raw HTML in the runbook is not
 //! passed through, and remote images become plain links.
 
-use super::{cut_marker, fmt_duration, status_symbol};
+use super::{cut_marker, escape_markup, status_symbol};
 use crate::document::Document;
+use crate::duration::format_duration_ms;
 use crate::record::{HostResult, OutputRecord, RunRecord, StepRecord, StepStatus};
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, format_html, parse_document};
@@ -150,6 +151,16 @@ fn status_class(s: StepStatus) -> &'static str {
     }
 }
 
+/// The head line of a step's or a host's card: badge, name, facts.
+fn card_head(status: StepStatus, name: &str, meta: &[String]) -> String {
+    format!(
+        "<div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",
+        badge(status),
+        esc(name),
+        meta.join(" · ")
+    )
+}
+
 fn badge(s: StepStatus) -> String {
     format!(
         "<span class=\"badge {}\">{} {}</span>",
@@ -202,7 +213,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
         fact("Finished", esc(end));
     }
     if let Some(ms) = rec.duration_ms {
-        fact("Duration", fmt_duration(ms));
+        fact("Duration", format_duration_ms(ms));
     }
     fact("Tool", format!("runbook {}", esc(&rec.tool_version)));
     fact(
@@ -279,7 +290,7 @@ fn card(step: &StepRecord) -> String {
         meta.push(format!("exit {code}"));
     }
     if let Some(ms) = step.duration_ms {
-        meta.push(fmt_duration(ms));
+        meta.push(format_duration_ms(ms));
     }
     if let Some(at) = &step.started_at {
         meta.push(format!("started {}", esc(at)));
@@ -288,13 +299,7 @@ fn card(step: &StepRecord) -> String {
     if step.attempts.len() > 1 {
         meta.push(format!("{} attempts", step.attempts.len()));
     }
-    let _ = writeln!(
-        c,
-        "<div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",
-        badge(step.status),
-        esc(&step.name),
-        meta.join(" · ")
-    );
+    let _ = writeln!(c, "{}", card_head(step.status, &step.name, &meta));
     if let Some(g) = &step.gate {
         let _ = writeln!(
             c,
@@ -360,13 +365,11 @@ fn host_html(c: &mut String, host: &HostResult) {
     if let Some(code) = host.exit_code {
         meta.push(format!("exit {code}"));
     }
-    meta.push(fmt_duration(host.duration_ms));
+    meta.push(format_duration_ms(host.duration_ms));
     let _ = writeln!(
         c,
-        "<div class=\"host\"><div class=\"card-head\">{} <strong>{}</strong> <span class=\"meta\">{}</span></div>",
-        badge(host.status),
-        esc(&host.host),
-        meta.join(" · ")
+        "<div class=\"host\">{}",
+        card_head(host.status, &host.host, &meta)
     );
     if let Some(e) = &host.error {
         let _ = writeln!(c, "<p class=\"reason\">{}</p>", esc(e));
@@ -415,25 +418,18 @@ fn output_html(out: &OutputRecord) -> String {
 /// are shown in caret notation (`^[` for ESC, as `cat -v` does): every font
 /// has those glyphs, unlike the Unicode control pictures.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
-            '\u{0}'..='\u{1f}' => {
-                out.push('^');
-                out.push(char::from(c as u8 + 0x40));
-            }
-            '\u{7f}' => out.push_str("^?"),
-            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
-            c => out.push(c),
+    escape_markup(s, |c, out| match c {
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        '\n' | '\t' => out.push(c),
+        '\u{0}'..='\u{1f}' => {
+            out.push('^');
+            out.push(char::from(c as u8 + 0x40));
         }
-    }
-    out
+        '\u{7f}' => out.push_str("^?"),
+        '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+        c => out.push(c),
+    })
 }
 
 const CSS: &str = r#"

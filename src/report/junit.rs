@@ -6,7 +6,8 @@
 //! All text is escaped (never CDATA, so no `]]>` can end anything early) and
 //! characters that XML 1.0 forbids are replaced by visible stand-ins.
 
-use super::{fmt_duration, output_lines};
+use super::output_lines;
+use crate::duration::format_duration_ms;
 use crate::record::{RunRecord, StepRecord, StepStatus};
 use std::fmt::Write as _;
 
@@ -171,7 +172,7 @@ fn system_out(step: &StepRecord) -> String {
     }
     let mut status = format!("{} on {}", step.status.as_str(), step.target);
     if let Some(ms) = step.duration_ms {
-        let _ = write!(status, " in {}", fmt_duration(ms));
+        let _ = write!(status, " in {}", format_duration_ms(ms));
     }
     if let Some(g) = &step.gate {
         let _ = write!(
@@ -238,24 +239,17 @@ pub fn attr(s: &str) -> String {
 }
 
 fn escape(s: &str, in_attr: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if in_attr => out.push_str("&quot;"),
-            '\n' if in_attr => out.push_str("&#10;"),
-            '\t' if in_attr => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            '\n' | '\t' => out.push(c),
-            // Not allowed anywhere in XML 1.0, not even as references.
-            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
-            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape_markup(s, |c, out| match c {
+        '"' if in_attr => out.push_str("&quot;"),
+        '\n' if in_attr => out.push_str("&#10;"),
+        '\t' if in_attr => out.push_str("&#9;"),
+        '\r' => out.push_str("&#13;"),
+        '\n' | '\t' => out.push(c),
+        // Not allowed anywhere in XML 1.0, not even as references.
+        '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
+        '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+        c => out.push(c),
+    })
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@
 //! longer than any backtick run inside it. Values from the record are
 //! flattened to one line and escaped, so output can never forge structure.
 
-use super::{fmt_duration, one_line, output_lines, status_symbol, visible_controls};
+use super::{one_line, output_lines, status_symbol, visible_controls};
 use crate::document::Document;
 use crate::document::splice::Insert;
+use crate::duration::format_duration_ms;
 use crate::record::{HostResult, HttpRecord, OutputRecord, RunRecord, StepRecord, StepStatus};
 
 /// What goes into the step bodies besides status and output.
@@ -61,7 +62,7 @@ pub fn header_body(rec: &RunRecord) -> String {
         rows.push(("Finished", inline(end)));
     }
     if let Some(ms) = rec.duration_ms {
-        rows.push(("Duration", fmt_duration(ms)));
+        rows.push(("Duration", format_duration_ms(ms)));
     }
     for p in &rec.preconditions {
         let mut cell = format!(
@@ -175,7 +176,7 @@ fn summary_line(step: &StepRecord) -> String {
         parts.push(format!("started {}", inline(at)));
     }
     if let Some(ms) = step.duration_ms {
-        parts.push(fmt_duration(ms));
+        parts.push(format_duration_ms(ms));
     }
     if step.status != StepStatus::NotRun || step.target != "local" {
         parts.push(format!("on {}", inline(&step.target)));
@@ -218,7 +219,7 @@ fn host_line(host: &HostResult) -> String {
     if let Some(code) = host.exit_code {
         parts.push(format!("exit {code}"));
     }
-    parts.push(fmt_duration(host.duration_ms));
+    parts.push(format_duration_ms(host.duration_ms));
     if let Some(e) = &host.error {
         parts.push(format!("error: {}", inline(e)));
     }

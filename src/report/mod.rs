@@ -17,20 +17,20 @@ pub use registry::{Report, ReportOptions};
 
 use crate::record::{OutputRecord, RunRecord, StepStatus};
 
-/// A duration in milliseconds, for people: `850 ms`, `1.2 s`, `2m 05s`,
-/// `1h 02m 03s`.
-pub fn fmt_duration(ms: u64) -> String {
-    if ms < 1_000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{}.{} s", ms / 1_000, (ms % 1_000) / 100)
-    } else if ms < 3_600_000 {
-        let s = ms / 1_000;
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else {
-        let s = ms / 1_000;
-        format!("{}h {:02}m {:02}s", s / 3_600, (s % 3_600) / 60, s % 60)
+/// Escapes `&`, `<` and `>`, which HTML and XML escape alike, and hands
+/// every other character to `other`, which writes it as its format wants
+/// (quotes, line breaks and control characters differ).
+pub fn escape_markup(s: &str, other: impl Fn(char, &mut String)) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => other(c, &mut out),
+        }
     }
+    out
 }
 
 /// A count with thin groups of three digits: `123 456`.
@@ -235,16 +235,6 @@ mod tests {
             visible_line("db-1\r\x1b[2Kstaging\nfake\u{202e}x\ty"),
             "db-1␍␛[2Kstaging␊fake<U+202E>x\ty"
         );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(fmt_duration(0), "0 ms");
-        assert_eq!(fmt_duration(999), "999 ms");
-        assert_eq!(fmt_duration(1_250), "1.2 s");
-        assert_eq!(fmt_duration(59_999), "59.9 s");
-        assert_eq!(fmt_duration(125_000), "2m 05s");
-        assert_eq!(fmt_duration(3_723_000), "1h 02m 03s");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! Step output is shown with its control characters made visible, so a
 //! command can neither move the cursor nor forge a GitLab section marker.
 
-use super::{fmt_duration, one_line, status_symbol, visible_controls};
+use super::{one_line, status_symbol, visible_controls};
+use crate::duration::format_duration_ms;
 use crate::record::{RunRecord, StepRecord, StepStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use std::collections::HashMap;
@@ -150,7 +151,7 @@ fn result_line(step: &StepRecord, color: bool) -> String {
     );
     if let Some(ms) = step.duration_ms {
         line.push(' ');
-        line.push_str(&paint(color, "2", &fmt_duration(ms)));
+        line.push_str(&paint(color, "2", &format_duration_ms(ms)));
     }
     if let Some(code) = step.exit_code.filter(|c| *c != 0) {
         line.push_str(&format!(" (exit {code})"));
@@ -176,7 +177,7 @@ fn summary_line(rec: &RunRecord, color: bool) -> String {
         super::Counts::of(rec).summary()
     );
     if let Some(ms) = rec.duration_ms {
-        line.push_str(&format!(" in {}", fmt_duration(ms)));
+        line.push_str(&format!(" in {}", format_duration_ms(ms)));
     }
     line
 }
@@ -308,8 +309,7 @@ fn unix_now() -> u64 {
 
 impl Progress for LineProgress {
     fn run_started(&mut self, rec: &RunRecord) {
-        let _ = writeln!(self.out, "{}", start_line(rec, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &start_line(rec, self.color));
     }
 
     fn step_started(&mut self, step: &StepRecord) {
@@ -352,13 +352,11 @@ impl Progress for LineProgress {
                 unix_now()
             );
         }
-        let _ = writeln!(self.out, "{}", result_line(step, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &result_line(step, self.color));
     }
 
     fn message(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", visible_controls(text));
-        let _ = self.out.flush();
+        say(&mut self.out, &visible_controls(text));
     }
 
     fn suspend(&mut self, f: &mut dyn FnMut()) {
@@ -367,9 +365,14 @@ impl Progress for LineProgress {
     }
 
     fn run_finished(&mut self, rec: &RunRecord) {
-        let _ = writeln!(self.out, "{}", summary_line(rec, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &summary_line(rec, self.color));
     }
+}
+
+/// One line to the progress output, flushed at once (it may be a pipe).
+fn say(out: &mut Box<dyn Write + Send>, line: &str) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 // ---------------------------------------------------------------- quiet
@@ -385,20 +388,17 @@ impl Progress for QuietProgress {
     fn step_output(&mut self, _step: &StepRecord, _stream_is_err: bool, _text: &str) {}
     fn step_finished(&mut self, step: &StepRecord) {
         if step.status.is_failure() {
-            let _ = writeln!(self.out, "{}", result_line(step, self.color));
-            let _ = self.out.flush();
+            say(&mut self.out, &result_line(step, self.color));
         }
     }
     fn message(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", visible_controls(text));
-        let _ = self.out.flush();
+        say(&mut self.out, &visible_controls(text));
     }
     fn suspend(&mut self, f: &mut dyn FnMut()) {
         f();
     }
     fn run_finished(&mut self, rec: &RunRecord) {
-        let _ = writeln!(self.out, "{}", summary_line(rec, self.color));
-        let _ = self.out.flush();
+        say(&mut self.out, &summary_line(rec, self.color));
     }
 }
 

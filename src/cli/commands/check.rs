@@ -65,10 +65,12 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                     .render(s, Escape::None, &value)
                     .map_err(|e| e.message)
             };
+            let ec2 = crate::engine::probe::ec2_resolver();
             let results = rt.block_on(crate::engine::probe::evaluate(
                 &doc.front.requires,
                 &doc.front.hosts,
                 &render,
+                ec2.as_ref(),
             ));
             let (line, col, width) = front_key_line_col(&doc, &["requires"]);
             for r in results.iter().filter(|r| !r.ok) {

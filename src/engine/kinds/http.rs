@@ -6,7 +6,7 @@ use super::{Attempt, AttemptCx, Attempting, StepExecutor};
 use crate::document::{Step, StepKind};
 use crate::exec::http::{self, HttpError};
 use crate::exec::process::Stream;
-use crate::record::StepStatus;
+use crate::record::{HttpRecord, StepStatus};
 
 pub struct Http;
 
@@ -40,7 +40,7 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
         Err(e) => return Attempt::error(format!("cannot write the step log: {e}")),
     };
     let redact = |s: &str| cx.redactor.redact(s);
-    let mut record = http::to_record(&request, &response);
+    let mut record = HttpRecord::from_exchange(&request, &response);
     record.url = redact(&record.url);
     for (_, v) in record.headers.iter_mut() {
         *v = redact(v);
@@ -54,7 +54,7 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
     Attempt {
         status,
         exit_code: response.status.map(i32::from),
-        output: Some(captured.output),
+        output: Some(captured.output.into()),
         stdout: redact(&response.body_text()),
         http: Some(record),
         error: error.map(|e| redact(&e)),

@@ -35,7 +35,7 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
     let spec = std::fs::create_dir_all(&dir).and_then(|_| {
         let mut spec = crate::exec::shell::interpreter_spec(command, cx.rendered, &dir)?;
         spec.timeout = cx.timeout;
-        spec.kill_grace = super::KILL_GRACE;
+        spec.kill_grace = crate::exec::kill::KILL_GRACE;
         spec.cwd = match (&cwd, local) {
             (Some(cwd), _) => Some(PathBuf::from(cwd)),
             (None, Some(k)) => k.cwd().map(PathBuf::from),

@@ -24,9 +24,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
-/// Between SIGTERM and SIGKILL when a step is stopped.
-const KILL_GRACE: Duration = Duration::from_secs(3);
-
 /// Bytes of a step's stdout kept for `steps.X.stdout` and `capture=json`.
 const KEEP_STDOUT: usize = 4 << 20;
 
@@ -153,6 +150,8 @@ pub struct Resources {
     state_dir: tempfile::TempDir,
     ssh: Option<crate::exec::ssh::SshPool>,
     restored_shell: Option<ShellState>,
+    /// EC2 lookups, built once per run.
+    pub ec2: Box<dyn crate::exec::inventory::Ec2Resolver>,
 }
 
 impl Resources {
@@ -166,6 +165,7 @@ impl Resources {
             state_dir,
             ssh: None,
             restored_shell,
+            ec2: super::probe::ec2_resolver(),
         })
     }
 

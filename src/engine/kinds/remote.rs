@@ -11,6 +11,7 @@ use crate::exec::process::Stream;
 use crate::exec::ssh::{OutputSink, SshOptions, SshPool};
 use crate::record::{HostResult, StepStatus};
 use crate::template::Escape;
+use crate::text::is_identifier;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ impl StepExecutor for Remote {
 }
 
 async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
-    let (name, targets) = match resolve(&cx) {
+    let (name, targets) = match resolve(&cx).await {
         Ok(t) => t,
         Err(e) => return Attempt::error(e),
     };
@@ -81,7 +82,7 @@ async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
 }
 
 /// The rendered `host=`/`hosts=` and the targets it resolves to.
-fn resolve(cx: &AttemptCx<'_>) -> Result<(String, Vec<SshTarget>), String> {
+async fn resolve(cx: &AttemptCx<'_>) -> Result<(String, Vec<SshTarget>), String> {
     let attrs = &cx.step.attrs;
     let written = attrs.hosts.clone().or_else(|| attrs.host.clone());
     // `host="{{ params.target }}"`: the attribute is a template too.
@@ -95,22 +96,15 @@ fn resolve(cx: &AttemptCx<'_>) -> Result<(String, Vec<SshTarget>), String> {
         .map_err(|e| format!("in `host`: {e}"))?
         .trim()
         .to_string();
-    let resolver = crate::engine::probe::ec2_resolver();
     let hosts = crate::engine::probe::rendered_hosts(cx.doc, cx.ctx, cx.templates);
-    let targets = inventory::resolve(&name, &hosts, resolver.as_ref())?;
+    let targets = inventory::resolve(&name, &hosts, cx.res.ec2.as_ref()).await?;
     Ok((name, targets))
 }
 
 /// Secrets as exported variables, then the step's code.
 fn script(cx: &AttemptCx<'_>) -> String {
     let mut script = String::new();
-    let identifier = |k: &str| {
-        k.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    for (k, v) in cx.ctx.secrets.iter().filter(|(k, _)| identifier(k)) {
+    for (k, v) in cx.ctx.secrets.iter().filter(|(k, _)| is_identifier(k)) {
         script.push_str(&format!("export {k}={}\n", crate::exec::shell::quote(v)));
     }
     script.push_str(cx.rendered);
@@ -169,7 +163,7 @@ fn host_result(
             status,
             exit_code,
             duration_ms: duration.as_millis().min(u64::MAX as u128) as u64,
-            output: captured.output,
+            output: captured.output.into(),
             error,
         },
         stdout: captured.stdout,

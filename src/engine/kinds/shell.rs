@@ -6,6 +6,7 @@ use super::{Attempt, AttemptCx, Attempting, Resources, StepExecutor, state_path,
 use crate::document::{Document, Step, StepKind};
 use crate::exec::process::{self, Stream, Termination};
 use crate::exec::shell::ShellKernel;
+use crate::record::OutputRecord;
 use crate::secrets::Redactor;
 use crate::template::Escape;
 
@@ -41,7 +42,7 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
     let spec = match kernel(cx.res, cx.doc, cx.redactor, program, &mut notes).and_then(|k| {
         let mut spec = k.prepare(cx.rendered, cwd.as_deref(), &env)?;
         spec.timeout = cx.timeout;
-        spec.kill_grace = super::KILL_GRACE;
+        spec.kill_grace = crate::exec::kill::KILL_GRACE;
         Ok(spec)
     }) {
         Ok(spec) => spec,
@@ -116,7 +117,7 @@ pub(super) async fn run_local(cx: AttemptCx<'_>, spec: &process::ProcessSpec) ->
     match outcome {
         Ok(o) => {
             let (status, exit_code) = status_of(&o.termination);
-            let mut output = captured.output;
+            let mut output: OutputRecord = captured.output.into();
             output.leaked = output.leaked || o.leaked;
             Attempt {
                 status,

@@ -57,11 +57,7 @@ pub(super) fn classify(cmd: &mut Cmd, word: &str) {
 /// `NAME[` in an assignment word: the subscript of an indexed array is
 /// arithmetic (`a[x[$(cmd)]]=1` runs `cmd`).
 pub(super) fn array_assignment(cmd: &Cmd) -> bool {
-    let mut name = cmd.word.chars();
-    let ident = name
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let ident = crate::text::is_identifier(&cmd.word);
     let prefix_ok = cmd.words.iter().all(|w| w.contains('='))
         || matches!(
             cmd.words.first().map(String::as_str),

@@ -1,0 +1,270 @@
+//! The remote half of an SSH step: the wrapper script that runs it in the
+//! target's state directory, the per-step token, the end marker that
+//! carries the exit status on stderr, and the output pipes. Split from
+//! `ssh`, which owns the connections and the step's life cycle.
+
+use crate::exec::kill::Kill;
+use crate::exec::shell::quote;
+use openssh::{Session, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// A random-enough token per step: it names the step's files in the state
+/// directory and makes the end marker unguessable for the step's output.
+pub(super) fn token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = format!(
+        "{}:{}:{}:{:p}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &COUNTER
+    );
+    crate::text::sha256_hex(seed.as_bytes(), 8)
+}
+
+/// The remote side of one step. The step's shell is the process-group
+/// leader (sshd starts every session with setsid, and the login shell
+/// `exec`s bash), so `$$` is the group to signal.
+///
+/// The script arrives on stdin and is stored in the state directory, then
+/// stdin becomes /dev/null. The EXIT trap saves `export -p` and `pwd`, then
+/// writes an end marker with the exit status to stderr; the marker is
+/// stripped from the output and gives the exact status even when a
+/// background process keeps the channel open.
+const WRAPPER: &str = r#"__runbook_state=$1 __runbook_token=$2
+set --
+printf '%s\n' "$$" > "$__runbook_state/pgid.$__runbook_token" || exit 1
+cat > "$__runbook_state/step.$__runbook_token" || exit 1
+exec </dev/null
+__runbook_exit() {
+  __runbook_rc=$?
+  set +e
+  trap - EXIT
+  export -p > "$__runbook_state/env.new" && mv -f "$__runbook_state/env.new" "$__runbook_state/env"
+  pwd > "$__runbook_state/cwd.new" && mv -f "$__runbook_state/cwd.new" "$__runbook_state/cwd"
+  rm -f "$__runbook_state/step.$__runbook_token"
+  printf '\036RUNBOOK-END-%s:%d\036' "$__runbook_token" "$__runbook_rc" >&2
+  exit "$__runbook_rc"
+}
+trap __runbook_exit EXIT
+if [ -f "$__runbook_state/env" ]; then . "$__runbook_state/env" 2>/dev/null; fi
+if [ -f "$__runbook_state/cwd" ]; then cd -- "$(cat "$__runbook_state/cwd")" || true; fi
+set -eo pipefail
+. "$__runbook_state/step.$__runbook_token"
+"#;
+
+pub(super) struct RemoteStep {
+    pub(super) state_dir: String,
+    pub(super) token: String,
+}
+
+impl RemoteStep {
+    pub(super) fn new(state_dir: &str) -> Self {
+        RemoteStep {
+            state_dir: state_dir.to_string(),
+            token: token(),
+        }
+    }
+
+    /// The command line for the remote login shell.
+    pub(super) fn command(&self) -> String {
+        format!(
+            "exec bash --noprofile --norc -c {} runbook {} {}",
+            quote(WRAPPER),
+            quote(&self.state_dir),
+            quote(&self.token)
+        )
+    }
+
+    /// Signals the step's process group over the master connection.
+    /// Returns false only when the step has not recorded its process group
+    /// yet. Other failures count as delivered: the group may be gone
+    /// already, and the caller's escalation and give-up timers cover a lost
+    /// connection.
+    pub(super) async fn signal(&self, session: &Session, kill: Kill) -> bool {
+        let sig = kill.name();
+        let pgid_file = quote(&format!("{}/pgid.{}", self.state_dir, self.token));
+        let cmd = format!(
+            "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
+        );
+        let status = tokio::time::timeout(
+            Duration::from_secs(10),
+            session
+                .raw_command(cmd)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status(),
+        )
+        .await;
+        !matches!(status, Ok(Ok(s)) if s.code() == Some(3))
+    }
+}
+
+/// One output pipe of the remote step.
+pub(super) struct Pipe<R> {
+    pub(super) reader: R,
+    pub(super) buf: Vec<u8>,
+    pub(super) done: bool,
+}
+
+impl<R: AsyncRead + Unpin> Pipe<R> {
+    pub(super) fn new(reader: R) -> Self {
+        Pipe {
+            reader,
+            buf: vec![0; 32 * 1024],
+            done: false,
+        }
+    }
+
+    /// The next chunk, or `None` at the end (a read error ends it too: the
+    /// exit status says what happened).
+    pub(super) async fn read(&mut self) -> Option<&[u8]> {
+        match self.reader.read(&mut self.buf).await {
+            Ok(0) | Err(_) => {
+                self.done = true;
+                None
+            }
+            Ok(n) => Some(&self.buf[..n]),
+        }
+    }
+}
+
+/// Finds and removes the end marker `\x1eRUNBOOK-END-<token>:<rc>\x1e` in
+/// the stderr stream, holding back bytes that might be its beginning.
+pub(super) struct EndMarker {
+    pub(super) prefix: Vec<u8>,
+    pub(super) pending: Vec<u8>,
+    pub(super) rc: Option<i32>,
+}
+
+impl EndMarker {
+    pub(super) fn new(token: &str) -> Self {
+        EndMarker {
+            prefix: format!("\x1eRUNBOOK-END-{token}:").into_bytes(),
+            pending: Vec::new(),
+            rc: None,
+        }
+    }
+
+    /// Feeds a chunk; returns the bytes that are certainly output.
+    pub(super) fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        loop {
+            if self.rc.is_some() {
+                out.append(&mut self.pending);
+                return out;
+            }
+            match find(&self.pending, &self.prefix) {
+                Some(i) => {
+                    let after = i + self.prefix.len();
+                    let tail = &self.pending[after..];
+                    match tail.iter().position(|&b| b == 0x1e) {
+                        Some(j) => {
+                            let rc = std::str::from_utf8(&tail[..j])
+                                .ok()
+                                .and_then(|s| s.parse::<i32>().ok());
+                            match rc {
+                                Some(rc) => {
+                                    self.rc = Some(rc);
+                                    out.extend_from_slice(&self.pending[..i]);
+                                    self.pending.drain(..after + j + 1);
+                                }
+                                None => {
+                                    out.extend_from_slice(&self.pending[..after]);
+                                    self.pending.drain(..after);
+                                }
+                            }
+                        }
+                        None if tail.len() > 12 => {
+                            out.extend_from_slice(&self.pending[..after]);
+                            self.pending.drain(..after);
+                        }
+                        None => {
+                            out.extend_from_slice(&self.pending[..i]);
+                            self.pending.drain(..i);
+                            return out;
+                        }
+                    }
+                }
+                None => {
+                    let keep = (1..self.prefix.len())
+                        .rev()
+                        .find(|&k| {
+                            k <= self.pending.len()
+                                && self.pending[self.pending.len() - k..] == self.prefix[..k]
+                        })
+                        .unwrap_or(0);
+                    let emit = self.pending.len() - keep;
+                    out.extend_from_slice(&self.pending[..emit]);
+                    self.pending.drain(..emit);
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// The end of the stream: whatever was held back is output after all.
+    pub(super) fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(m: &mut EndMarker, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(m.push(c));
+        }
+        out.extend(m.finish());
+        out
+    }
+
+    #[test]
+    fn marker_is_stripped_and_gives_the_status() {
+        let mut m = EndMarker::new("abc");
+        let out = feed(&mut m, &[b"err line\n\x1eRUNBOOK-END-abc:3\x1e"]);
+        assert_eq!(out, b"err line\n");
+        assert_eq!(m.rc, Some(3));
+    }
+
+    #[test]
+    fn marker_split_across_chunks_byte_by_byte() {
+        let text = b"x\x1eRUNBOOK-END-abc:42\x1elate";
+        let mut m = EndMarker::new("abc");
+        let chunks: Vec<&[u8]> = text.chunks(1).collect();
+        let out = feed(&mut m, &chunks);
+        assert_eq!(out, b"xlate");
+        assert_eq!(m.rc, Some(42));
+    }
+
+    #[test]
+    fn other_tokens_and_partial_markers_are_output() {
+        let mut m = EndMarker::new("abc");
+        let text: &[u8] = b"\x1eRUNBOOK-END-zzz:1\x1e and \x1eRUNBOOK-EN";
+        let out = feed(&mut m, &[text]);
+        assert_eq!(out, text);
+        assert_eq!(m.rc, None);
+        let mut m = EndMarker::new("abc");
+        let text: &[u8] = b"\x1eRUNBOOK-END-abc:notanumber\x1e";
+        assert_eq!(feed(&mut m, &[text]), text);
+        assert_eq!(m.rc, None);
+    }
+}
