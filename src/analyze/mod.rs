@@ -12,13 +12,11 @@ mod commands;
 mod fences;
 mod filters;
 mod gates;
-mod http;
 mod injection;
 mod inventory;
 pub mod params;
 pub mod position;
 mod references;
-mod remote;
 mod secrets;
 mod shell;
 pub mod templates;
@@ -70,15 +68,18 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         refs.body(step, &mut out);
         injection::unquoted(doc, step, &mut out);
         refs.attributes(step, &mut out);
-        remote::local_only(doc, step, &mut out);
         refs.hosts(step, &mut out);
         gates::step(doc, step, &mut out);
         commands::interpreter(doc, step, &mut out);
     }
     secrets::sources(doc, &mut out);
     inventory::settings(doc, &mut out);
-    remote::targets(doc, &mut out);
-    http::blocks(doc, &mut out);
+    // Each step kind's own rules (where it may run, its block's syntax).
+    for step in &doc.steps {
+        for kind in crate::engine::kinds::registry() {
+            kind.analyze(doc, step, &mut out);
+        }
+    }
     filters::known(doc, &mut out);
     shell::contexts(doc, &mut out);
     out.sort_by_key(|d| (d.line, d.col));
@@ -93,6 +94,6 @@ pub fn refuse_invalid(doc: &Document) -> crate::Result<Analysis> {
 }
 
 /// An error diagnostic at a byte range of the file.
-fn error(doc: &Document, span: crate::document::Span, message: String) -> Diagnostic {
+pub(crate) fn error(doc: &Document, span: crate::document::Span, message: String) -> Diagnostic {
     Diagnostic::at(&doc.source, span.start, span.end, message)
 }

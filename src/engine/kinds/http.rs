@@ -3,7 +3,9 @@
 //! default) and the exchange is recorded, redacted.
 
 use super::{Attempt, AttemptCx, Attempting, StepExecutor};
-use crate::document::{Step, StepKind};
+use crate::analyze::error;
+use crate::analyze::templates::map_code_offset;
+use crate::document::{Diagnostic, Document, Span, Step, StepKind};
 use crate::exec::http::{self, HttpError};
 use crate::exec::process::Stream;
 use crate::record::{HttpRecord, StepStatus};
@@ -21,6 +23,34 @@ impl StepExecutor for Http {
 
     fn attempt<'a>(&'a self, cx: AttemptCx<'a>) -> Attempting<'a> {
         Box::pin(attempt(cx))
+    }
+
+    /// The request structure (request line, headers, body), checked before
+    /// rendering with the parser the run uses after rendering, lenient only
+    /// where template syntax stands.
+    fn analyze(&self, doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
+        if step.kind != StepKind::Http {
+            return;
+        }
+        let Err(e) = http::check_template(&step.code) else {
+            return;
+        };
+        // The offending line of the block, as a range of `step.code`.
+        let start: usize = step
+            .code
+            .split_inclusive('\n')
+            .take(e.line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let start = start.min(step.code.len());
+        let rest = &step.code[start..];
+        let len = rest.find('\n').unwrap_or(rest.len());
+        let span = Span::new(
+            map_code_offset(&doc.source, step, start),
+            map_code_offset(&doc.source, step, start + len),
+        );
+        let message = format!("step `{}`: invalid HTTP request: {}", step.name, e.message);
+        out.push(error(doc, span, message));
     }
 }
 

@@ -11,7 +11,7 @@ mod shell;
 use super::context::Context;
 use super::events::{RunEvent, Sinks};
 use super::{DEFAULT_MAX_OUTPUT_LINES, RunOptions};
-use crate::document::{Document, Step};
+use crate::document::{Diagnostic, Document, Step};
 use crate::exec::capture::{CaptureConfig, OutputCapture};
 use crate::exec::process::{Interrupts, Stream, Termination};
 use crate::exec::shell::{ShellKernel, ShellState};
@@ -40,6 +40,9 @@ pub trait StepExecutor: Sync {
     }
     /// Runs one attempt of the step.
     fn attempt<'a>(&'a self, cx: AttemptCx<'a>) -> Attempting<'a>;
+    /// The kind's own rules, for `analyze` (and so for `check` and `run`):
+    /// called for every step, whichever kind claims it. Never runs anything.
+    fn analyze(&self, _doc: &Document, _step: &Step, _out: &mut Vec<Diagnostic>) {}
 }
 
 pub type Attempting<'a> = Pin<Box<dyn Future<Output = Attempt> + 'a>>;

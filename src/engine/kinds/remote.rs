@@ -4,7 +4,8 @@
 //! channel's stdin, never on a command line.
 
 use super::{Attempt, AttemptCx, Attempting, StepExecutor, status_of};
-use crate::document::Step;
+use crate::analyze::{error, position};
+use crate::document::{Diagnostic, Document, Step};
 use crate::exec::capture::OutputCapture;
 use crate::exec::inventory::{self, SshTarget};
 use crate::exec::process::Stream;
@@ -32,6 +33,41 @@ impl StepExecutor for Remote {
 
     fn attempt<'a>(&'a self, cx: AttemptCx<'a>) -> Attempting<'a> {
         Box::pin(attempt(cx))
+    }
+
+    /// `host=` (one machine) and `hosts=` (a fan-out) are mutually
+    /// exclusive; only shell steps run on a host (the script goes to the
+    /// remote shell on stdin); `cwd=`/`env=` are refused on a remote step,
+    /// which does its own `cd` / `export`.
+    fn analyze(&self, doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
+        if !self.claims(step) {
+            return;
+        }
+        let a = &step.attrs;
+        for key in ["cwd", "env"] {
+            if a.span_of(key).is_some() {
+                let message = format!(
+                    "`{key}` is not supported on remote hosts: use `cd` / `export` in the step"
+                );
+                out.push(error(doc, position::attr(doc, step, key), message));
+            }
+        }
+        if a.host.is_some() && a.hosts.is_some() {
+            let message = format!(
+                "step `{}` sets both `host` and `hosts`: use `host` for one machine \
+                 or `hosts` for several, not both",
+                step.name
+            );
+            out.push(error(doc, position::attr(doc, step, "hosts"), message));
+        }
+        if !step.is_shell() {
+            let key = if a.host.is_some() { "host" } else { "hosts" };
+            let message = format!(
+                "step `{}`: only shell steps can run on a host (this one is `{}`)",
+                step.name, step.lang
+            );
+            out.push(error(doc, position::attr(doc, step, key), message));
+        }
     }
 }
 
