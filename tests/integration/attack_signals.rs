@@ -7,10 +7,8 @@
 //! Survivors are found by a unique marker on their command line
 //! (`sleep 9876xx`) in `/proc/*/cmdline`.
 
-mod common;
-
-use common::pty::PtyRun;
-use common::{Scratch, block_of};
+use crate::common::pty::PtyRun;
+use crate::common::{Scratch, block_of};
 use nix::sys::signal::{Signal, kill};
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
@@ -414,7 +412,7 @@ fn list_piped_into_head_is_quiet() {
         .arg("-c")
         .arg(format!(
             "\"{}\" list x.md 2>&1 | head -1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
-            common::bin().display()
+            crate::common::bin().display()
         ))
         .current_dir(s.dir.path())
         .output()

@@ -2,22 +2,18 @@
 //! the real binary, against the real components on loopback: Prometheus
 //! (Debian's package) serving the latency fixture, moto's EC2 API seeded with
 //! the fleet at 127.0.0.x, and sshd on 127.0.0.1 standing in for the instance.
-#![cfg(feature = "ec2")]
 
-mod common;
-mod support;
-
-use common::{Scratch, block_of, repo};
+use crate::common::{Scratch, block_of, repo};
+use crate::support::moto::Moto;
+use crate::support::prometheus::Prometheus;
+use crate::support::sshd::Sshd;
 use std::io::Write;
-use support::moto::Moto;
-use support::prometheus::Prometheus;
-use support::sshd::Sshd;
 
 const QUERY: &str = "histogram_quantile(0.9, sum by (instance, le) (rate(http_request_duration_seconds_bucket{service=\"my_service\"}[5m])))";
 
 #[test]
 fn p90_latency_runbook_end_to_end() {
-    if support::require_program("jq", "apt-get install -y jq").is_none() {
+    if crate::support::require_program("jq", "apt-get install -y jq").is_none() {
         return;
     }
     let Some(sshd) = Sshd::start() else { return };

@@ -13,15 +13,12 @@
 //! `/etc/ssh/ssh_config`, so what the developer's machine says cannot leak
 //! in.
 
-mod common;
-mod support;
-
-use common::Scratch;
+use crate::common::Scratch;
+use crate::support::sshd::Sshd;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::sshd::Sshd;
 
 /// Upper bound for a run: a hang (a prompt, a missing timeout) fails the
 /// test instead of blocking it.

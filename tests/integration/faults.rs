@@ -2,9 +2,7 @@
 //! kill whole process groups, Ctrl-C, huge output, retries, resume, and
 //! secrets that never reach an artifact or the terminal.
 
-mod common;
-
-use common::{Scratch, block_of};
+use crate::common::{Scratch, block_of};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -25,7 +23,7 @@ fn timeout_kills_the_whole_process_group() {
     // A unique sleep duration so we can find exactly our processes.
     s.write(
         "t.md",
-        "```bash {name=hang timeout=1s}\nsleep 613 &\nsleep 613 &\nwait\n```\n\n```bash {name=next}\necho next\n```\n",
+        "```bash {name=hang timeout=1s}\nsleep 713 &\nsleep 713 &\nwait\n```\n\n```bash {name=next}\necho next\n```\n",
     );
     let t0 = Instant::now();
     let r = s.run(&["run", "t.md", "-o", "out.md"]);
@@ -33,7 +31,7 @@ fn timeout_kills_the_whole_process_group() {
     r.expect(1);
     assert!(took < Duration::from_secs(8), "took {took:?}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(pids_running("sleep 613").is_empty(), "a sleep survived");
+    assert!(pids_running("sleep 713").is_empty(), "a sleep survived");
     let out = s.read("out.md");
     assert!(block_of(&out, "hang").contains("timed out"), "{out}");
     assert!(block_of(&out, "next").contains("not run"), "{out}");
@@ -44,7 +42,7 @@ fn front_matter_timeout_is_the_default() {
     let s = Scratch::new();
     s.write(
         "t.md",
-        "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 614\n```\n",
+        "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 714\n```\n",
     );
     let t0 = Instant::now();
     s.run(&["run", "t.md", "-o", "out.md"]).expect(1);
@@ -57,7 +55,7 @@ fn background_process_holding_stdout_does_not_hang_the_run() {
     let s = Scratch::new();
     s.write(
         "bg.md",
-        "```bash {name=leak}\nsleep 615 &\necho started\n```\n\n```bash {name=next}\necho next\n```\n",
+        "```bash {name=leak}\nsleep 715 &\necho started\n```\n\n```bash {name=next}\necho next\n```\n",
     );
     let t0 = Instant::now();
     s.run(&["run", "bg.md", "-o", "out.md"]).expect(0);
@@ -65,7 +63,7 @@ fn background_process_holding_stdout_does_not_hang_the_run() {
     let out = s.read("out.md");
     assert!(block_of(&out, "leak").contains("started"));
     assert!(block_of(&out, "next").contains("next"));
-    for pid in pids_running("sleep 615") {
+    for pid in pids_running("sleep 715") {
         let _ = std::process::Command::new("kill").arg(pid).status();
     }
 }
@@ -75,7 +73,7 @@ fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
     let s = Scratch::new();
     s.write(
         "i.md",
-        "```bash {name=first}\necho first done\n```\n\n```bash {name=long}\necho before the wait\nsleep 616\n```\n\n```bash {name=last}\necho last\n```\n",
+        "```bash {name=first}\necho first done\n```\n\n```bash {name=long}\necho before the wait\nsleep 716\n```\n\n```bash {name=last}\necho last\n```\n",
     );
     let mut child = s
         .cmd()
@@ -86,7 +84,7 @@ fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
         .unwrap();
     // Wait until the long step is running.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while pids_running("sleep 616").is_empty() {
+    while pids_running("sleep 716").is_empty() {
         assert!(Instant::now() < deadline, "step never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -112,7 +110,7 @@ fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
     assert!(long.contains("before the wait"), "{long}");
     assert!(block_of(&out, "last").contains("not run"));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(pids_running("sleep 616").is_empty());
+    assert!(pids_running("sleep 716").is_empty());
 }
 
 #[test]
@@ -319,7 +317,7 @@ fn sigterm_then_a_second_signal_kills_at_once() {
     let s = Scratch::new();
     s.write(
         "k.md",
-        "```bash {name=stubborn}\ntrap '' TERM\necho ignoring TERM\nsleep 618\n```\n",
+        "```bash {name=stubborn}\ntrap '' TERM\necho ignoring TERM\nsleep 718\n```\n",
     );
     let mut child = s
         .cmd()
@@ -329,7 +327,7 @@ fn sigterm_then_a_second_signal_kills_at_once() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while pids_running("sleep 618").is_empty() {
+    while pids_running("sleep 718").is_empty() {
         assert!(Instant::now() < deadline, "step never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -360,5 +358,5 @@ fn sigterm_then_a_second_signal_kills_at_once() {
     assert!(block.contains("interrupted"), "{block}");
     assert!(block.contains("ignoring TERM"), "{block}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(pids_running("sleep 618").is_empty());
+    assert!(pids_running("sleep 718").is_empty());
 }

@@ -6,9 +6,7 @@
 //! between a typo and a replaced device: every check asserts the path is
 //! untouched afterwards.
 
-mod common;
-
-use common::Scratch;
+use crate::common::Scratch;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};

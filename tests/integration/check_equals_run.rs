@@ -7,9 +7,7 @@
 //! `tests/runbooks/` (good ones under `ok/`, broken ones under `broken/`).
 //! The other tests pin each disagreement the two commands used to have.
 
-mod common;
-
-use common::{Run, Scratch, repo};
+use crate::common::{Run, Scratch, repo};
 use runbook::document::Document;
 use std::path::{Path, PathBuf};
 

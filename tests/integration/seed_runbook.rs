@@ -5,8 +5,7 @@
 //! directory. The SSH and EC2 parts run in the lead's end-to-end test; here
 //! the host steps' scripts run locally with bash.
 
-mod support;
-
+use crate::support::prometheus::Prometheus;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use runbook::document::FrontMatter;
@@ -16,9 +15,8 @@ use runbook::exec::process::Interrupt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::prometheus::Prometheus;
 
-const RUNBOOK: &str = include_str!("../runbooks/p90-latency.md");
+const RUNBOOK: &str = include_str!("../../runbooks/p90-latency.md");
 
 fn front_matter() -> FrontMatter {
     let yaml = RUNBOOK
@@ -126,7 +124,7 @@ fn front_matter_is_valid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn steps_find_the_noisy_instance_and_clean_its_cores() {
-    if support::require_program("jq", "apt-get install -y jq").is_none() {
+    if crate::support::require_program("jq", "apt-get install -y jq").is_none() {
         return;
     }
     let fm = front_matter();

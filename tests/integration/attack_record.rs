@@ -3,10 +3,8 @@
 //! never overwrites a real record, aborted and allowed failures are counted
 //! as what they are, and a CI run names the person behind the job.
 
-mod common;
-
-use common::pty::PtyRun;
-use common::{Scratch, block_of};
+use crate::common::pty::PtyRun;
+use crate::common::{Scratch, block_of};
 
 /// The first line of the run header table (`| Runbook run | ✓ ok (exit 0) |`).
 fn header_result(annotated: &str) -> String {

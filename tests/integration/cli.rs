@@ -1,9 +1,7 @@
 //! End-to-end tests of `runbook run`, `strip` and `list` through the real
 //! binary: the foundation's promises (issue 2).
 
-mod common;
-
-use common::{Scratch, block_of, normalize, repo};
+use crate::common::{Scratch, block_of, normalize, repo};
 
 #[test]
 fn bundled_example_runs_and_every_step_has_its_output() {

@@ -1,9 +1,7 @@
 //! CI-facing behaviour through the real binary (issue 4): `--dry-run`,
 //! reports written by `--report-dir`, GitLab log sections, `check`.
 
-mod common;
-
-use common::{Scratch, block_of, repo};
+use crate::common::{Scratch, block_of, repo};
 
 const RUNBOOK: &str = "---
 title: Pipeline demo
@@ -222,7 +220,7 @@ fn check_lists_every_seeded_problem_with_its_position() {
 
 #[test]
 fn check_junit_has_one_testcase_per_runbook() {
-    let r = std::process::Command::new(common::bin())
+    let r = std::process::Command::new(crate::common::bin())
         .current_dir(repo())
         .args(["check", "fixtures/broken", "runbooks", "--format", "junit"])
         .output()

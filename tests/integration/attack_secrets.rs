@@ -4,11 +4,9 @@
 //! every process is searched while a step runs, and the resume journal is
 //! checked for what it keeps and gives back.
 
-mod common;
-
+use crate::common::{Scratch, repo};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Scratch, repo};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

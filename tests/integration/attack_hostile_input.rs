@@ -2,8 +2,7 @@
 //! and hostile input (thousands of bad attributes on one line, thousands of
 //! steps) keeps output, memory and time linear in the input.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 #[test]

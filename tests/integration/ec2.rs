@@ -1,13 +1,10 @@
 //! EC2 inventory lookups against moto's real EC2 API server on 127.0.0.1.
-#![cfg(feature = "ec2")]
 
-mod support;
-
+use crate::support::moto::Moto;
 use indexmap::IndexMap;
 use runbook::document::frontmatter::{Ec2Spec, OneOrMany};
 use runbook::exec::ec2::AwsEc2Resolver;
 use runbook::exec::inventory::Ec2Resolver;
-use support::moto::Moto;
 
 fn by_filters(filters: &[(&str, OneOrMany)]) -> Ec2Spec {
     Ec2Spec {

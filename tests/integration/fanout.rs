@@ -3,12 +3,9 @@
 //! unreachable host failing on its own, and a remote timeout that leaves no
 //! process behind.
 
-mod common;
-mod support;
-
-use common::{Scratch, block_of};
+use crate::common::{Scratch, block_of};
+use crate::support::sshd::Sshd;
 use std::time::{Duration, Instant};
-use support::sshd::Sshd;
 
 fn inventory(sshd: &Sshd, n: usize) -> String {
     let mut s = String::from("hosts:\n");
@@ -78,7 +75,7 @@ fn fan_out_to_50_hosts_with_bounded_forks() {
 #[test]
 fn unreachable_host_fails_alone_within_the_connect_timeout() {
     let Some(sshd) = Sshd::start() else { return };
-    let closed = support::free_port();
+    let closed = crate::support::free_port();
     let s = Scratch::new();
     s.write(
         "u.md",
@@ -151,7 +148,7 @@ fn remote_timeout_leaves_no_remote_process() {
 #[test]
 fn precondition_hosts_are_resolved_through_the_inventory() {
     let Some(sshd) = Sshd::start() else { return };
-    let closed = support::free_port();
+    let closed = crate::support::free_port();
     let s = Scratch::new();
     s.write(
         "p.md",

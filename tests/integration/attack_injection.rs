@@ -4,8 +4,7 @@
 //! either the value arrives byte for byte or rendering is refused with exit
 //! 2 and an exact message naming the step, the line and the context.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// How a context treats a value.
 #[derive(Clone, Copy, Debug, PartialEq)]
