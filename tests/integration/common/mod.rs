@@ -3,9 +3,13 @@
 
 pub mod pty;
 pub mod samples;
+pub mod test;
+
+pub use test::Test;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runbook"))
@@ -15,19 +19,28 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A scratch directory with a runbook in it.
+/// A scratch directory with a runbook in it. Clones share the directory,
+/// which is removed when the last one is dropped.
+#[derive(Clone)]
 pub struct Scratch {
-    pub dir: tempfile::TempDir,
+    pub dir: Arc<tempfile::TempDir>,
 }
 
 impl Scratch {
     pub fn new() -> Self {
         Scratch {
-            dir: tempfile::Builder::new()
-                .prefix("runbook-test-")
-                .tempdir()
-                .expect("tempdir"),
+            dir: Arc::new(
+                tempfile::Builder::new()
+                    .prefix("runbook-test-")
+                    .tempdir()
+                    .expect("tempdir"),
+            ),
         }
+    }
+
+    /// A [`Test`] that runs the binary in this directory.
+    pub fn test(&self) -> Test {
+        Test::in_scratch(self.clone())
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
