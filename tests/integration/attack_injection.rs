@@ -379,11 +379,15 @@ fn a_step_result_in_arithmetic_is_checked_when_it_is_known() {
         "```bash {name=a}\necho 'x[$(touch PWNED)]'\n```\n\n```bash {name=b}\necho $(( {{ steps.a.stdout | trim }} + 1 ))\n```\n",
     );
     // A dry run cannot know a's output: a placeholder, not a refusal.
-    let dry = s.run(&["run", "rb.md", "--dry-run", "-o", "dry.md"]);
-    dry.expect(0);
+    s.test()
+        .args(["run", "rb.md", "--dry-run", "-o", "dry.md"])
+        .run();
     assert!(block_of(&s.read("dry.md"), "b").contains("⟨steps.a.stdout⟩"));
-    let r = s.run(&["run", "rb.md", "-o", "out.md"]);
-    r.expect(1);
+    let r = s
+        .test()
+        .args(["run", "rb.md", "-o", "out.md"])
+        .status(1)
+        .run();
     assert!(
         r.stderr.contains(
             "template error in step `b`: a value in `$(( … ))` must be an integer literal (arithmetic can run commands), got \"x[$(touch PWNED)]\""
@@ -397,7 +401,7 @@ fn a_step_result_in_arithmetic_is_checked_when_it_is_known() {
         "ok.md",
         "```bash {name=a}\necho 41\n```\n\n```bash {name=b}\necho $(( {{ steps.a.stdout | trim }} + 1 )) > got\n```\n",
     );
-    s.run(&["run", "ok.md", "-o", "ok.out.md"]).expect(0);
+    s.test().args(["run", "ok.md", "-o", "ok.out.md"]).run();
     assert_eq!(s.read("got"), "42\n");
 }
 
