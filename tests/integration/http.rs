@@ -390,11 +390,12 @@ fn unrendered_blocks_are_checked_with_templates_allowed() {
         "line 1: invalid URL `/relative`: relative URL without a base"
     );
     // The seed runbook's http step passes.
-    let runbook = include_str!("../../runbooks/p90-latency.md");
-    let start = runbook.find("```http {name=levels").unwrap();
-    let body_start = start + runbook[start..].find('\n').unwrap() + 1;
-    let body_end = body_start + runbook[body_start..].find("```").unwrap();
-    assert_eq!(check_template(&runbook[body_start..body_end]), Ok(()));
+    let text = include_str!("../../runbooks/p90-latency.md");
+    let doc = runbook::document::parse("runbooks/p90-latency.md", text.to_string())
+        .expect("the seed runbook parses");
+    let levels = doc.step("levels").expect("the `levels` step");
+    assert_eq!(levels.lang, "http");
+    assert_eq!(check_template(&levels.code), Ok(()));
 }
 
 #[test]

@@ -27,18 +27,14 @@ fn front_matter() -> FrontMatter {
     serde_saphyr::from_str(yaml).expect("valid front matter")
 }
 
-/// The content of the fenced block whose info string has `name=NAME`.
+/// The code of the step named `name`, as the runbook parser finds it.
 fn block(name: &str) -> String {
-    let mut lines = RUNBOOK.lines();
-    let marker = format!("{{name={name} ");
-    let marker_end = format!("{{name={name}}}");
-    while let Some(line) = lines.next() {
-        if line.starts_with("```") && (line.contains(&marker) || line.contains(&marker_end)) {
-            let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
-            return body.join("\n") + "\n";
-        }
-    }
-    panic!("no block named {name}");
+    let doc = runbook::document::parse("runbooks/p90-latency.md", RUNBOOK.to_string())
+        .expect("the seed runbook parses");
+    doc.step(name)
+        .unwrap_or_else(|| panic!("no step named {name}"))
+        .code
+        .clone()
 }
 
 fn shell_quote(s: &str) -> String {
