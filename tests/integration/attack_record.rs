@@ -240,8 +240,7 @@ fn an_allowed_failure_is_a_failure_in_junit_and_the_summary() {
 fn in_ci_the_operator_is_the_gitlab_user_and_the_job_is_linked() {
     let s = Scratch::new();
     s.write("c.md", "```bash {name=a confirm=\"Go?\"}\necho hi\n```\n");
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "c.md", "--report-dir", "rep", "--yes"])
         .env("USER", "root")
         .env("GITLAB_USER_LOGIN", "alice.ops")
@@ -249,9 +248,7 @@ fn in_ci_the_operator_is_the_gitlab_user_and_the_job_is_linked() {
             "CI_JOB_URL",
             "https://gitlab.example.com/ops/rb/-/jobs/4242",
         )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+        .run();
     let md = s.read("rep/c.md");
     assert_eq!(
         header_row(&md, "Operator").as_deref(),
@@ -276,15 +273,12 @@ fn in_ci_the_operator_is_the_gitlab_user_and_the_job_is_linked() {
 
     // Outside CI: the login name, no job row; an empty GITLAB_USER_LOGIN
     // or a non-http job URL does not count.
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "c.md", "-o", "local.md", "--yes"])
         .env("USER", "bob")
         .env("GITLAB_USER_LOGIN", "")
         .env("CI_JOB_URL", "javascript:alert(1)")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+        .run();
     let md = s.read("local.md");
     assert_eq!(
         header_row(&md, "Operator").as_deref(),
