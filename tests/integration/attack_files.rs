@@ -38,16 +38,15 @@ fn output_onto_a_fifo_socket_or_directory_is_refused_before_anything_runs() {
     ];
     for (name, kind) in cases {
         let t0 = Instant::now();
-        let r = s.run(&["run", "f.md", "-o", name]);
+        s.test()
+            .args(["run", "f.md", "-o", name])
+            .status(2)
+            .stderr(format!(
+                "error: {name} is {kind}, not a regular file: refusing to write a report over it\n"
+            ))
+            .run();
         println!("{name}: {:?}", t0.elapsed());
         assert!(t0.elapsed() < Duration::from_secs(10), "hang on {name}");
-        r.expect(2);
-        assert_eq!(
-            r.stderr,
-            format!(
-                "error: {name} is {kind}, not a regular file: refusing to write a report over it\n"
-            )
-        );
         assert_nothing_ran(&s);
     }
     let ft = std::fs::symlink_metadata(s.path("out.fifo"))
@@ -148,9 +147,12 @@ fn a_symlink_planted_at_a_step_log_is_never_followed() {
     s.write("victim.txt", "precious\n");
     std::fs::create_dir(s.path("out.md.logs")).unwrap();
     std::os::unix::fs::symlink(s.path("victim.txt"), s.path("out.md.logs/big.log")).unwrap();
-    let r = s.run(&["run", "f.md", "-o", "out.md", "--max-output-lines", "4"]);
-    assert_eq!(s.read("victim.txt"), "precious\n");
-    r.expect(1);
+    let r = s
+        .test()
+        .args(["run", "f.md", "-o", "out.md", "--max-output-lines", "4"])
+        .expect_file("victim.txt", "precious\n")
+        .status(1)
+        .run();
     let out = s.read("out.md");
     assert!(
         out.contains("out.md.logs/big.log is a symbolic link: refusing to write through it"),

@@ -35,6 +35,7 @@ pub struct Test {
     stdout_contains: Vec<String>,
     stderr_contains: Vec<String>,
     files: Vec<(String, String)>,
+    context: Vec<String>,
 }
 
 impl Default for Test {
@@ -64,6 +65,7 @@ impl Test {
             stdout_contains: Vec::new(),
             stderr_contains: Vec::new(),
             files: Vec::new(),
+            context: Vec::new(),
         }
     }
 
@@ -169,6 +171,12 @@ impl Test {
     /// exactly `text`.
     pub fn expect_file(mut self, name: &str, text: impl Into<String>) -> Self {
         self.files.push((name.to_string(), text.into()));
+        self
+    }
+
+    /// A note shown first in a failure message (which case of a loop).
+    pub fn context(mut self, note: impl Into<String>) -> Self {
+        self.context.push(note.into());
         self
     }
 
@@ -288,7 +296,8 @@ impl Test {
             }
         }
         if !failures.is_empty() {
-            panic!("{}\n\n{}", output.story(), failures.join("\n\n"));
+            let context: String = self.context.iter().map(|c| format!("{c}\n")).collect();
+            panic!("{context}{}\n\n{}", output.story(), failures.join("\n\n"));
         }
         output
     }
