@@ -311,9 +311,11 @@ fn processes_that_left_the_group_do_not_survive_a_timeout() {
         &format!("```bash {{name=escape timeout=2s}}\n{ESCAPES}```\n"),
     );
     let t0 = Instant::now();
-    let r = s.run(&["run", "e.md", "-o", "out.md"]);
+    s.test()
+        .args(["run", "e.md", "-o", "out.md"])
+        .status(1)
+        .run();
     eprintln!("run took {:?}", t0.elapsed());
-    r.expect(1);
     assert!(block_of(&s.read("out.md"), "escape").contains("timed out"));
     assert_eq!(
         survivors_after("987603", Duration::from_secs(2)),

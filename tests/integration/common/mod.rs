@@ -57,19 +57,8 @@ impl Scratch {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
-    /// Runs the binary in this directory with stdin from /dev/null.
-    pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("GITLAB_CI")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn runbook");
-        Run::from(out)
-    }
-
+    /// A Command for the binary in this directory (for runs a test must
+    /// spawn and signal; plain runs go through [`Test`]).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
         c.current_dir(self.dir.path())
@@ -93,18 +82,6 @@ impl From<Output> for Run {
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
-    }
-}
-
-impl Run {
-    #[track_caller]
-    pub fn expect(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
     }
 }
 
