@@ -250,6 +250,10 @@ fn resume_restores_step_exports_over_the_new_environment() {
 /// 0600 file in a 0700 directory.
 #[test]
 fn no_secret_in_any_command_line() {
+    // A token of its own: the scan below looks at every process on the
+    // machine, and other tests put their values on a command line on
+    // purpose (an `env.` template in a check, a templated ssh user).
+    const TOKEN: &str = "tok-argv-only-3c7e51a0";
     let s = Scratch::new();
     s.write("pat", TOKEN);
     // Counts the processes whose command line holds the secret; the
