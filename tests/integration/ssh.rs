@@ -1,4 +1,4 @@
-//! SSH steps against a real sshd on 127.0.0.1 (tests/support/sshd.rs).
+//! SSH steps against a real sshd on 127.0.0.1 (tests/integration/support/sshd.rs).
 
 use crate::support::sshd::{Sshd, free_port};
 use runbook::document::frontmatter::FrontMatter;

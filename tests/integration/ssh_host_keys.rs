@@ -1,5 +1,5 @@
 //! Host key checking through the real binary against a real sshd on
-//! 127.0.0.1 (tests/support/sshd.rs), each with an EMPTY known_hosts:
+//! 127.0.0.1 (tests/integration/support/sshd.rs), each with an EMPTY known_hosts:
 //!
 //! - the user's ssh config (`RUNBOOK_SSH_CONFIG`, passed to ssh as `-F`)
 //!   says `StrictHostKeyChecking accept-new` and the inventory says
