@@ -182,7 +182,12 @@ impl Test {
 
     /// The command line, runnable in a shell, for failure messages.
     fn describe(&self, dir: &Path) -> String {
-        let mut s = format!("cd {} && env -u GITLAB_CI", quote(dir.as_os_str()));
+        let mut s = format!("cd {} && ", quote(dir.as_os_str()));
+        if let Some(input) = &self.stdin {
+            let input = String::from_utf8_lossy(input);
+            let _ = write!(s, "printf %s {} | ", quote(OsStr::new(input.as_ref())));
+        }
+        s.push_str("env -u GITLAB_CI");
         for (k, v) in &self.env {
             if v.is_none() {
                 let _ = write!(s, " -u {}", k.to_string_lossy());
@@ -198,9 +203,7 @@ impl Test {
         for a in &self.args {
             let _ = write!(s, " {}", quote(a));
         }
-        if let Some(input) = &self.stdin {
-            let _ = write!(s, " <<< {:?}", String::from_utf8_lossy(input));
-        } else {
+        if self.stdin.is_none() {
             s.push_str(" < /dev/null");
         }
         s
