@@ -2,8 +2,7 @@
 //! against real things (files, processes, a real Prometheus, TCP listeners
 //! on 127.0.0.1).
 
-mod support;
-
+use crate::support::prometheus::Prometheus;
 use runbook::document::Requires;
 use runbook::exec::path::find_on_path;
 use runbook::preconditions::{HostProbe, Options, ProbeFuture, TcpProbe, evaluate, evaluate_with};
@@ -11,7 +10,6 @@ use runbook::record::PreconditionResult;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
-use support::prometheus::Prometheus;
 
 fn no_render(s: &str) -> Result<String, String> {
     Ok(s.to_string())
@@ -117,8 +115,13 @@ async fn env_var_set_but_empty_child() {
 
 #[test]
 fn env_var_set_but_empty() {
+    // The test's full name in the binary (`preconditions::…`, without the crate).
+    let module = module_path!()
+        .split_once("::")
+        .map_or(module_path!(), |(_, m)| m);
+    let child = format!("{module}::env_var_set_but_empty_child");
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "env_var_set_but_empty_child", "--ignored"])
+        .args(["--exact", child.as_str(), "--ignored"])
         .env("RUNBOOK_TEST_EMPTY", "")
         .output()
         .unwrap();
@@ -155,7 +158,7 @@ async fn http_endpoints_rendered_from_templates() {
     let Some(prom) = Prometheus::start() else {
         return;
     };
-    let refused = support::free_port();
+    let refused = crate::support::free_port();
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_port = silent.local_addr().unwrap().port();
 
@@ -231,7 +234,7 @@ async fn http_endpoints_rendered_from_templates() {
 async fn hosts_by_tcp_connect() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let refused = support::free_port();
+    let refused = crate::support::free_port();
     let req = Requires {
         hosts: vec![
             format!("root@127.0.0.1:{port}"),
@@ -406,7 +409,7 @@ async fn every_precondition_is_evaluated_in_order() {
         env: vec!["RUNBOOK_TEST_SURELY_UNSET_2b9c".into()],
         files: vec!["/".into()],
         http: vec![],
-        hosts: vec![format!("127.0.0.1:{}", support::free_port())],
+        hosts: vec![format!("127.0.0.1:{}", crate::support::free_port())],
         check: vec!["exit 1".into(), "echo fine".into()],
     };
     let got = evaluate(&req, &no_render, &TcpProbe::default()).await;

@@ -3,12 +3,9 @@
 //! unreachable host failing on its own, and a remote timeout that leaves no
 //! process behind.
 
-mod common;
-mod support;
-
-use common::{Scratch, block_of};
+use crate::common::{Scratch, Test, block_of};
+use crate::support::sshd::Sshd;
 use std::time::{Duration, Instant};
-use support::sshd::Sshd;
 
 fn inventory(sshd: &Sshd, n: usize) -> String {
     let mut s = String::from("hosts:\n");
@@ -21,11 +18,10 @@ fn inventory(sshd: &Sshd, n: usize) -> String {
     s
 }
 
-fn cmd(s: &Scratch, sshd: &Sshd) -> std::process::Command {
-    let mut c = s.cmd();
-    c.env("RUNBOOK_SSH_CONFIG", &sshd.ssh_config)
-        .env("RUNBOOK_SSH_KNOWN_HOSTS", &sshd.known_hosts);
-    c
+fn test(s: &Scratch, sshd: &Sshd) -> Test {
+    s.test()
+        .env("RUNBOOK_SSH_CONFIG", &sshd.ssh_config)
+        .env("RUNBOOK_SSH_KNOWN_HOSTS", &sshd.known_hosts)
 }
 
 #[test]
@@ -40,16 +36,9 @@ fn fan_out_to_50_hosts_with_bounded_forks() {
             (0..50).map(|i| format!("web{i:02}")).collect::<Vec<_>>().join(", ")
         ),
     );
-    let out = cmd(&s, &sshd)
+    test(&s, &sshd)
         .args(["run", "fan.md", "--forks", "10", "--report-dir", "rep"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/fan.json")).unwrap();
     let hosts = json["steps"][0]["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 50);
@@ -78,7 +67,7 @@ fn fan_out_to_50_hosts_with_bounded_forks() {
 #[test]
 fn unreachable_host_fails_alone_within_the_connect_timeout() {
     let Some(sshd) = Sshd::start() else { return };
-    let closed = support::free_port();
+    let closed = crate::support::free_port();
     let s = Scratch::new();
     s.write(
         "u.md",
@@ -89,16 +78,15 @@ fn unreachable_host_fails_alone_within_the_connect_timeout() {
         ),
     );
     let t0 = Instant::now();
-    let out = cmd(&s, &sshd)
+    test(&s, &sshd)
         .args(["run", "u.md", "--report-dir", "rep"])
-        .output()
-        .unwrap();
+        .status(1)
+        .run();
     assert!(
         t0.elapsed() < Duration::from_secs(20),
         "took {:?}",
         t0.elapsed()
     );
-    assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/u.json")).unwrap();
     let hosts = json["steps"][0]["hosts"].as_array().unwrap();
     assert_eq!(hosts[0]["status"], "ok");
@@ -122,20 +110,14 @@ fn remote_timeout_leaves_no_remote_process() {
         ),
     );
     let t0 = Instant::now();
-    let out = cmd(&s, &sshd)
+    test(&s, &sshd)
         .args(["run", "t.md", "-o", "out.md"])
-        .output()
-        .unwrap();
+        .status(1)
+        .run();
     assert!(
         t0.elapsed() < Duration::from_secs(15),
         "took {:?}",
         t0.elapsed()
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let md = s.read("out.md");
     assert!(block_of(&md, "see").contains("remote-env in /tmp"), "{md}");
@@ -151,7 +133,7 @@ fn remote_timeout_leaves_no_remote_process() {
 #[test]
 fn precondition_hosts_are_resolved_through_the_inventory() {
     let Some(sshd) = Sshd::start() else { return };
-    let closed = support::free_port();
+    let closed = crate::support::free_port();
     let s = Scratch::new();
     s.write(
         "p.md",
@@ -161,11 +143,10 @@ fn precondition_hosts_are_resolved_through_the_inventory() {
             p = sshd.port
         ),
     );
-    let out = cmd(&s, &sshd)
+    test(&s, &sshd)
         .args(["run", "p.md", "--report-dir", "rep"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+        .status(3)
+        .run();
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/p.json")).unwrap();
     let pre = json["preconditions"].as_array().unwrap();
     assert_eq!(pre[0]["target"], "box");
@@ -191,16 +172,9 @@ fn host_attribute_is_a_template() {
         "---\nparams:\n  target: { required: true }\n---\n\n```bash {name=where host=\"{{ params.target }}\"}\necho \"on $(hostname)\"\n```\n",
     );
     let target = format!("target={}@127.0.0.1:{}", sshd.user, sshd.port);
-    let out = cmd(&s, &sshd)
+    test(&s, &sshd)
         .args(["run", "h.md", "-p", &target, "-o", "out.md"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
     let block = block_of(&s.read("out.md"), "where");
     assert!(block.contains("on "), "{block}");
     assert!(
@@ -220,13 +194,11 @@ fn secrets_reach_remote_steps_and_never_the_report() {
             sshd.user, sshd.port
         ),
     );
-    let out = cmd(&s, &sshd)
+    let out = test(&s, &sshd)
         .args(["run", "sec.md", "-o", "out.md"])
         .env("REMOTE_TEST_TOKEN", "tok-remote-5e5e")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
     assert!(!stderr.contains("tok-remote-5e5e"));
     let md = s.read("out.md");
     let block = block_of(&md, "use");

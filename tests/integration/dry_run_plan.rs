@@ -2,25 +2,21 @@
 //! earlier steps as placeholders), runs only `safe` steps, never stops at a
 //! safe step that cannot run here, and exits 0 unless a step fails to render.
 
-mod common;
+use crate::common::repo;
+use crate::common::test::{Output, Test};
 
-use common::{Scratch, repo};
-
-fn report(s: &Scratch, runbook: &str, extra: &[&str]) -> (common::Run, serde_json::Value) {
+/// A dry run of a bundled runbook (exit 0 expected), and its JSON report.
+fn report(runbook: &str, extra: &[&str]) -> (Output, serde_json::Value) {
     let file = repo().join(runbook);
-    let mut args = vec![
-        "run",
-        file.to_str().unwrap(),
-        "--dry-run",
-        "--report-dir",
-        "r",
-        "--format",
-        "md,json",
-    ];
-    args.extend_from_slice(extra);
-    let run = s.run(&args);
+    let run = Test::new()
+        .arg("run")
+        .arg(&file)
+        .args(["--dry-run", "--report-dir", "r", "--format", "md,json"])
+        .args(extra)
+        .status(0)
+        .run();
     let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-    let json = s.read(&format!("r/{stem}.dry-run.json"));
+    let json = run.read(&format!("r/{stem}.dry-run.json"));
     (run, serde_json::from_str(&json).expect("json report"))
 }
 
@@ -41,13 +37,7 @@ fn steps(json: &serde_json::Value) -> Vec<(String, String, String)> {
 
 #[test]
 fn disk_pressure_on_a_missing_path_plans_all_six_steps() {
-    let s = Scratch::new();
-    let (run, json) = report(
-        &s,
-        "runbooks/disk-pressure.md",
-        &["-p", "path=/nonexistent"],
-    );
-    run.expect(0);
+    let (run, json) = report("runbooks/disk-pressure.md", &["-p", "path=/nonexistent"]);
     assert_eq!(json["result"], "dry_run_ok", "{json:#}");
     let all = json["steps"].as_array().unwrap();
     assert_eq!(all.len(), 6);
@@ -82,9 +72,7 @@ fn disk_pressure_on_a_missing_path_plans_all_six_steps() {
 
 #[test]
 fn p90_latency_without_prometheus_is_planned_not_failed() {
-    let s = Scratch::new();
-    let (run, json) = report(&s, "runbooks/p90-latency.md", &[]);
-    run.expect(0);
+    let (_, json) = report("runbooks/p90-latency.md", &[]);
     let by_name = steps(&json);
     let names: Vec<&str> = by_name.iter().map(|(n, ..)| n.as_str()).collect();
     assert_eq!(
@@ -121,21 +109,16 @@ fn p90_latency_without_prometheus_is_planned_not_failed() {
 
 #[test]
 fn a_step_that_cannot_render_still_fails_the_dry_run_with_exit_2() {
-    let s = Scratch::new();
-    s.write(
-        "r.md",
-        "# R\n\n```bash {name=a safe}\nexit 3\n```\n\n```bash {name=b}\necho {{ 1 / 0 }}\n```\n\n```bash {name=c}\necho after\n```\n",
-    );
-    let run = s.run(&["run", "r.md", "--dry-run", "-o", "out.md"]);
-    run.expect(2);
-    let copy = s.read("out.md");
+    let text = "# R\n\n```bash {name=a safe}\nexit 3\n```\n\n```bash {name=b}\necho {{ 1 / 0 }}\n```\n\n```bash {name=c}\necho after\n```\n";
+    let run = Test::new()
+        .file("r.md", text)
+        .args(["run", "r.md", "--dry-run", "-o", "out.md"])
+        .status(2)
+        .stderr_contains("template error in step `b`")
+        .run();
+    let copy = run.read("out.md");
     // Every step is in the plan: the failed safe one, the broken one, the rest.
     assert!(copy.contains("step=a"), "{copy}");
     assert!(copy.contains("step=b"), "{copy}");
     assert!(copy.contains("step=c"), "{copy}");
-    assert!(
-        run.stderr.contains("template error in step `b`"),
-        "{}",
-        run.stderr
-    );
 }

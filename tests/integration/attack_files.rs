@@ -6,9 +6,7 @@
 //! between a typo and a replaced device: every check asserts the path is
 //! untouched afterwards.
 
-mod common;
-
-use common::Scratch;
+use crate::common::Scratch;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,16 +38,15 @@ fn output_onto_a_fifo_socket_or_directory_is_refused_before_anything_runs() {
     ];
     for (name, kind) in cases {
         let t0 = Instant::now();
-        let r = s.run(&["run", "f.md", "-o", name]);
+        s.test()
+            .args(["run", "f.md", "-o", name])
+            .status(2)
+            .stderr(format!(
+                "error: {name} is {kind}, not a regular file: refusing to write a report over it\n"
+            ))
+            .run();
         println!("{name}: {:?}", t0.elapsed());
         assert!(t0.elapsed() < Duration::from_secs(10), "hang on {name}");
-        r.expect(2);
-        assert_eq!(
-            r.stderr,
-            format!(
-                "error: {name} is {kind}, not a regular file: refusing to write a report over it\n"
-            )
-        );
         assert_nothing_ran(&s);
     }
     let ft = std::fs::symlink_metadata(s.path("out.fifo"))
@@ -82,12 +79,13 @@ fn output_onto_a_device_is_refused_and_the_device_stays() {
     .expect("mknod (the tests run as root)");
     let before = std::fs::symlink_metadata(&dev).unwrap();
     assert!(before.file_type().is_char_device());
-    let r = s.run(&["run", "f.md", "-o", "null.dev"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: null.dev is a device, not a regular file: refusing to write a report over it\n"
-    );
+    s.test()
+        .args(["run", "f.md", "-o", "null.dev"])
+        .status(2)
+        .stderr(
+            "error: null.dev is a device, not a regular file: refusing to write a report over it\n",
+        )
+        .run();
     assert_nothing_ran(&s);
     let after = std::fs::symlink_metadata(&dev).unwrap();
     assert!(after.file_type().is_char_device());
@@ -104,12 +102,13 @@ fn output_onto_a_device_is_refused_and_the_device_stays() {
         nix::sys::stat::Mode::from_bits_truncate(0o600),
     )
     .unwrap();
-    let r = s.run(&["run", "f.md", "--report-dir", "rep"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: rep/f.json is a FIFO, not a regular file: refusing to write a report over it\n"
-    );
+    s.test()
+        .args(["run", "f.md", "--report-dir", "rep"])
+        .status(2)
+        .stderr(
+            "error: rep/f.json is a FIFO, not a regular file: refusing to write a report over it\n",
+        )
+        .run();
     assert_nothing_ran(&s);
 }
 
@@ -120,20 +119,20 @@ fn output_equal_to_the_runbook_is_refused() {
     std::fs::create_dir(s.path("sub")).unwrap();
     std::os::unix::fs::symlink("../f.md", s.path("sub/link.md")).unwrap();
     for out in ["f.md", "./f.md", "sub/../f.md"] {
-        let r = s.run(&["run", "f.md", "-o", out]);
-        r.expect(2);
-        assert_eq!(
-            r.stderr,
-            format!("error: -o {out} is the runbook itself: refusing to overwrite it\n")
-        );
+        s.test()
+            .args(["run", "f.md", "-o", out])
+            .status(2)
+            .stderr(format!(
+                "error: -o {out} is the runbook itself: refusing to overwrite it\n"
+            ))
+            .run();
     }
     // Through a symlink: refused as a symlink (never written through).
-    let r = s.run(&["run", "f.md", "-o", "sub/link.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: sub/link.md is a symbolic link: refusing to write through it\n"
-    );
+    s.test()
+        .args(["run", "f.md", "-o", "sub/link.md"])
+        .status(2)
+        .stderr("error: sub/link.md is a symbolic link: refusing to write through it\n")
+        .run();
     assert_eq!(s.read("f.md"), MARKS);
     assert_nothing_ran(&s);
 }
@@ -148,9 +147,12 @@ fn a_symlink_planted_at_a_step_log_is_never_followed() {
     s.write("victim.txt", "precious\n");
     std::fs::create_dir(s.path("out.md.logs")).unwrap();
     std::os::unix::fs::symlink(s.path("victim.txt"), s.path("out.md.logs/big.log")).unwrap();
-    let r = s.run(&["run", "f.md", "-o", "out.md", "--max-output-lines", "4"]);
-    assert_eq!(s.read("victim.txt"), "precious\n");
-    r.expect(1);
+    let r = s
+        .test()
+        .args(["run", "f.md", "-o", "out.md", "--max-output-lines", "4"])
+        .expect_file("victim.txt", "precious\n")
+        .status(1)
+        .run();
     let out = s.read("out.md");
     assert!(
         out.contains("out.md.logs/big.log is a symbolic link: refusing to write through it"),
@@ -165,35 +167,32 @@ fn a_symlink_planted_at_the_journal_or_report_is_refused_before_anything_runs() 
     s.write("f.md", MARKS);
     s.write("victim.txt", "precious\n");
     std::os::unix::fs::symlink(s.path("victim.txt"), s.path("out.md.state.jsonl")).unwrap();
-    let r = s.run(&["run", "f.md", "-o", "out.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: out.md.state.jsonl is a symbolic link: refusing to write through it\n"
-    );
+    s.test()
+        .args(["run", "f.md", "-o", "out.md"])
+        .status(2)
+        .stderr("error: out.md.state.jsonl is a symbolic link: refusing to write through it\n")
+        .run();
     assert_nothing_ran(&s);
     std::fs::remove_file(s.path("out.md.state.jsonl")).unwrap();
 
     // The HTML report of a report dir.
     std::fs::create_dir(s.path("rep")).unwrap();
     std::os::unix::fs::symlink(s.path("victim.txt"), s.path("rep/f.html")).unwrap();
-    let r = s.run(&["run", "f.md", "--report-dir", "rep"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: rep/f.html is a symbolic link: refusing to write through it\n"
-    );
+    s.test()
+        .args(["run", "f.md", "--report-dir", "rep"])
+        .status(2)
+        .stderr("error: rep/f.html is a symbolic link: refusing to write through it\n")
+        .run();
     assert_nothing_ran(&s);
 
     // The logs directory itself.
     std::fs::create_dir(s.path("elsewhere")).unwrap();
     std::os::unix::fs::symlink(s.path("elsewhere"), s.path("o2.md.logs")).unwrap();
-    let r = s.run(&["run", "f.md", "-o", "o2.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: o2.md.logs is a symbolic link: refusing to write through it\n"
-    );
+    s.test()
+        .args(["run", "f.md", "-o", "o2.md"])
+        .status(2)
+        .stderr("error: o2.md.logs is a symbolic link: refusing to write through it\n")
+        .run();
     assert_nothing_ran(&s);
     assert_eq!(s.read("victim.txt"), "precious\n");
 }
@@ -217,15 +216,16 @@ fn every_file_written_is_private() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let r = s.run(&[
-        "run",
-        "f.md",
-        "--report-dir",
-        "rep",
-        "--max-output-lines",
-        "4",
-    ]);
-    r.expect(0);
+    s.test()
+        .args([
+            "run",
+            "f.md",
+            "--report-dir",
+            "rep",
+            "--max-output-lines",
+            "4",
+        ])
+        .run();
     let log = s.path("rep/logs/big.log");
     assert!(std::fs::read_to_string(&log).unwrap().starts_with("1\n2\n"));
     assert_eq!(mode(&s.path("rep/logs")), 0o700);
@@ -241,8 +241,9 @@ fn every_file_written_is_private() {
         assert_eq!(mode(&s.path(f)), 0o600, "{f}");
     }
     // -o beside the runbook: the same.
-    s.run(&["run", "f.md", "-o", "out.md", "--max-output-lines", "4"])
-        .expect(0);
+    s.test()
+        .args(["run", "f.md", "-o", "out.md", "--max-output-lines", "4"])
+        .run();
     assert_eq!(mode(&s.path("out.md.logs")), 0o700);
     for f in [
         "out.md",
@@ -317,5 +318,5 @@ fn a_second_run_on_the_same_output_says_who_holds_it() {
     assert_eq!(kinds, ["start", "step"]);
     assert!(s.read("out.md").contains("done"));
     // Once it is over, the output is free again.
-    s.run(&["run", "slow.md", "-o", "out.md"]).expect(0);
+    s.test().args(["run", "slow.md", "-o", "out.md"]).run();
 }

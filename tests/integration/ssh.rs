@@ -1,7 +1,6 @@
-//! SSH steps against a real sshd on 127.0.0.1 (tests/support/sshd.rs).
+//! SSH steps against a real sshd on 127.0.0.1 (tests/integration/support/sshd.rs).
 
-mod support;
-
+use crate::support::sshd::{Sshd, free_port};
 use runbook::document::frontmatter::FrontMatter;
 use runbook::exec::inventory::{self, HostKeyChecking, NoEc2, SshTarget};
 use runbook::exec::process::{Interrupt, ProcessOutcome, Stream, Termination};
@@ -10,7 +9,6 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::sshd::{Sshd, free_port};
 use tokio::sync::watch;
 
 macro_rules! sshd_or_skip {

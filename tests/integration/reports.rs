@@ -2,8 +2,7 @@
 //! (validated against docs/report-schema.json), JUnit XML (parsed back),
 //! HTML (rendered in headless Chromium) and terminal progress.
 
-#[path = "common/samples.rs"]
-mod samples;
+use crate::common::samples;
 
 use comrak::nodes::NodeValue;
 use runbook::document::splice::Insert;

@@ -2,9 +2,14 @@
 #![allow(dead_code)]
 
 pub mod pty;
+pub mod samples;
+pub mod test;
+
+pub use test::Test;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runbook"))
@@ -14,19 +19,28 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A scratch directory with a runbook in it.
+/// A scratch directory with a runbook in it. Clones share the directory,
+/// which is removed when the last one is dropped.
+#[derive(Clone)]
 pub struct Scratch {
-    pub dir: tempfile::TempDir,
+    pub dir: Arc<tempfile::TempDir>,
 }
 
 impl Scratch {
     pub fn new() -> Self {
         Scratch {
-            dir: tempfile::Builder::new()
-                .prefix("runbook-test-")
-                .tempdir()
-                .expect("tempdir"),
+            dir: Arc::new(
+                tempfile::Builder::new()
+                    .prefix("runbook-test-")
+                    .tempdir()
+                    .expect("tempdir"),
+            ),
         }
+    }
+
+    /// A [`Test`] that runs the binary in this directory.
+    pub fn test(&self) -> Test {
+        Test::in_scratch(self.clone())
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -43,19 +57,8 @@ impl Scratch {
         std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
-    /// Runs the binary in this directory with stdin from /dev/null.
-    pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("GITLAB_CI")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn runbook");
-        Run::from(out)
-    }
-
+    /// A Command for the binary in this directory (for runs a test must
+    /// spawn and signal; plain runs go through [`Test`]).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
         c.current_dir(self.dir.path())
@@ -79,18 +82,6 @@ impl From<Output> for Run {
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
-    }
-}
-
-impl Run {
-    #[track_caller]
-    pub fn expect(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
     }
 }
 

@@ -7,9 +7,8 @@
 //! `tests/runbooks/` (good ones under `ok/`, broken ones under `broken/`).
 //! The other tests pin each disagreement the two commands used to have.
 
-mod common;
-
-use common::{Run, Scratch, repo};
+use crate::common::test::Output;
+use crate::common::{Scratch, Test, repo};
 use runbook::document::Document;
 use std::path::{Path, PathBuf};
 
@@ -66,25 +65,29 @@ fn secret_env(doc: Option<&Document>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn check(s: &Scratch, file: &Path) -> Run {
-    Run::from(s.cmd().arg("check").arg(file).output().expect("check"))
+fn check(s: &Scratch, file: &Path) -> Output {
+    s.test().arg("check").arg(file).any_status().run()
 }
 
-fn dry_run(s: &Scratch, file: &Path, doc: Option<&Document>) -> Run {
-    let mut c = s.cmd();
-    c.arg("run")
+fn dry_run(s: &Scratch, file: &Path, doc: Option<&Document>) -> Output {
+    let mut t = s
+        .test()
+        .arg("run")
         .arg(file)
         .args(["--dry-run", "--yes", "-o"])
-        .arg(s.path("out.md"));
+        .arg(s.path("out.md"))
+        .any_status();
     for p in required_params(doc) {
-        c.args(["-p", &p]);
+        t = t.args(["-p", &p]);
     }
-    c.envs(secret_env(doc));
-    Run::from(c.output().expect("run"))
+    for (k, v) in secret_env(doc) {
+        t = t.env(k, v);
+    }
+    t.run()
 }
 
 /// `check`'s human output without its summary line.
-fn diagnostics_of(check: &Run) -> &str {
+fn diagnostics_of(check: &Output) -> &str {
     check
         .stderr
         .trim_end()
@@ -144,22 +147,19 @@ fn check_verdict_equals_dry_run_verdict_for_every_runbook() {
 /// A runbook whose first step leaves a marker file, so a test can tell that
 /// `run` refused it before any step ran.
 fn refused_before_any_step(text: &str, expected: &str) {
-    let s = Scratch::new();
-    s.write("rb.md", text);
-    let c = s.run(&["check", "rb.md"]);
-    assert_eq!(
-        (c.code, c.stderr.as_str()),
-        (
-            2,
-            format!("{expected}\n\n1 file checked: 1 error, 0 warnings\n").as_str()
-        ),
-        "check"
-    );
-    let r = s.run(&["run", "rb.md", "--yes"]);
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (2, format!("{expected}\n").as_str())
-    );
+    let s = Test::new()
+        .file("rb.md", text)
+        .args(["check", "rb.md"])
+        .status(2)
+        .stderr(format!(
+            "{expected}\n\n1 file checked: 1 error, 0 warnings\n"
+        ))
+        .run();
+    s.test()
+        .args(["run", "rb.md", "--yes"])
+        .status(2)
+        .stderr(format!("{expected}\n"))
+        .run();
     assert!(!s.path("marker").exists(), "a step ran before the refusal");
 }
 
@@ -257,18 +257,15 @@ error: step `clear` sets both `host` and `hosts`: use `host` for one machine or 
 
 #[test]
 fn numeric_choices_accept_a_quoted_default_in_both() {
-    let s = Scratch::new();
-    s.write(
-        "rb.md",
-        "---\nparams:\n  size: { choices: [1, 2], default: \"1\" }\n---\n\n```bash {name=show}\necho size={{ params.size }}\n```\n",
-    );
-    let c = s.run(&["check", "rb.md"]);
-    assert_eq!(
-        (c.code, c.stderr.as_str()),
-        (0, "1 file checked: 0 errors, 0 warnings\n")
-    );
-    let r = s.run(&["run", "rb.md", "--yes", "-q"]);
-    r.expect(0);
+    let s = Test::new()
+        .file(
+            "rb.md",
+            "---\nparams:\n  size: { choices: [1, 2], default: \"1\" }\n---\n\n```bash {name=show}\necho size={{ params.size }}\n```\n",
+        )
+        .args(["check", "rb.md"])
+        .stderr("1 file checked: 0 errors, 0 warnings\n")
+        .run();
+    s.test().args(["run", "rb.md", "--yes", "-q"]).run();
     assert!(s.read("rb.annotated.md").contains("size=1"));
 }
 
@@ -280,44 +277,30 @@ fn secrets_in_requires_pass_check_preconditions_as_they_pass_run() {
         "rb.md",
         "---\nsecrets:\n  TOKEN: { env: RB_GOLDEN_TOKEN }\nrequires:\n  files: [\"tok-{{ secrets.TOKEN }}\"]\n---\n\n```bash {name=ok}\necho ready\n```\n",
     );
-    let c = Run::from(
-        s.cmd()
-            .args(["check", "--preconditions", "rb.md"])
-            .env("RB_GOLDEN_TOKEN", "s3cr3t")
-            .output()
-            .expect("check"),
-    );
-    assert_eq!(
-        (c.code, c.stderr.as_str()),
-        (0, "1 file checked: 0 errors, 0 warnings\n")
-    );
-    let r = Run::from(
-        s.cmd()
-            .args(["run", "rb.md", "--yes", "-q"])
-            .env("RB_GOLDEN_TOKEN", "s3cr3t")
-            .output()
-            .expect("run"),
-    );
-    r.expect(0);
+    s.test()
+        .args(["check", "--preconditions", "rb.md"])
+        .env("RB_GOLDEN_TOKEN", "s3cr3t")
+        .stderr("1 file checked: 0 errors, 0 warnings\n")
+        .run();
+    s.test()
+        .args(["run", "rb.md", "--yes", "-q"])
+        .env("RB_GOLDEN_TOKEN", "s3cr3t")
+        .run();
 }
 
 #[test]
 fn a_failed_precondition_with_a_secret_is_redacted_in_check() {
-    let s = Scratch::new();
-    s.write(
-        "rb.md",
-        "---\nsecrets:\n  TOKEN: { env: RB_GOLDEN_TOKEN }\nrequires:\n  files: [\"/nonexistent/{{ secrets.TOKEN }}\"]\n---\n\n```bash {name=ok}\necho ready\n```\n",
-    );
-    let c = Run::from(
-        s.cmd()
-            .args(["check", "--preconditions", "rb.md"])
-            .env("RB_GOLDEN_TOKEN", "s3cr3t-value")
-            .output()
-            .expect("check"),
-    );
-    assert_eq!(c.code, 3, "{}", c.stderr);
-    assert!(!c.stderr.contains("s3cr3t-value"), "{}", c.stderr);
-    assert!(c.stderr.contains("[REDACTED:TOKEN]"), "{}", c.stderr);
+    let c = Test::new()
+        .file(
+            "rb.md",
+            "---\nsecrets:\n  TOKEN: { env: RB_GOLDEN_TOKEN }\nrequires:\n  files: [\"/nonexistent/{{ secrets.TOKEN }}\"]\n---\n\n```bash {name=ok}\necho ready\n```\n",
+        )
+        .args(["check", "--preconditions", "rb.md"])
+        .env("RB_GOLDEN_TOKEN", "s3cr3t-value")
+        .status(3)
+        .stderr_contains("[REDACTED:TOKEN]")
+        .run();
+    assert!(!c.stderr.contains("s3cr3t-value"), "{}", c.story());
 }
 
 /// A value in an `sh -c "…"` script the outer shell expands first is
@@ -335,13 +318,12 @@ error: template error in step `nested`: a value in the script run by `sh -c` can
 11 | sh -c \"cd $PWD && echo {{ params.x }}\"
    | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^";
     refused_before_any_step(&text, expected);
-    let s = Scratch::new();
-    s.write("rb.md", &text);
-    let d = s.run(&["run", "rb.md", "--yes", "--dry-run"]);
-    assert_eq!(
-        (d.code, d.stderr.as_str()),
-        (2, format!("{expected}\n").as_str())
-    );
+    let s = Test::new()
+        .file("rb.md", &text)
+        .args(["run", "rb.md", "--yes", "--dry-run"])
+        .status(2)
+        .stderr(format!("{expected}\n"))
+        .run();
     assert!(!s.path("marker").exists());
 }
 
@@ -349,20 +331,17 @@ error: template error in step `nested`: a value in the script run by `sh -c` can
 /// `check` accepts the runbook and `run` refuses only a non-integer.
 #[test]
 fn value_in_arithmetic_is_checked_at_run_time() {
-    let s = Scratch::new();
-    s.write(
-        "rb.md",
-        "---\nparams:\n  n: { default: 1 }\n---\n\n```bash {name=count}\necho $(( {{ params.n }} + 1 ))\n```\n",
-    );
-    let c = s.run(&["check", "rb.md"]);
-    assert_eq!(c.code, 0, "{}", c.stderr);
-    let ok = s.run(&["run", "rb.md", "--yes", "-p", "n=41"]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
-    let bad = s.run(&["run", "rb.md", "--yes", "-p", "n=1;id"]);
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(
-        bad.stderr.contains("must be an integer literal"),
-        "{}",
-        bad.stderr
-    );
+    let s = Test::new()
+        .file(
+            "rb.md",
+            "---\nparams:\n  n: { default: 1 }\n---\n\n```bash {name=count}\necho $(( {{ params.n }} + 1 ))\n```\n",
+        )
+        .args(["check", "rb.md"])
+        .run();
+    s.test().args(["run", "rb.md", "--yes", "-p", "n=41"]).run();
+    s.test()
+        .args(["run", "rb.md", "--yes", "-p", "n=1;id"])
+        .status(2)
+        .stderr_contains("must be an integer literal")
+        .run();
 }

@@ -3,9 +3,8 @@
 //! record is the fold of those events. Report writing failing is its own
 //! outcome, not "a step failed".
 
-mod common;
-
-use common::Scratch;
+use crate::common::Scratch;
+use crate::common::test::Test;
 use runbook::engine::gate::{Answer, Asking, Decision, GateQuestion, Prompter};
 use runbook::engine::{
     Engine, RunEvent, RunHeader, RunInputs, RunOptions, SharedRecord, Sink, Sinks,
@@ -190,21 +189,22 @@ fn raw_output_reaches_sinks_and_secrets_are_redacted_by_the_record_path() {
 
 #[test]
 fn a_report_that_cannot_be_written_is_its_own_exit_code() {
-    let s = Scratch::new();
     // The step puts a directory where the JSON report goes: the run itself
     // succeeds, that report cannot be written (even as root).
-    s.write(
-        "r.md",
-        "# R\n\n```bash {name=a}\nmkdir -p reports/r.json\n```\n",
-    );
-    let run = s.run(&["run", "r.md", "--report-dir", "reports"]);
-    run.expect(5);
+    let run = Test::new()
+        .file(
+            "r.md",
+            "# R\n\n```bash {name=a}\nmkdir -p reports/r.json\n```\n",
+        )
+        .args(["run", "r.md", "--report-dir", "reports"])
+        .status(5)
+        .stderr_contains("runbook ok")
+        .run();
     assert!(
         run.stderr.contains("error: ") && run.stderr.contains("r.json"),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("runbook ok"), "{}", run.stderr);
     // What could be written was: the copy says the step ran.
-    assert!(s.read("reports/r.md").contains("step=a"));
+    assert!(run.read("reports/r.md").contains("step=a"));
 }

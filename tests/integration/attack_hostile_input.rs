@@ -2,8 +2,7 @@
 //! and hostile input (thousands of bad attributes on one line, thousands of
 //! steps) keeps output, memory and time linear in the input.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -22,23 +21,32 @@ fn confirm_accepts_a_closed_set_of_values() {
         let want = format!(
             "error: front matter: invalid value `{shown}` for `confirm`: expected `all`, `true` or `false`{hint}\n --> rb.md:2:10\n"
         );
-        let check = s.run(&["check", "rb.md"]);
-        assert_eq!(check.code, 2, "{value}: {}{}", check.stdout, check.stderr);
+        let check = s
+            .test()
+            .args(["check", "rb.md"])
+            .context(format!("confirm: {value}"))
+            .status(2)
+            .run();
         assert!(
             check.stdout.contains(&want) || check.stderr.contains(&want),
             "{value}: want\n{want}\ngot\n{}{}",
             check.stdout,
             check.stderr
         );
-        let run = s.run(&["run", "rb.md", "--yes", "-o", "out.md"]);
-        assert_eq!(run.code, 2, "{value}: {}", run.stderr);
-        assert!(run.stderr.contains(&want), "{value}: {}", run.stderr);
+        s.test()
+            .args(["run", "rb.md", "--yes", "-o", "out.md"])
+            .context(format!("confirm: {value}"))
+            .status(2)
+            .stderr_contains(&want)
+            .run();
         assert!(!s.path("ran").exists(), "{value}: the step ran");
     }
     for ok in ["all", "true", "false"] {
         s.write("rb.md", &format!("---\nconfirm: {ok}\n---\n{body}"));
-        let r = s.run(&["check", "rb.md"]);
-        assert_eq!(r.code, 0, "{ok}: {}{}", r.stdout, r.stderr);
+        s.test()
+            .args(["check", "rb.md"])
+            .context(format!("confirm: {ok}"))
+            .run();
     }
 }
 
@@ -113,9 +121,10 @@ fn dry_run(n: usize) -> Duration {
     let s = Scratch::new();
     s.write("rb.md", &one_line_steps(n));
     let start = Instant::now();
-    let r = s.run(&["run", "rb.md", "--dry-run", "-o", "dry.md"]);
+    s.test()
+        .args(["run", "rb.md", "--dry-run", "-o", "dry.md"])
+        .run();
     let took = start.elapsed();
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let copy = s.read("dry.md");
     assert!(copy.contains(&format!("echo step {} {{{{ params.x }}}}", n - 1)));
     took

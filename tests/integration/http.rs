@@ -1,8 +1,7 @@
 //! HTTP steps against a real Prometheus on 127.0.0.1, plus local TCP
 //! listeners for the failure modes (no answer, refused, huge body).
 
-mod support;
-
+use crate::support::prometheus::Prometheus;
 use runbook::exec::http::{
     HttpError, MAX_BODY_BYTES, parse_request, response_text, send, status_matches,
 };
@@ -10,7 +9,6 @@ use runbook::exec::process::Interrupt;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
-use support::prometheus::Prometheus;
 
 fn no_interrupts() -> (
     tokio::sync::watch::Sender<Interrupt>,
@@ -200,7 +198,7 @@ async fn interrupt_stops_a_waiting_request() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_refused() {
-    let port = support::free_port();
+    let port = crate::support::free_port();
     let req = parse_request(&format!("GET http://127.0.0.1:{port}/")).unwrap();
     let (_tx, rx) = no_interrupts();
     // Spawned: the runner may run HTTP steps on their own task.
@@ -327,7 +325,7 @@ async fn incident_fixture_has_one_noisy_instance() {
     let req = parse_request(&format!(
         "GET {}/api/v1/query?query={}",
         prom.url(),
-        support::prometheus::encode_query(query)
+        crate::support::prometheus::encode_query(query)
     ))
     .unwrap();
     let mut levels = Vec::new();
@@ -394,11 +392,12 @@ fn unrendered_blocks_are_checked_with_templates_allowed() {
         "line 1: invalid URL `/relative`: relative URL without a base"
     );
     // The seed runbook's http step passes.
-    let runbook = include_str!("../runbooks/p90-latency.md");
-    let start = runbook.find("```http {name=levels").unwrap();
-    let body_start = start + runbook[start..].find('\n').unwrap() + 1;
-    let body_end = body_start + runbook[body_start..].find("```").unwrap();
-    assert_eq!(check_template(&runbook[body_start..body_end]), Ok(()));
+    let text = include_str!("../../runbooks/p90-latency.md");
+    let doc = runbook::document::parse("runbooks/p90-latency.md", text.to_string())
+        .expect("the seed runbook parses");
+    let levels = doc.step("levels").expect("the `levels` step");
+    assert_eq!(levels.lang, "http");
+    assert_eq!(check_template(&levels.code), Ok(()));
 }
 
 #[test]

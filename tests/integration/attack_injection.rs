@@ -4,8 +4,7 @@
 //! either the value arrives byte for byte or rendering is refused with exit
 //! 2 and an exact message naming the step, the line and the context.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// How a context treats a value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -248,14 +247,18 @@ fn attempt(context: &(&str, &str, Kind), payload: &str) -> Result<(), String> {
     let marker = s.path("PWNED");
     let payload = payload.replace("PWNED_DIR", &s.dir.path().display().to_string());
     s.write("rb.md", &format!("{HEAD}```bash {{name=s}}\n{body}\n```\n"));
-    let r = s.run(&[
-        "run",
-        "rb.md",
-        "-p",
-        &format!("v={payload}"),
-        "-o",
-        "out.md",
-    ]);
+    let r = s
+        .test()
+        .args([
+            "run",
+            "rb.md",
+            "-p",
+            &format!("v={payload}"),
+            "-o",
+            "out.md",
+        ])
+        .any_status()
+        .run();
     let what = format!("context `{name}`, payload {payload:?}");
     if marker.exists() {
         return Err(format!("{what}: EXECUTED\n{}", r.stderr));
@@ -355,15 +358,12 @@ fn arithmetic_refusal_comes_before_anything_runs() {
             "{HEAD}```bash {{name=first}}\ntouch first-ran\n```\n\n```bash {{name=count}}\necho ok\necho $(( {{{{ params.v }}}} + 1 ))\n```\n"
         ),
     );
-    let r = s.run(&["run", "rb.md", "-p", "v=a[$(touch PWNED)]", "-o", "out.md"]);
-    r.expect(2);
-    assert!(
-        r.stderr.contains(
-            "error: template error in step `count`: a value in `$(( … ))` must be an integer literal (arithmetic can run commands), got \"a[$(touch PWNED)]\"\n"
-        ) && r.stderr.contains("--> rb.md:12:1"),
-        "{}",
-        r.stderr
-    );
+    s.test()
+        .args(["run", "rb.md", "-p", "v=a[$(touch PWNED)]", "-o", "out.md"])
+        .status(2)
+        .stderr_contains("error: template error in step `count`: a value in `$(( … ))` must be an integer literal (arithmetic can run commands), got \"a[$(touch PWNED)]\"\n")
+        .stderr_contains("--> rb.md:12:1")
+        .run();
     assert!(
         !s.path("first-ran").exists(),
         "a step ran before the refusal"
@@ -380,11 +380,15 @@ fn a_step_result_in_arithmetic_is_checked_when_it_is_known() {
         "```bash {name=a}\necho 'x[$(touch PWNED)]'\n```\n\n```bash {name=b}\necho $(( {{ steps.a.stdout | trim }} + 1 ))\n```\n",
     );
     // A dry run cannot know a's output: a placeholder, not a refusal.
-    let dry = s.run(&["run", "rb.md", "--dry-run", "-o", "dry.md"]);
-    dry.expect(0);
+    s.test()
+        .args(["run", "rb.md", "--dry-run", "-o", "dry.md"])
+        .run();
     assert!(block_of(&s.read("dry.md"), "b").contains("⟨steps.a.stdout⟩"));
-    let r = s.run(&["run", "rb.md", "-o", "out.md"]);
-    r.expect(1);
+    let r = s
+        .test()
+        .args(["run", "rb.md", "-o", "out.md"])
+        .status(1)
+        .run();
     assert!(
         r.stderr.contains(
             "template error in step `b`: a value in `$(( … ))` must be an integer literal (arithmetic can run commands), got \"x[$(touch PWNED)]\""
@@ -398,7 +402,7 @@ fn a_step_result_in_arithmetic_is_checked_when_it_is_known() {
         "ok.md",
         "```bash {name=a}\necho 41\n```\n\n```bash {name=b}\necho $(( {{ steps.a.stdout | trim }} + 1 )) > got\n```\n",
     );
-    s.run(&["run", "ok.md", "-o", "ok.out.md"]).expect(0);
+    s.test().args(["run", "ok.md", "-o", "ok.out.md"]).run();
     assert_eq!(s.read("got"), "42\n");
 }
 
@@ -409,9 +413,8 @@ fn check_warns_on_templates_in_interpreter_steps() {
         "rb.md",
         "---\nparams:\n  v: {default: x}\n---\n```python {name=py}\nprint(\"{{ params.v }}\")\n```\n\n```ruby {name=rb}\nputs 1\n```\n",
     );
-    let r = s.run(&["check", "rb.md"]);
+    let r = s.test().args(["check", "rb.md"]).run();
     let all = format!("{}{}", r.stdout, r.stderr);
-    assert_eq!(r.code, 0, "{all}");
     assert!(
         all.contains(
             "warning: step `py` pastes a template value into `python3` code without any quoting: a parameter can run code there; pass it with env= (`env=\"NAME={{ params.x }}\"`) and read it from the environment\n --> rb.md:6:8\n"

@@ -1,5 +1,5 @@
 //! Host key checking through the real binary against a real sshd on
-//! 127.0.0.1 (tests/support/sshd.rs), each with an EMPTY known_hosts:
+//! 127.0.0.1 (tests/integration/support/sshd.rs), each with an EMPTY known_hosts:
 //!
 //! - the user's ssh config (`RUNBOOK_SSH_CONFIG`, passed to ssh as `-F`)
 //!   says `StrictHostKeyChecking accept-new` and the inventory says
@@ -13,15 +13,12 @@
 //! `/etc/ssh/ssh_config`, so what the developer's machine says cannot leak
 //! in.
 
-mod common;
-mod support;
-
-use common::Scratch;
+use crate::common::Scratch;
+use crate::support::sshd::Sshd;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::sshd::Sshd;
 
 /// Upper bound for a run: a hang (a prompt, a missing timeout) fails the
 /// test instead of blocking it.

@@ -5,8 +5,7 @@
 //! directory. The SSH and EC2 parts run in the lead's end-to-end test; here
 //! the host steps' scripts run locally with bash.
 
-mod support;
-
+use crate::support::prometheus::Prometheus;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use runbook::document::FrontMatter;
@@ -16,9 +15,8 @@ use runbook::inventory_spec::OneOrMany;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::prometheus::Prometheus;
 
-const RUNBOOK: &str = include_str!("../runbooks/p90-latency.md");
+const RUNBOOK: &str = include_str!("../../runbooks/p90-latency.md");
 
 fn front_matter() -> FrontMatter {
     let yaml = RUNBOOK
@@ -29,18 +27,14 @@ fn front_matter() -> FrontMatter {
     serde_saphyr::from_str(yaml).expect("valid front matter")
 }
 
-/// The content of the fenced block whose info string has `name=NAME`.
+/// The code of the step named `name`, as the runbook parser finds it.
 fn block(name: &str) -> String {
-    let mut lines = RUNBOOK.lines();
-    let marker = format!("{{name={name} ");
-    let marker_end = format!("{{name={name}}}");
-    while let Some(line) = lines.next() {
-        if line.starts_with("```") && (line.contains(&marker) || line.contains(&marker_end)) {
-            let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
-            return body.join("\n") + "\n";
-        }
-    }
-    panic!("no block named {name}");
+    let doc = runbook::document::parse("runbooks/p90-latency.md", RUNBOOK.to_string())
+        .expect("the seed runbook parses");
+    doc.step(name)
+        .unwrap_or_else(|| panic!("no step named {name}"))
+        .code
+        .clone()
 }
 
 fn shell_quote(s: &str) -> String {
@@ -126,7 +120,7 @@ fn front_matter_is_valid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn steps_find_the_noisy_instance_and_clean_its_cores() {
-    if support::require_program("jq", "apt-get install -y jq").is_none() {
+    if crate::support::require_program("jq", "apt-get install -y jq").is_none() {
         return;
     }
     let fm = front_matter();

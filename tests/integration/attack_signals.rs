@@ -7,10 +7,8 @@
 //! Survivors are found by a unique marker on their command line
 //! (`sleep 9876xx`) in `/proc/*/cmdline`.
 
-mod common;
-
-use common::pty::PtyRun;
-use common::{Scratch, block_of};
+use crate::common::pty::PtyRun;
+use crate::common::{Scratch, block_of};
 use nix::sys::signal::{Signal, kill};
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
@@ -313,9 +311,11 @@ fn processes_that_left_the_group_do_not_survive_a_timeout() {
         &format!("```bash {{name=escape timeout=2s}}\n{ESCAPES}```\n"),
     );
     let t0 = Instant::now();
-    let r = s.run(&["run", "e.md", "-o", "out.md"]);
+    s.test()
+        .args(["run", "e.md", "-o", "out.md"])
+        .status(1)
+        .run();
     eprintln!("run took {:?}", t0.elapsed());
-    r.expect(1);
     assert!(block_of(&s.read("out.md"), "escape").contains("timed out"));
     assert_eq!(
         survivors_after("987603", Duration::from_secs(2)),
@@ -414,7 +414,7 @@ fn list_piped_into_head_is_quiet() {
         .arg("-c")
         .arg(format!(
             "\"{}\" list x.md 2>&1 | head -1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
-            common::bin().display()
+            crate::common::bin().display()
         ))
         .current_dir(s.dir.path())
         .output()

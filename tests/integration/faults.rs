@@ -2,9 +2,7 @@
 //! kill whole process groups, Ctrl-C, huge output, retries, resume, and
 //! secrets that never reach an artifact or the terminal.
 
-mod common;
-
-use common::{Scratch, block_of};
+use crate::common::{Scratch, Test, block_of};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -25,15 +23,17 @@ fn timeout_kills_the_whole_process_group() {
     // A unique sleep duration so we can find exactly our processes.
     s.write(
         "t.md",
-        "```bash {name=hang timeout=1s}\nsleep 613 &\nsleep 613 &\nwait\n```\n\n```bash {name=next}\necho next\n```\n",
+        "```bash {name=hang timeout=1s}\nsleep 713 &\nsleep 713 &\nwait\n```\n\n```bash {name=next}\necho next\n```\n",
     );
     let t0 = Instant::now();
-    let r = s.run(&["run", "t.md", "-o", "out.md"]);
+    s.test()
+        .args(["run", "t.md", "-o", "out.md"])
+        .status(1)
+        .run();
     let took = t0.elapsed();
-    r.expect(1);
     assert!(took < Duration::from_secs(8), "took {took:?}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(pids_running("sleep 613").is_empty(), "a sleep survived");
+    assert!(pids_running("sleep 713").is_empty(), "a sleep survived");
     let out = s.read("out.md");
     assert!(block_of(&out, "hang").contains("timed out"), "{out}");
     assert!(block_of(&out, "next").contains("not run"), "{out}");
@@ -41,31 +41,34 @@ fn timeout_kills_the_whole_process_group() {
 
 #[test]
 fn front_matter_timeout_is_the_default() {
-    let s = Scratch::new();
-    s.write(
-        "t.md",
-        "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 614\n```\n",
-    );
+    let t = Test::new()
+        .file(
+            "t.md",
+            "---\ntimeout: 1s\n---\n\n```bash {name=hang}\nsleep 714\n```\n",
+        )
+        .args(["run", "t.md", "-o", "out.md"])
+        .status(1);
     let t0 = Instant::now();
-    s.run(&["run", "t.md", "-o", "out.md"]).expect(1);
+    let r = t.run();
     assert!(t0.elapsed() < Duration::from_secs(8));
-    assert!(block_of(&s.read("out.md"), "hang").contains("timed out"));
+    assert!(block_of(&r.read("out.md"), "hang").contains("timed out"));
 }
 
 #[test]
 fn background_process_holding_stdout_does_not_hang_the_run() {
-    let s = Scratch::new();
-    s.write(
-        "bg.md",
-        "```bash {name=leak}\nsleep 615 &\necho started\n```\n\n```bash {name=next}\necho next\n```\n",
-    );
+    let t = Test::new()
+        .file(
+            "bg.md",
+            "```bash {name=leak}\nsleep 715 &\necho started\n```\n\n```bash {name=next}\necho next\n```\n",
+        )
+        .args(["run", "bg.md", "-o", "out.md"]);
     let t0 = Instant::now();
-    s.run(&["run", "bg.md", "-o", "out.md"]).expect(0);
+    let r = t.run();
     assert!(t0.elapsed() < Duration::from_secs(8));
-    let out = s.read("out.md");
+    let out = r.read("out.md");
     assert!(block_of(&out, "leak").contains("started"));
     assert!(block_of(&out, "next").contains("next"));
-    for pid in pids_running("sleep 615") {
+    for pid in pids_running("sleep 715") {
         let _ = std::process::Command::new("kill").arg(pid).status();
     }
 }
@@ -75,7 +78,7 @@ fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
     let s = Scratch::new();
     s.write(
         "i.md",
-        "```bash {name=first}\necho first done\n```\n\n```bash {name=long}\necho before the wait\nsleep 616\n```\n\n```bash {name=last}\necho last\n```\n",
+        "```bash {name=first}\necho first done\n```\n\n```bash {name=long}\necho before the wait\nsleep 716\n```\n\n```bash {name=last}\necho last\n```\n",
     );
     let mut child = s
         .cmd()
@@ -86,7 +89,7 @@ fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
         .unwrap();
     // Wait until the long step is running.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while pids_running("sleep 616").is_empty() {
+    while pids_running("sleep 716").is_empty() {
         assert!(Instant::now() < deadline, "step never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -112,7 +115,7 @@ fn sigint_stops_the_step_writes_the_copy_and_exits_130() {
     assert!(long.contains("before the wait"), "{long}");
     assert!(block_of(&out, "last").contains("not run"));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(pids_running("sleep 616").is_empty());
+    assert!(pids_running("sleep 716").is_empty());
 }
 
 #[test]
@@ -126,7 +129,7 @@ fn retries_record_every_attempt() {
             c = counter.display()
         ),
     );
-    s.run(&["run", "r.md", "--report-dir", "rep"]).expect(0);
+    s.test().args(["run", "r.md", "--report-dir", "rep"]).run();
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/r.json")).expect("json report");
     let attempts = json["steps"][0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
@@ -138,10 +141,10 @@ fn retries_record_every_attempt() {
 
 #[test]
 fn huge_output_is_cut_in_the_copy_with_the_full_log_beside_it() {
-    let s = Scratch::new();
-    s.write("big.md", "```bash {name=flood}\nseq 1 2000000\n```\n");
-    s.run(&["run", "big.md", "-o", "out.md", "--max-output-lines", "40"])
-        .expect(0);
+    let s = Test::new()
+        .file("big.md", "```bash {name=flood}\nseq 1 2000000\n```\n")
+        .args(["run", "big.md", "-o", "out.md", "--max-output-lines", "40"])
+        .run();
     let out = s.read("out.md");
     assert!(out.len() < 1 << 20, "copy is {} bytes", out.len());
     let block = block_of(&out, "flood");
@@ -169,14 +172,18 @@ fn resume_continues_from_the_failed_step_with_earlier_values() {
             fixed = fixed.display()
         ),
     );
-    s.run(&["run", "res.md", "-o", "out.md"]).expect(1);
+    s.test()
+        .args(["run", "res.md", "-o", "out.md"])
+        .status(1)
+        .run();
     let first_out = block_of(&s.read("out.md"), "first");
     std::fs::write(&fixed, "").unwrap();
-    s.run(&["run", "res.md", "-o", "out.md", "--resume"])
-        .expect(0);
+    s.test()
+        .args(["run", "res.md", "-o", "out.md", "--resume"])
+        .expect_file("ran-first", "run\n")
+        .run();
     let out = s.read("out.md");
-    // The first step was not run again...
-    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "run\n");
+    // The first step was not run again (`ran-first` holds one line)...
     // ...its earlier result is kept in the copy and visible to templates.
     let id = first_out
         .lines()
@@ -192,22 +199,21 @@ fn resume_continues_from_the_failed_step_with_earlier_values() {
 
 #[test]
 fn from_starts_at_a_named_step() {
-    let s = Scratch::new();
-    s.write(
-        "f.md",
-        "```bash {name=a}\necho a-ran\n```\n\n```bash {name=b}\necho b-ran\n```\n",
-    );
-    s.run(&["run", "f.md", "-o", "out.md", "--from", "b"])
-        .expect(0);
+    let s = Test::new()
+        .file(
+            "f.md",
+            "```bash {name=a}\necho a-ran\n```\n\n```bash {name=b}\necho b-ran\n```\n",
+        )
+        .args(["run", "f.md", "-o", "out.md", "--from", "b"])
+        .run();
     let out = s.read("out.md");
     assert!(!block_of(&out, "a").contains("a-ran"));
     assert!(block_of(&out, "b").contains("b-ran"));
-    let r = s.run(&["run", "f.md", "--from", "zz"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: --from: no step named `zz` (steps: a, b)\n"
-    );
+    s.test()
+        .args(["run", "f.md", "--from", "zz"])
+        .status(2)
+        .stderr("error: --from: no step named `zz` (steps: a, b)\n")
+        .run();
 }
 
 #[test]
@@ -233,26 +239,13 @@ echo \"token: $API_TOKEN\" >&2\n\
 ```\n",
     );
     let out = s
-        .cmd()
+        .test()
         .args(["run", "sec.md", "--report-dir", "rep", "-o", "rep/sec.md"])
         .env("TEST_API_TOKEN", "tok-9f8e7d6c5b")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
     let mut artifacts = vec![
-        (
-            "stdout".to_string(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ),
-        (
-            "stderr".to_string(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
+        ("stdout".to_string(), out.stdout.clone()),
+        ("stderr".to_string(), out.stderr.clone()),
     ];
     for entry in walk(&s.path("rep")) {
         artifacts.push((
@@ -319,7 +312,7 @@ fn sigterm_then_a_second_signal_kills_at_once() {
     let s = Scratch::new();
     s.write(
         "k.md",
-        "```bash {name=stubborn}\ntrap '' TERM\necho ignoring TERM\nsleep 618\n```\n",
+        "```bash {name=stubborn}\ntrap '' TERM\necho ignoring TERM\nsleep 718\n```\n",
     );
     let mut child = s
         .cmd()
@@ -329,7 +322,7 @@ fn sigterm_then_a_second_signal_kills_at_once() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while pids_running("sleep 618").is_empty() {
+    while pids_running("sleep 718").is_empty() {
         assert!(Instant::now() < deadline, "step never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -360,5 +353,5 @@ fn sigterm_then_a_second_signal_kills_at_once() {
     assert!(block.contains("interrupted"), "{block}");
     assert!(block.contains("ignoring TERM"), "{block}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(pids_running("sleep 618").is_empty());
+    assert!(pids_running("sleep 718").is_empty());
 }

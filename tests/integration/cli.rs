@@ -1,27 +1,19 @@
 //! End-to-end tests of `runbook run`, `strip` and `list` through the real
 //! binary: the foundation's promises (issue 2).
 
-mod common;
-
-use common::{Scratch, block_of, normalize, repo};
+use crate::common::{Scratch, Test, block_of, normalize, repo};
 
 #[test]
 fn bundled_example_runs_and_every_step_has_its_output() {
-    let s = Scratch::new();
-    let data = s.path("data");
+    let t = Test::new();
+    let data = t.path("data");
     let param = format!("path={}", data.display());
     let src = repo().join("runbooks/disk-pressure.md");
-    let r = s.run(&[
-        "run",
-        src.to_str().unwrap(),
-        "--yes",
-        "-p",
-        &param,
-        "-o",
-        "out.md",
-    ]);
-    r.expect(0);
-    let out = s.read("out.md");
+    let r = t
+        .args(["run", src.to_str().unwrap(), "--yes", "-p", &param])
+        .args(["-o", "out.md"])
+        .run();
+    let out = r.read("out.md");
     let doc = std::fs::read_to_string(&src).unwrap();
     // Every step got a generated block, and each shows its output.
     assert_eq!(out.matches("<!-- runbook:begin ").count(), 7, "{out}"); // header + 6 steps
@@ -35,10 +27,11 @@ fn bundled_example_runs_and_every_step_has_its_output() {
     assert!(!data.join("app/logs/app.log.5.gz").exists());
     assert!(data.join("app/logs/app.log.1.gz").exists());
     // And the copy strips back to the source byte for byte.
-    std::fs::write(s.path("out-copy.md"), &out).unwrap();
-    let stripped = s.run(&["strip", "out-copy.md"]);
-    stripped.expect(0);
-    assert_eq!(stripped.stdout, doc);
+    r.test()
+        .file("out-copy.md", &out)
+        .args(["strip", "out-copy.md"])
+        .stdout(doc)
+        .run();
 }
 
 #[test]
@@ -59,8 +52,9 @@ fn parameters_are_shell_quoted_and_never_execute() {
         format!("\";touch {};\"", marker.display()),
     ] {
         let param = format!("host={payload}");
-        let r = s.run(&["run", "q.md", "-p", &param, "-o", "out.md"]);
-        r.expect(0);
+        s.test()
+            .args(["run", "q.md", "-p", &param, "-o", "out.md"])
+            .run();
         assert!(!marker.exists(), "payload {payload:?} executed");
         let out = s.read("out.md");
         let first = payload.lines().next().unwrap();
@@ -78,7 +72,7 @@ fn raw_filter_opts_out_of_quoting() {
         "raw.md",
         "---\nparams:\n  expr: { default: '1 + 2' }\n---\n\n```bash {name=calc}\necho $(( {{ params.expr | raw }} ))\n```\n",
     );
-    s.run(&["run", "raw.md", "-o", "out.md"]).expect(0);
+    s.test().args(["run", "raw.md", "-o", "out.md"]).run();
     assert!(s.read("out.md").contains("\n3\n"), "{}", s.read("out.md"));
 }
 
@@ -89,7 +83,7 @@ fn exported_env_and_cwd_carry_over_between_steps() {
         "state.md",
         "```bash {name=set}\nexport FOO=from-step-one\ncd /tmp\n```\n\n```bash {name=get}\necho \"FOO=$FOO\"\necho \"PWD=$(pwd)\"\n```\n\n```python {name=py}\nimport os\nprint('py FOO=' + os.environ.get('FOO', 'missing'))\nprint('py cwd=' + os.getcwd())\n```\n",
     );
-    s.run(&["run", "state.md", "-o", "out.md"]).expect(0);
+    s.test().args(["run", "state.md", "-o", "out.md"]).run();
     let out = s.read("out.md");
     assert!(out.contains("FOO=from-step-one"), "{out}");
     assert!(out.contains("PWD=/tmp"), "{out}");
@@ -108,20 +102,25 @@ fn gated_runbook_without_tty_or_yes_is_refused_before_any_step() {
             marker.display()
         ),
     );
-    let r = s.run(&["run", "gated.md", "-o", "out.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: gated.md has confirmation gates (first: step `fix` at line 5) and stdin is not a terminal; pass --yes to approve them, or run it from a terminal\n"
-    );
+    s.test()
+        .args(["run", "gated.md", "-o", "out.md"])
+        .status(2)
+        .stderr("error: gated.md has confirmation gates (first: step `fix` at line 5) and stdin is not a terminal; pass --yes to approve them, or run it from a terminal\n")
+        .run();
     assert!(!marker.exists(), "a step ran before the refusal");
     assert!(!s.path("out.md").exists());
     // `confirm: all` and --step count as gates too.
-    s.write("all.md", "---\nconfirm: all\n---\n\n```bash\ntrue\n```\n");
-    s.run(&["run", "all.md"]).expect(2);
-    s.write("plain.md", "```bash\ntrue\n```\n");
-    s.run(&["run", "plain.md", "--step"]).expect(2);
-    s.run(&["run", "plain.md", "--step", "--yes"]).expect(0);
+    s.test()
+        .file("all.md", "---\nconfirm: all\n---\n\n```bash\ntrue\n```\n")
+        .args(["run", "all.md"])
+        .status(2)
+        .run();
+    s.test()
+        .file("plain.md", "```bash\ntrue\n```\n")
+        .args(["run", "plain.md", "--step"])
+        .status(2)
+        .run();
+    s.test().args(["run", "plain.md", "--step", "--yes"]).run();
 }
 
 #[test]
@@ -131,8 +130,10 @@ fn failing_step_stops_the_run_and_the_copy_records_it() {
         "fail.md",
         "```bash {name=one}\necho before\n```\n\n```bash {name=two}\necho partial\nfalse\necho never\n```\n\n```bash {name=three}\necho three\n```\n",
     );
-    let r = s.run(&["run", "fail.md", "-o", "out.md"]);
-    r.expect(1);
+    s.test()
+        .args(["run", "fail.md", "-o", "out.md"])
+        .status(1)
+        .run();
     let out = s.read("out.md");
     assert!(block_of(&out, "one").contains("before"), "{out}");
     let two = block_of(&out, "two");
@@ -156,7 +157,7 @@ fn allow_failure_lets_the_run_go_on() {
         "af.md",
         "```bash {name=one allow_failure}\nexit 3\n```\n\n```bash {name=two}\necho \"prev={{ steps.one.exit_code }} {{ steps.one.status }}\"\n```\n",
     );
-    s.run(&["run", "af.md", "-o", "out.md"]).expect(0);
+    s.test().args(["run", "af.md", "-o", "out.md"]).run();
     let out = s.read("out.md");
     assert!(
         out.contains("prev=3 'failed (allowed)'") || out.contains("prev=3 failed"),
@@ -171,7 +172,7 @@ fn later_steps_see_earlier_results() {
         "chain.md",
         "```bash {name=produce}\necho '{\"level\": 7, \"host\": \"db-2\"}'\n```\n\n```bash {name=j capture=json}\necho '{\"n\": [1, 2, 3]}'\n```\n\n```bash {name=consume}\necho \"got {{ steps.produce.stdout | trim }}\"\necho \"n1={{ steps.j.json.n[1] }} code={{ steps.produce.exit_code }}\"\n```\n",
     );
-    s.run(&["run", "chain.md", "-o", "out.md"]).expect(0);
+    s.test().args(["run", "chain.md", "-o", "out.md"]).run();
     let out = s.read("out.md");
     assert!(out.contains("n1=2 code=0"), "{out}");
     assert!(
@@ -187,12 +188,13 @@ fn when_false_skips_with_reason() {
         "when.md",
         "---\nparams:\n  env: { default: dev, choices: [dev, prod] }\n---\n\n```bash {name=prod_only when=\"params.env == 'prod'\"}\necho prod\n```\n",
     );
-    s.run(&["run", "when.md", "-o", "out.md"]).expect(0);
+    s.test().args(["run", "when.md", "-o", "out.md"]).run();
     let b = block_of(&s.read("out.md"), "prod_only");
     assert!(b.contains("skipped"), "{b}");
     assert!(b.contains("params.env == 'prod'"), "{b}");
-    s.run(&["run", "when.md", "-p", "env=prod", "-o", "out.md"])
-        .expect(0);
+    s.test()
+        .args(["run", "when.md", "-p", "env=prod", "-o", "out.md"])
+        .run();
     assert!(block_of(&s.read("out.md"), "prod_only").contains("prod"));
 }
 
@@ -210,7 +212,11 @@ fn fixtures_round_trip_and_rerun_is_idempotent() {
         let s = Scratch::new();
         let source = std::fs::read(&path).unwrap();
         std::fs::write(s.path(&name), &source).unwrap();
-        let first = s.run(&["run", &name, "--yes", "-o", "once.md"]);
+        let first = s
+            .test()
+            .args(["run", &name, "--yes", "-o", "once.md"])
+            .any_status()
+            .run();
         assert!(
             first.code == 0 || first.code == 1,
             "{name}: exit {}\n{}",
@@ -219,15 +225,17 @@ fn fixtures_round_trip_and_rerun_is_idempotent() {
         );
         let once = std::fs::read(s.path("once.md")).unwrap();
         // strip(run(doc)) == doc, byte for byte.
-        let stripped = s.run(&["strip", "once.md"]);
-        stripped.expect(0);
+        let stripped = s.test().args(["strip", "once.md"]).run();
         assert!(
             stripped.stdout.as_bytes() == source.as_slice(),
             "{name}: strip(run(doc)) differs from the source"
         );
         // Running on the annotated copy replaces the blocks: same as once.
         std::fs::write(s.path("again-src.md"), &once).unwrap();
-        s.run(&["run", "again-src.md", "--yes", "-o", "twice.md"]);
+        s.test()
+            .args(["run", "again-src.md", "--yes", "-o", "twice.md"])
+            .any_status()
+            .run();
         let twice = s.read("twice.md");
         let once = String::from_utf8(once).unwrap();
         assert_eq!(
@@ -245,28 +253,24 @@ fn fixtures_round_trip_and_rerun_is_idempotent() {
 
 #[test]
 fn list_shows_steps_params_and_gates() {
-    let s = Scratch::new();
-    let r = s.run(&[
-        "list",
-        repo().join("runbooks/disk-pressure.md").to_str().unwrap(),
-    ]);
-    r.expect(0);
+    let r = Test::new()
+        .arg("list")
+        .arg(repo().join("runbooks/disk-pressure.md"))
+        .run();
     insta::assert_snapshot!(r.stdout);
 }
 
 #[test]
 fn undeclared_param_is_an_error_with_position() {
-    let s = Scratch::new();
-    s.write(
-        "p.md",
-        "---\ntitle: t\nparams:\n  host: { default: a }\n---\n\n```bash\necho {{ params.host }}\n```\n",
-    );
-    let r = s.run(&["run", "p.md", "-p", "hots=b"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: param `hots` is not declared (declared: host)\n --> p.md:3:1\n  |\n3 | params:\n  | ^^^^^^\n"
-    );
+    Test::new()
+        .file(
+            "p.md",
+            "---\ntitle: t\nparams:\n  host: { default: a }\n---\n\n```bash\necho {{ params.host }}\n```\n",
+        )
+        .args(["run", "p.md", "-p", "hots=b"])
+        .status(2)
+        .stderr("error: param `hots` is not declared (declared: host)\n --> p.md:3:1\n  |\n3 | params:\n  | ^^^^^^\n")
+        .run();
 }
 
 #[test]
@@ -276,14 +280,16 @@ fn required_param_missing_is_an_error() {
         "r.md",
         "---\nparams:\n  service: { required: true, choices: [api, worker] }\n---\n\n```bash\necho {{ params.service }}\n```\n",
     );
-    let r = s.run(&["run", "r.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: param `service` is required: pass it with -p service=VALUE\n --> r.md:3:3\n  |\n3 |   service: { required: true, choices: [api, worker] }\n  |   ^^^^^^^\n"
-    );
-    let r = s.run(&["run", "r.md", "-p", "service=db"]);
-    r.expect(2);
+    s.test()
+        .args(["run", "r.md"])
+        .status(2)
+        .stderr("error: param `service` is required: pass it with -p service=VALUE\n --> r.md:3:3\n  |\n3 |   service: { required: true, choices: [api, worker] }\n  |   ^^^^^^^\n")
+        .run();
+    let r = s
+        .test()
+        .args(["run", "r.md", "-p", "service=db"])
+        .status(2)
+        .run();
     assert!(
         r.stderr.starts_with(
             "error: param `service` must be one of api, worker (got `db`)\n --> r.md:3:3\n"
@@ -302,22 +308,21 @@ fn template_error_names_the_step_and_line() {
         // when it renders (what `check` can see, `run` refuses up front).
         "---\nparams:\n  svc: { default: api }\n---\n```bash {name=bad}\necho ok\necho {{ params.svc.port }}\n```\n",
     );
-    let r = s.run(&["run", "t.md", "-o", "out.md"]);
-    r.expect(1);
-    assert!(
-        r.stderr.contains("template error in step `bad`") && r.stderr.contains("--> t.md:7:1"),
-        "{}",
-        r.stderr
-    );
+    s.test()
+        .args(["run", "t.md", "-o", "out.md"])
+        .status(1)
+        .stderr_contains("template error in step `bad`")
+        .stderr_contains("--> t.md:7:1")
+        .run();
     assert!(block_of(&s.read("out.md"), "bad").contains("failed"));
 }
 
 #[test]
 fn version_is_printed() {
-    let s = Scratch::new();
-    let r = s.run(&["--version"]);
-    r.expect(0);
-    assert_eq!(r.stdout, format!("runbook {}\n", env!("CARGO_PKG_VERSION")));
+    Test::new()
+        .arg("--version")
+        .stdout(format!("runbook {}\n", env!("CARGO_PKG_VERSION")))
+        .run();
 }
 
 #[test]
@@ -344,7 +349,7 @@ fn garbage_input_never_panics() {
             vec!["run", name.as_str(), "--yes", "-o", "o.md"],
             vec!["strip", name.as_str()],
         ] {
-            let r = s.run(&args);
+            let r = s.test().args(&args).any_status().run();
             assert!(
                 [0, 1, 2].contains(&r.code),
                 "{args:?} on {text:?}: exit {}\n{}",
@@ -362,15 +367,13 @@ fn garbage_input_never_panics() {
 
 #[test]
 fn invalid_front_matter_timeout_is_an_error() {
-    let s = Scratch::new();
-    s.write(
-        "to.md",
-        "---\ntitle: x\ntimeout: 1x\n---\n\n```bash\nsleep 0\n```\n",
-    );
-    let r = s.run(&["run", "to.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: front matter: invalid `timeout`: `1x` has an unknown unit `x` (use ms, s, m or h)\n --> to.md:3:1\n  |\n3 | timeout: 1x\n  | ^^^^^^^\n"
-    );
+    Test::new()
+        .file(
+            "to.md",
+            "---\ntitle: x\ntimeout: 1x\n---\n\n```bash\nsleep 0\n```\n",
+        )
+        .args(["run", "to.md"])
+        .status(2)
+        .stderr("error: front matter: invalid `timeout`: `1x` has an unknown unit `x` (use ms, s, m or h)\n --> to.md:3:1\n  |\n3 | timeout: 1x\n  | ^^^^^^^\n")
+        .run();
 }

@@ -3,10 +3,8 @@
 //! never overwrites a real record, aborted and allowed failures are counted
 //! as what they are, and a CI run names the person behind the job.
 
-mod common;
-
-use common::pty::PtyRun;
-use common::{Scratch, block_of};
+use crate::common::pty::PtyRun;
+use crate::common::{Scratch, block_of};
 
 /// The first line of the run header table (`| Runbook run | ✓ ok (exit 0) |`).
 fn header_result(annotated: &str) -> String {
@@ -43,11 +41,17 @@ echo c-ran
 fn from_after_a_failure_keeps_the_failure_in_the_header() {
     let s = Scratch::new();
     s.write("f.md", THREE);
-    s.run(&["run", "f.md", "-o", "out.md"]).expect(1);
+    s.test()
+        .args(["run", "f.md", "-o", "out.md"])
+        .status(1)
+        .run();
     // Fix nothing, start after the failed step: the record still holds the
     // failed `b`, so the run as recorded is not ok.
-    let r = s.run(&["run", "f.md", "-o", "out.md", "--from", "c"]);
-    r.expect(1);
+    let r = s
+        .test()
+        .args(["run", "f.md", "-o", "out.md", "--from", "c"])
+        .status(1)
+        .run();
     let out = s.read("out.md");
     assert!(block_of(&out, "b").contains("✗ failed"), "{out}");
     assert!(block_of(&out, "c").contains("c-ran"), "{out}");
@@ -63,11 +67,15 @@ fn from_after_a_failure_keeps_the_failure_in_the_header() {
 fn from_after_a_fixed_failure_is_ok_and_mode_lists_every_flag() {
     let s = Scratch::new();
     s.write("f.md", THREE);
-    s.run(&["run", "f.md", "-o", "out.md"]).expect(1);
+    s.test()
+        .args(["run", "f.md", "-o", "out.md"])
+        .status(1)
+        .run();
     // Re-running from the failed step replaces its result.
     s.write("f.md", &THREE.replace("exit 3", "exit 0"));
-    s.run(&["run", "f.md", "-o", "out.md", "--from", "b", "--yes"])
-        .expect(0);
+    s.test()
+        .args(["run", "f.md", "-o", "out.md", "--from", "b", "--yes"])
+        .run();
     let out = s.read("out.md");
     assert_eq!(header_result(&out), "| Runbook run | ✓ ok (exit 0) |");
     assert_eq!(
@@ -75,20 +83,22 @@ fn from_after_a_fixed_failure_is_ok_and_mode_lists_every_flag() {
         Some("| Mode | `--from b`, `--yes` |")
     );
     // A plain run says so.
-    s.run(&["run", "f.md", "-o", "plain.md"]).expect(0);
+    s.test().args(["run", "f.md", "-o", "plain.md"]).run();
     assert_eq!(
         header_row(&s.read("plain.md"), "Mode").as_deref(),
         Some("| Mode | full run |")
     );
     // JSON carries the same list.
-    s.run(&["run", "f.md", "-o", "plain.md", "--resume"])
-        .expect(0);
+    s.test()
+        .args(["run", "f.md", "-o", "plain.md", "--resume"])
+        .run();
     assert_eq!(
         header_row(&s.read("plain.md"), "Mode").as_deref(),
         Some("| Mode | `--resume` |")
     );
-    let r = s.run(&["run", "f.md", "--report-dir", "rep2", "--yes", "--step"]);
-    r.expect(0);
+    s.test()
+        .args(["run", "f.md", "--report-dir", "rep2", "--yes", "--step"])
+        .run();
     let json: serde_json::Value = serde_json::from_str(&s.read("rep2/f.json")).unwrap();
     assert_eq!(json["mode"], serde_json::json!(["--yes", "--step"]));
     assert!(s.read("rep2/f.html").contains("--step"));
@@ -98,13 +108,12 @@ fn from_after_a_fixed_failure_is_ok_and_mode_lists_every_flag() {
 fn dry_run_never_overwrites_a_real_record() {
     let s = Scratch::new();
     s.write("f.md", "```bash {name=a}\necho real-output\n```\n");
-    s.run(&["run", "f.md"]).expect(0);
+    s.test().args(["run", "f.md"]).run();
     let real = s.read("f.annotated.md");
     assert!(real.contains("real-output"));
 
     // Default name: the dry run goes beside it.
-    let r = s.run(&["run", "f.md", "--dry-run"]);
-    r.expect(0);
+    let r = s.test().args(["run", "f.md", "--dry-run"]).run();
     assert_eq!(s.read("f.annotated.md"), real);
     let dry = s.read("f.dry-run.md");
     assert!(dry.contains("◇ dry run"), "{dry}");
@@ -115,25 +124,27 @@ fn dry_run_never_overwrites_a_real_record() {
     assert!(r.stderr.contains("wrote f.dry-run.md"), "{}", r.stderr);
 
     // Explicitly onto the real record: refused, nothing written.
-    let r = s.run(&["run", "f.md", "--dry-run", "-o", "f.annotated.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: --dry-run: f.annotated.md is the record of a real run; a dry run never overwrites it (write the dry run elsewhere with -o, or leave -o out to write f.dry-run.md)\n"
-    );
+    s.test()
+        .args(["run", "f.md", "--dry-run", "-o", "f.annotated.md"])
+        .status(2)
+        .stderr("error: --dry-run: f.annotated.md is the record of a real run; a dry run never overwrites it (write the dry run elsewhere with -o, or leave -o out to write f.dry-run.md)\n")
+        .run();
     assert_eq!(s.read("f.annotated.md"), real);
 
     // An earlier dry run's record may be replaced, and a new file written.
-    s.run(&["run", "f.md", "--dry-run", "-o", "f.dry-run.md"])
-        .expect(0);
-    s.run(&["run", "f.md", "--dry-run", "-o", "preview.md"])
-        .expect(0);
+    s.test()
+        .args(["run", "f.md", "--dry-run", "-o", "f.dry-run.md"])
+        .run();
+    s.test()
+        .args(["run", "f.md", "--dry-run", "-o", "preview.md"])
+        .run();
 
     // Report dirs: the dry run's files carry the name too, logs apart.
-    s.run(&["run", "f.md", "--report-dir", "rep"]).expect(0);
+    s.test().args(["run", "f.md", "--report-dir", "rep"]).run();
     let real_json = s.read("rep/f.json");
-    s.run(&["run", "f.md", "--report-dir", "rep", "--dry-run"])
-        .expect(0);
+    s.test()
+        .args(["run", "f.md", "--report-dir", "rep", "--dry-run"])
+        .run();
     assert_eq!(s.read("rep/f.json"), real_json);
     let dry_json: serde_json::Value = serde_json::from_str(&s.read("rep/f.dry-run.json")).unwrap();
     assert_eq!(dry_json["dry_run"], true);
@@ -187,8 +198,7 @@ fn an_allowed_failure_is_a_failure_in_junit_and_the_summary() {
          ```bash {name=flaky allow_failure}\necho broke; exit 7\n```\n\n\
          ```bash {name=ok2}\necho fine\n```\n",
     );
-    let r = s.run(&["run", "a.md", "--report-dir", "rep"]);
-    r.expect(0);
+    let r = s.test().args(["run", "a.md", "--report-dir", "rep"]).run();
     assert!(
         r.stderr
             .contains("runbook ok: 2 ok, 0 failed, 1 failed (allowed), 0 skipped in "),
@@ -230,8 +240,7 @@ fn an_allowed_failure_is_a_failure_in_junit_and_the_summary() {
 fn in_ci_the_operator_is_the_gitlab_user_and_the_job_is_linked() {
     let s = Scratch::new();
     s.write("c.md", "```bash {name=a confirm=\"Go?\"}\necho hi\n```\n");
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "c.md", "--report-dir", "rep", "--yes"])
         .env("USER", "root")
         .env("GITLAB_USER_LOGIN", "alice.ops")
@@ -239,9 +248,7 @@ fn in_ci_the_operator_is_the_gitlab_user_and_the_job_is_linked() {
             "CI_JOB_URL",
             "https://gitlab.example.com/ops/rb/-/jobs/4242",
         )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+        .run();
     let md = s.read("rep/c.md");
     assert_eq!(
         header_row(&md, "Operator").as_deref(),
@@ -266,15 +273,12 @@ fn in_ci_the_operator_is_the_gitlab_user_and_the_job_is_linked() {
 
     // Outside CI: the login name, no job row; an empty GITLAB_USER_LOGIN
     // or a non-http job URL does not count.
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "c.md", "-o", "local.md", "--yes"])
         .env("USER", "bob")
         .env("GITLAB_USER_LOGIN", "")
         .env("CI_JOB_URL", "javascript:alert(1)")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+        .run();
     let md = s.read("local.md");
     assert_eq!(
         header_row(&md, "Operator").as_deref(),

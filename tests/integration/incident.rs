@@ -2,22 +2,18 @@
 //! the real binary, against the real components on loopback: Prometheus
 //! (Debian's package) serving the latency fixture, moto's EC2 API seeded with
 //! the fleet at 127.0.0.x, and sshd on 127.0.0.1 standing in for the instance.
-#![cfg(feature = "ec2")]
 
-mod common;
-mod support;
-
-use common::{Scratch, block_of, repo};
+use crate::common::{Scratch, block_of, repo};
+use crate::support::moto::Moto;
+use crate::support::prometheus::Prometheus;
+use crate::support::sshd::Sshd;
 use std::io::Write;
-use support::moto::Moto;
-use support::prometheus::Prometheus;
-use support::sshd::Sshd;
 
 const QUERY: &str = "histogram_quantile(0.9, sum by (instance, le) (rate(http_request_duration_seconds_bucket{service=\"my_service\"}[5m])))";
 
 #[test]
 fn p90_latency_runbook_end_to_end() {
-    if support::require_program("jq", "apt-get install -y jq").is_none() {
+    if crate::support::require_program("jq", "apt-get install -y jq").is_none() {
         return;
     }
     let Some(sshd) = Sshd::start() else { return };
@@ -66,8 +62,7 @@ fn p90_latency_runbook_end_to_end() {
         std::fs::write(crash.join(f), "x").unwrap();
     }
 
-    let out = s
-        .cmd()
+    s.test()
         .args([
             "run",
             repo().join("runbooks/p90-latency.md").to_str().unwrap(),
@@ -86,10 +81,7 @@ fn p90_latency_runbook_end_to_end() {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
 
     let copy = s.read("incident/p90-latency.md");
     // The Prometheus answer.
@@ -130,17 +122,15 @@ fn unknown_instance_fails_the_step_naming_the_host_and_filter() {
         "e.md",
         "---\nhosts:\n  web: { ec2: { filters: { \"tag:role\": web } } }\n---\n\n```bash {name=x host=web}\nhostname\n```\n",
     );
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "e.md", "-o", "out.md"])
         .env("AWS_ENDPOINT_URL", moto.url())
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .status(1)
+        .run();
     let x = block_of(&s.read("out.md"), "x");
     assert!(
         x.contains("host `web`: no running EC2 instance matches filters tag:role=web"),

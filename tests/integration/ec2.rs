@@ -1,12 +1,9 @@
 //! EC2 inventory lookups against moto's real EC2 API server on 127.0.0.1.
-#![cfg(feature = "ec2")]
 
-mod support;
-
+use crate::support::moto::Moto;
 use indexmap::IndexMap;
 use runbook::exec::inventory::Ec2Resolver;
 use runbook::inventory_spec::{Ec2Spec, OneOrMany};
-use support::moto::Moto;
 
 fn by_filters(filters: &[(&str, OneOrMany)]) -> Ec2Spec {
     Ec2Spec {

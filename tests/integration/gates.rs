@@ -1,10 +1,8 @@
 //! Confirmation gates answered through a real pseudo-terminal, as an
 //! operator would: yes, skip, abort, and the record of each decision.
 
-mod common;
-
-use common::pty::PtyRun;
-use common::{Scratch, block_of};
+use crate::common::pty::PtyRun;
+use crate::common::{Scratch, block_of};
 
 const GATED: &str = "\
 ```bash {name=prepare}

@@ -4,11 +4,9 @@
 //! every process is searched while a step runs, and the resume journal is
 //! checked for what it keeps and gives back.
 
-mod common;
-
+use crate::common::{Scratch, repo};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Scratch, repo};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +91,7 @@ fn every_secret_form_stays_out_of_every_artifact() {
         &format!("GET /p?key={} HTTP/1.1\n", url_echo(KEY)),
     );
     let out = s
-        .cmd()
+        .test()
         .args([
             "run",
             "forms.md",
@@ -107,15 +105,10 @@ fn every_secret_form_stays_out_of_every_artifact() {
         ])
         .env("ATTACK_TOKEN", TOKEN)
         .env("ATTACK_HTML", HT)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
+    let stderr = out.stderr.clone();
     let mut artifacts = vec![
-        (
-            "stdout".to_string(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ),
+        ("stdout".to_string(), out.stdout.clone()),
         ("stderr".to_string(), stderr.clone()),
     ];
     let files = walk(&s.path("rep"));
@@ -187,19 +180,11 @@ fn journal_keeps_only_step_exports_redacted_and_private() {
         "j.md",
         "---\nsecrets:\n  SQ: { file: sq.txt }\n---\n\n```bash {name=a}\nexport STEPVAR=from-a\nexport HOLDS=\"$SQ\"\n```\n",
     );
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "j.md", "-o", "out.md"])
         .env("GITLAB_TOKEN", "glpat-runner-only-0123")
         .env("AWS_SECRET_ACCESS_KEY", "aws-runner-only-4567")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
     let path = s.path("out.md.state.jsonl");
     let journal = s.read("out.md.state.jsonl");
     assert_eq!(mode(&path), 0o600, "journal mode");
@@ -228,24 +213,21 @@ fn journal_keeps_only_step_exports_redacted_and_private() {
 fn resume_restores_step_exports_over_the_new_environment() {
     let s = Scratch::new();
     s.write("resume.md", &attack("resume.md"));
-    let run = |foo: &str, resume: bool| {
-        let mut c = s.cmd();
-        c.args(["run", "resume.md", "-o", "out.md"]);
+    let run = |foo: &str, resume: bool, status: i32| {
+        let mut t = s.test().args(["run", "resume.md", "-o", "out.md"]);
         if resume {
-            c.arg("--resume");
+            t = t.arg("--resume");
         }
-        c.env("FOO", foo)
+        t.env("FOO", foo)
             .env("ATTACK_TOKEN", TOKEN)
             .env("EXPECT_TOKEN", TOKEN)
-            .output()
-            .unwrap()
+            .status(status)
+            .run()
     };
-    let first = run("old", false);
-    assert_eq!(first.status.code(), Some(1));
+    run("old", false, 1);
     s.write("go", "");
-    let second = run("new", true);
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(0), "{stderr}");
+    let second = run("new", true, 0);
+    let stderr = &second.stderr;
     let md = s.read("out.md");
     assert!(
         md.contains("FOO=new MINE=from-step-a COPY=unset"),
@@ -268,6 +250,10 @@ fn resume_restores_step_exports_over_the_new_environment() {
 /// 0600 file in a 0700 directory.
 #[test]
 fn no_secret_in_any_command_line() {
+    // A token of its own: the scan below looks at every process on the
+    // machine, and other tests put their values on a command line on
+    // purpose (an `env.` template in a check, a templated ssh user).
+    const TOKEN: &str = "tok-argv-only-3c7e51a0";
     let s = Scratch::new();
     s.write("pat", TOKEN);
     // Counts the processes whose command line holds the secret; the
@@ -283,14 +269,10 @@ fn no_secret_in_any_command_line() {
 echo \"file $(stat -c %a \"${{BASH_SOURCE[0]}}\") dir $(stat -c %a \"$(dirname \"${{BASH_SOURCE[0]}}\")\")\"\n```\n"
         ),
     );
-    let out = s
-        .cmd()
+    s.test()
         .args(["run", "argv.md", "-o", "out.md"])
         .env("ATTACK_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
     let md = s.read("out.md");
     assert!(md.contains("argv hits: 0"), "{md}");
     assert!(md.contains("large argv hits: 0"), "{md}");
@@ -310,13 +292,12 @@ fn terminal_gets_the_same_redaction_as_the_reports() {
 ```bash {name=c host=\"{{ secrets.USERX }}@127.0.0.1:1\" timeout=10s}\necho never\n```\n",
     );
     let out = s
-        .cmd()
+        .test()
         .args(["run", "t.md", "-o", "out.md"])
         .env("ATTACK_USER", "svc-user-7x9q")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        .status(1)
+        .run();
+    let stderr = &out.stderr;
     for leak in [
         "MIIpemLineOneAbc123",
         "MIIpemLineTwoXyz789",
@@ -340,13 +321,11 @@ fn a_common_word_secret_leaves_the_source_and_markers_alone() {
     let source = attack("word.md");
     s.write("word.md", &source);
     let out = s
-        .cmd()
+        .test()
         .args(["run", "word.md", "-o", "out.md"])
         .env("ATTACK_WORD", "end")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
     let warn_short =
         "warning: secret WORD is shorter than 6 characters: redacting it also hides ordinary text";
     let warn_text = "warning: secret WORD occurs in the runbook text (line 9): the annotated copy keeps the runbook as written";
@@ -361,18 +340,14 @@ fn a_common_word_secret_leaves_the_source_and_markers_alone() {
         md.contains("the [REDACTED:WORD] is near; [REDACTED:WORD]"),
         "{md}"
     );
-    let strip = s.run(&["strip", "out.md"]);
-    strip.expect(0);
-    assert_eq!(strip.stdout, source);
+    s.test().args(["strip", "out.md"]).stdout(source).run();
 
     let check = s
-        .cmd()
+        .test()
         .args(["check", "word.md"])
         .env("ATTACK_WORD", "end")
-        .output()
-        .unwrap();
-    let cerr = String::from_utf8_lossy(&check.stderr);
-    assert_eq!(check.status.code(), Some(0), "{cerr}");
+        .run();
+    let cerr = &check.stderr;
     assert!(
         cerr.contains("warning: secret WORD is shorter than 6 characters: redacting it also hides ordinary text"),
         "{cerr}"
@@ -392,17 +367,12 @@ fn check_preconditions_redacts_like_run() {
         "---\nsecrets:\n  TOKEN: { env: ATTACK_TOKEN }\nrequires:\n  check:\n    - \"echo denied for {{ env.ATTACK_TOKEN }} >&2; false\"\n---\n\n```bash {name=a}\necho hi\n```\n",
     );
     let out = s
-        .cmd()
+        .test()
         .args(["check", "--preconditions", "p.md"])
         .env("ATTACK_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(3), "{text}");
+        .status(3)
+        .run();
+    let text = format!("{}{}", &out.stdout, &out.stderr);
     assert!(!text.contains(TOKEN), "{text}");
     assert!(text.contains("denied for [REDACTED:TOKEN]"), "{text}");
 }
@@ -417,13 +387,11 @@ fn stdout_and_stderr_lines_stay_whole_with_secrets_declared() {
         "---\nsecrets:\n  TOKEN: { env: ATTACK_TOKEN }\n---\n\n```bash {name=mix}\nfor i in $(seq 1 40); do\n  echo \"checking dependency $i\"\n  echo \"dependency unreachable $i\" >&2\ndone\n```\n",
     );
     let out = s
-        .cmd()
+        .test()
         .args(["run", "mix.md", "-o", "out.md"])
         .env("ATTACK_TOKEN", "a-fairly-long-secret-value-0123456789")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
     let re =
         regex::Regex::new(r"^\[mix\] (checking dependency|dependency unreachable) \d+$").unwrap();
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("[mix]")).collect();

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use indexmap::IndexMap;
-use runbook::document::{Attrs, Document, FrontMatter, Source, Span, Step, StepKind};
+use runbook::document::Document;
 use runbook::record::*;
 
 pub const RUNBOOK: &str = r#"---
@@ -41,85 +41,10 @@ df -h / | tail -n 1
 <script>alert("raw html in the runbook")</script>
 "#;
 
-/// A [`Document`] for [`RUNBOOK`], built by hand: the fences found line by
-/// line (the real parser lives elsewhere and is not what is tested here).
+/// The [`Document`] for [`RUNBOOK`], as the runbook parser reads it.
 pub fn document() -> Document {
-    let text = RUNBOOK.to_string();
-    let front_end = text.find("---\n\n#").map(|i| i + 4).unwrap_or(0);
-    let mut steps = Vec::new();
-    let mut offset = 0;
-    let mut open: Option<(usize, usize, String, String, String)> = None;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let (prefix, rest) = split_prefix(line);
-        if let Some(after) = rest.strip_prefix("```") {
-            match open.take() {
-                None => {
-                    let info = after.trim_end();
-                    let lang = info.split_whitespace().next().unwrap_or("").to_string();
-                    let name = info
-                        .split("name=")
-                        .nth(1)
-                        .and_then(|s| s.split([' ', '}']).next())
-                        .unwrap_or("")
-                        .to_string();
-                    open = Some((i + 1, offset, lang, name, prefix.to_string()));
-                }
-                Some((line_no, start, lang, name, prefix)) => {
-                    let end = offset + line.len();
-                    let kind = if lang == "http" {
-                        StepKind::Http
-                    } else {
-                        StepKind::Shell {
-                            program: lang.clone(),
-                        }
-                    };
-                    steps.push(Step {
-                        index: steps.len(),
-                        name: name.clone(),
-                        named: true,
-                        lang,
-                        kind,
-                        attrs: Attrs {
-                            name: Some(name),
-                            ..Attrs::default()
-                        },
-                        code: String::new(),
-                        line: line_no,
-                        col: prefix.len() + 1,
-                        code_line: line_no + 1,
-                        block: Span::new(start, end),
-                        insert_at: end,
-                        needs_eol: false,
-                        prefix,
-                        eol: "\n",
-                        closed: true,
-                    });
-                }
-            }
-        }
-        offset += line.len();
-    }
-    Document {
-        source: Source::new("runbooks/latency.md", text),
-        front: FrontMatter {
-            title: Some("P90 latency spike on my_service".into()),
-            ..FrontMatter::default()
-        },
-        front_span: Some(Span::new(0, front_end)),
-        header_at: front_end,
-        steps,
-        warnings: Vec::new(),
-    }
-}
-
-fn split_prefix(line: &str) -> (&str, &str) {
-    if let Some(rest) = line.strip_prefix("> ") {
-        (&line[..2], rest)
-    } else if let Some(rest) = line.strip_prefix("  ") {
-        (&line[..2], rest)
-    } else {
-        ("", line)
-    }
+    runbook::document::parse("runbooks/latency.md", RUNBOOK.to_string())
+        .expect("the sample runbook parses")
 }
 
 fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {

@@ -1,9 +1,7 @@
 //! CI-facing behaviour through the real binary (issue 4): `--dry-run`,
 //! reports written by `--report-dir`, GitLab log sections, `check`.
 
-mod common;
-
-use common::{Scratch, block_of, repo};
+use crate::common::{Test, block_of, repo};
 
 const RUNBOOK: &str = "---
 title: Pipeline demo
@@ -30,20 +28,11 @@ echo worker only
 
 #[test]
 fn dry_run_renders_everything_and_runs_only_safe_steps() {
-    let s = Scratch::new();
-    s.write("p.md", RUNBOOK);
-    let out = s
-        .cmd()
+    let s = Test::new()
+        .file("p.md", RUNBOOK)
         .args(["run", "p.md", "--dry-run", "-o", "dry.md"])
         .env("PIPELINE_TOKEN", "hunter2-very-secret")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
     assert!(!s.path("changed.txt").exists(), "a non-safe step ran");
     let dry = s.read("dry.md");
     assert!(block_of(&dry, "look").contains("looking at api"), "{dry}");
@@ -57,40 +46,28 @@ fn dry_run_renders_everything_and_runs_only_safe_steps() {
 
 #[test]
 fn dry_run_fails_when_a_step_cannot_render() {
-    let s = Scratch::new();
-    s.write(
-        "bad.md",
-        // Valid for `check` (which `run` would otherwise refuse up front),
-        // but a string has no attribute `missing`: rendering fails.
-        "---\nparams:\n  cfg: { default: x }\n---\n```bash {name=a}\necho {{ params.cfg.missing }}\n```\n\n```bash {name=b}\necho {{ steps.a.stdout }}\n```\n",
-    );
-    let r = s.run(&["run", "bad.md", "--dry-run", "-o", "dry.md"]);
-    r.expect(2);
-    assert!(
-        r.stderr.contains("template error in step `a`"),
-        "{}",
-        r.stderr
-    );
+    let r = Test::new()
+        .file(
+            "bad.md",
+            // Valid for `check` (which `run` would otherwise refuse up front),
+            // but a string has no attribute `missing`: rendering fails.
+            "---\nparams:\n  cfg: { default: x }\n---\n```bash {name=a}\necho {{ params.cfg.missing }}\n```\n\n```bash {name=b}\necho {{ steps.a.stdout }}\n```\n",
+        )
+        .args(["run", "bad.md", "--dry-run", "-o", "dry.md"])
+        .status(2)
+        .stderr_contains("template error in step `a`")
+        .run();
     // b refers to a's output, which a dry run does not have: a placeholder, not an error.
-    assert!(block_of(&s.read("dry.md"), "b").contains("⟨steps.a.stdout⟩"));
+    assert!(block_of(&r.read("dry.md"), "b").contains("⟨steps.a.stdout⟩"));
 }
 
 #[test]
 fn report_dir_gets_every_format() {
-    let s = Scratch::new();
-    s.write("p.md", RUNBOOK);
-    let out = s
-        .cmd()
+    let s = Test::new()
+        .file("p.md", RUNBOOK)
         .args(["run", "p.md", "--yes", "--report-dir", "reports"])
         .env("PIPELINE_TOKEN", "hunter2-very-secret")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
     for f in ["p.md", "p.json", "p.junit.xml", "p.html"] {
         let text = s.read(&format!("reports/{f}"));
         assert!(!text.contains("hunter2"), "{f} leaks the secret");
@@ -115,29 +92,22 @@ fn report_dir_gets_every_format() {
 
 #[test]
 fn gitlab_ci_log_has_one_section_pair_per_step() {
-    let s = Scratch::new();
-    s.write(
-        "g.md",
-        "```bash {name=one}\necho first\n```\n\n```bash {name=two}\necho second\n```\n",
-    );
-    let out = s
-        .cmd()
+    let out = Test::new()
+        .file(
+            "g.md",
+            "```bash {name=one}\necho first\n```\n\n```bash {name=two}\necho second\n```\n",
+        )
         .args(["run", "g.md", "-o", "out.md"])
         .env("GITLAB_CI", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let log = String::from_utf8_lossy(&out.stderr);
+        .run();
+    let log = &out.stderr;
     let start = regex::Regex::new(
         r"\x1b\[0Ksection_start:(\d+):([a-z0-9_]+)(\[collapsed=true\])?\r\x1b\[0K",
     )
     .unwrap();
     let end = regex::Regex::new(r"\x1b\[0Ksection_end:(\d+):([a-z0-9_]+)\r\x1b\[0K").unwrap();
-    let starts: Vec<String> = start
-        .captures_iter(&log)
-        .map(|c| c[2].to_string())
-        .collect();
-    let ends: Vec<String> = end.captures_iter(&log).map(|c| c[2].to_string()).collect();
+    let starts: Vec<String> = start.captures_iter(log).map(|c| c[2].to_string()).collect();
+    let ends: Vec<String> = end.captures_iter(log).map(|c| c[2].to_string()).collect();
     assert_eq!(starts.len(), 2, "{log:?}");
     assert_eq!(starts, ends, "{log:?}");
     assert_ne!(starts[0], starts[1]);
@@ -150,22 +120,17 @@ fn gitlab_ci_log_has_one_section_pair_per_step() {
 
 #[test]
 fn check_passes_on_the_bundled_runbooks() {
-    let s = Scratch::new();
-    let r = s.run(&["check", repo().join("runbooks").to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    Test::new().arg("check").arg(repo().join("runbooks")).run();
 }
 
 #[test]
 fn check_lists_every_seeded_problem_with_its_position() {
-    let s = Scratch::new();
-    let r = s
-        .cmd()
+    let r = Test::new()
         .current_dir(repo())
         .args(["check", "fixtures/broken", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(r.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        .status(2)
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let mut found = Vec::new();
     for f in v["files"].as_array().unwrap() {
         for d in f["diagnostics"].as_array().unwrap() {
@@ -205,31 +170,30 @@ fn check_lists_every_seeded_problem_with_its_position() {
     ];
     assert_eq!(found, expected);
     // The human form ends with the count and goes to stderr.
-    let h = s
-        .cmd()
+    let h = r
+        .test()
         .current_dir(repo())
         .args(["check", "fixtures/broken"])
-        .output()
-        .unwrap();
-    assert_eq!(h.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&h.stderr);
-    assert!(text.contains("error: unknown attribute `tiemout` (did you mean `timeout`?)\n --> fixtures/broken/attributes.md:3:17\n"), "{text}");
+        .status(2)
+        .stderr_contains("error: unknown attribute `tiemout` (did you mean `timeout`?)\n --> fixtures/broken/attributes.md:3:17\n")
+        .run();
     assert!(
-        text.ends_with("9 files checked: 19 errors, 3 warnings\n"),
-        "{text}"
+        h.stderr
+            .ends_with("9 files checked: 19 errors, 3 warnings\n"),
+        "{}",
+        h.stderr
     );
 }
 
 #[test]
 fn check_junit_has_one_testcase_per_runbook() {
-    let r = std::process::Command::new(common::bin())
+    let r = Test::new()
         .current_dir(repo())
         .args(["check", "fixtures/broken", "runbooks", "--format", "junit"])
-        .output()
-        .unwrap();
-    assert_eq!(r.status.code(), Some(2));
-    let xml = String::from_utf8_lossy(&r.stdout);
-    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit");
+        .status(2)
+        .run();
+    let xml = &r.stdout;
+    let doc = roxmltree::Document::parse(xml).expect("well-formed JUnit");
     let cases: Vec<_> = doc
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
@@ -245,30 +209,20 @@ fn check_junit_has_one_testcase_per_runbook() {
 
 #[test]
 fn failed_precondition_exits_3_before_any_step() {
-    let s = Scratch::new();
-    let marker = s.path("ran");
-    s.write(
-        "pre.md",
-        &format!(
-            "---\nrequires:\n  commands: [sh, no-such-tool-xyz]\n  env: [RUNBOOK_TEST_UNSET_VAR]\n  files: [pre.md]\n  check: [\"test 1 -eq 2\"]\n---\n\n```bash {{name=a}}\ntouch {}\n```\n",
-            marker.display()
-        ),
+    let t = Test::new();
+    let marker = t.path("ran");
+    let text = format!(
+        "---\nrequires:\n  commands: [sh, no-such-tool-xyz]\n  env: [RUNBOOK_TEST_UNSET_VAR]\n  files: [pre.md]\n  check: [\"test 1 -eq 2\"]\n---\n\n```bash {{name=a}}\ntouch {}\n```\n",
+        marker.display()
     );
-    let r = s.run(&["run", "pre.md", "--report-dir", "rep"]);
-    r.expect(3);
+    let s = t
+        .file("pre.md", &text)
+        .args(["run", "pre.md", "--report-dir", "rep"])
+        .status(3)
+        .stderr_contains("precondition failed: commands `no-such-tool-xyz`: not found on PATH")
+        .stderr_contains("precondition failed: env `RUNBOOK_TEST_UNSET_VAR`: not set")
+        .run();
     assert!(!marker.exists(), "a step ran");
-    assert!(
-        r.stderr
-            .contains("precondition failed: commands `no-such-tool-xyz`: not found on PATH"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("precondition failed: env `RUNBOOK_TEST_UNSET_VAR`: not set"),
-        "{}",
-        r.stderr
-    );
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/pre.json")).unwrap();
     assert_eq!(json["result"], "precondition_failed");
     let pre = json["preconditions"].as_array().unwrap();
@@ -294,33 +248,27 @@ fn failed_precondition_exits_3_before_any_step() {
     );
     assert!(block_of(&s.read("rep/pre.md"), "a").contains("not run"));
     // `check --preconditions` evaluates them alone.
-    let c = s.run(&["check", "--preconditions", "pre.md"]);
-    c.expect(3);
-    assert!(
-        c.stderr
-            .contains("precondition failed: commands `no-such-tool-xyz`"),
-        "{}",
-        c.stderr
-    );
+    s.test()
+        .args(["check", "--preconditions", "pre.md"])
+        .status(3)
+        .stderr_contains("precondition failed: commands `no-such-tool-xyz`")
+        .run();
 }
 
 #[test]
 fn init_completions_and_man() {
-    let s = Scratch::new();
-    s.run(&["init", "Database failover"]).expect(0);
+    let s = Test::new().args(["init", "Database failover"]).run();
     let name = "database-failover.md";
     assert!(s.path(name).exists());
-    s.run(&["check", "--strict", name]).expect(0);
-    s.run(&["init", "Database failover"]).expect(2);
-    let c = s.run(&["completions", "bash"]);
-    c.expect(0);
+    s.test().args(["check", "--strict", name]).run();
+    s.test().args(["init", "Database failover"]).status(2).run();
+    let c = s.test().args(["completions", "bash"]).run();
     assert!(
         c.stdout.contains("_runbook()"),
         "{}",
         &c.stdout[..200.min(c.stdout.len())]
     );
-    let m = s.run(&["man"]);
-    m.expect(0);
+    let m = s.test().arg("man").run();
     assert!(
         m.stdout.starts_with(".ie \\n(.g .ds Aq \\(aq") || m.stdout.contains(".TH runbook"),
         "{}",
@@ -330,15 +278,13 @@ fn init_completions_and_man() {
 
 #[test]
 fn check_rejects_cwd_on_a_remote_step() {
-    let s = Scratch::new();
-    s.write(
-        "rc.md",
-        "---\nhosts:\n  box: { ssh: \"root@127.0.0.1:22\" }\n---\n\n```bash {name=a host=box cwd=/tmp}\npwd\n```\n",
-    );
-    let r = s.run(&["check", "rc.md"]);
-    r.expect(2);
-    assert_eq!(
-        r.stderr,
-        "error: `cwd` is not supported on remote hosts: use `cd` / `export` in the step\n --> rc.md:6:26\n  |\n6 | ```bash {name=a host=box cwd=/tmp}\n  |                          ^^^^^^^^\n\n1 file checked: 1 error, 0 warnings\n"
-    );
+    Test::new()
+        .file(
+            "rc.md",
+            "---\nhosts:\n  box: { ssh: \"root@127.0.0.1:22\" }\n---\n\n```bash {name=a host=box cwd=/tmp}\npwd\n```\n",
+        )
+        .args(["check", "rc.md"])
+        .status(2)
+        .stderr("error: `cwd` is not supported on remote hosts: use `cd` / `export` in the step\n --> rc.md:6:26\n  |\n6 | ```bash {name=a host=box cwd=/tmp}\n  |                          ^^^^^^^^\n\n1 file checked: 1 error, 0 warnings\n")
+        .run();
 }

@@ -887,7 +887,7 @@ async fn interpreter_steps_run_the_code_from_a_file() {
 
 /// The shell kernel must cost next to nothing over a plain `bash -c` per
 /// step (the product benchmark: 1000 steps within 1.3x). Timing-sensitive,
-/// so run on demand: `cargo test --test exec -- --ignored kernel_overhead`.
+/// so run on demand: `cargo test --test integration -- --ignored exec::kernel_overhead`.
 #[tokio::test]
 #[ignore]
 async fn kernel_overhead_against_plain_bash() {

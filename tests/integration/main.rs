@@ -1,0 +1,40 @@
+//! The integration tests: one binary, one module per area. Shared helpers
+//! are `common` (the binary under test, scratch dirs, the `Test` builder,
+//! sample records) and `support` (real sshd, Prometheus and moto).
+
+mod common;
+mod support;
+
+mod attack_files;
+mod attack_hostile_input;
+mod attack_injection;
+mod attack_record;
+mod attack_secrets;
+mod attack_signals;
+mod check;
+mod check_equals_run;
+mod ci_templates;
+mod cli;
+mod document;
+mod dry_run_plan;
+#[cfg(feature = "ec2")]
+mod ec2;
+#[cfg(feature = "ec2")]
+mod ec2_env;
+mod engine;
+mod exec;
+mod fanout;
+mod faults;
+mod gates;
+mod http;
+#[cfg(feature = "ec2")]
+mod incident;
+mod pipeline;
+mod preconditions;
+mod publish;
+mod reports;
+mod secrets;
+mod seed_runbook;
+mod ssh;
+mod ssh_host_keys;
+mod structure;
