@@ -10,7 +10,6 @@
 //! `document`, `exec` and the rest share without depending on each other.
 
 pub mod analyze;
-pub mod check;
 pub mod cli;
 pub mod console;
 pub mod document;

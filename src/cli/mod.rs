@@ -19,7 +19,8 @@ use std::path::PathBuf;
     about = "Run Markdown runbooks step by step, with gates, and write an annotated audit copy",
     long_about = None,
     after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, \
-                  3 a precondition failed, 4 aborted or a gate declined, 130 interrupted."
+                  3 a precondition failed, 4 aborted or a gate declined, 5 the record could not be written, \
+                  130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -4,7 +4,7 @@
 //! formats, and that the `runbook init` scaffold checks clean.
 
 use quick_xml::events::Event;
-use runbook::check::{
+use runbook::cli::commands::check_report::{
     CheckOptions, CheckReport, check_file, check_paths, render_human, render_json, render_junit,
 };
 use std::path::{Path, PathBuf};
@@ -243,7 +243,7 @@ fn a_missing_file_is_an_error_naming_it() {
 
 #[test]
 fn positions_account_for_list_containers_and_crlf() {
-    let crlf = runbook::check::check_text(
+    let crlf = runbook::cli::commands::check_report::check_text(
         Path::new("p.md"),
         "# T\r\n\r\n- item\r\n\r\n  ```bash {name=a}\r\n  echo {{ params.nope }}\r\n  ```\r\n",
     );
@@ -257,7 +257,7 @@ fn positions_account_for_list_containers_and_crlf() {
              --> p.md:6:11\n  |\n6 |   echo {{ params.nope }}\n  |           ^^^^^^^^^^^"
         ]
     );
-    let list = runbook::check::check_text(
+    let list = runbook::cli::commands::check_report::check_text(
         Path::new("p.md"),
         "1. step one\n\n   ```bash {name=a env=\"X={{secrets.S}}\"}\n   echo ok\n   echo {{ steps.zz.stdout }}\n   ```\n",
     );
@@ -528,7 +528,7 @@ mod never_panics {
         #[test]
         fn check_text_never_panics(parts in prop::collection::vec(fragment(), 0..24)) {
             let text: String = parts.concat();
-            let report = runbook::check::check_text(Path::new("fuzz.md"), &text);
+            let report = runbook::cli::commands::check_report::check_text(Path::new("fuzz.md"), &text);
             for d in &report.diagnostics {
                 prop_assert!(d.line >= 1 && d.col >= 1);
                 let _ = d.to_string();

@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 pub fn check_command(args: CheckArgs) -> Result<i32> {
-    use crate::check;
+    use super::check_report as check;
     let opts = check::CheckOptions {
         strict: args.strict,
         preconditions: args.preconditions,

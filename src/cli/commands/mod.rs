@@ -1,6 +1,7 @@
 //! The bodies of the commands other than `run`, one file each.
 
 pub mod check;
+pub mod check_report;
 pub mod init;
 pub mod list;
 pub mod publish;
