@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs the real components the
-# tests start (sshd, Prometheus, moto's EC2 server, Chromium, zsh, jq), then
+# tests start (sshd, Prometheus, moto's EC2 server, Chromium, zsh, jq,
+# nbformat/nbconvert), then
 # formatting, clippy and every test. Safe to run again: installs are skipped
 # when present.
 set -euo pipefail
@@ -38,6 +39,11 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   echo "==> installing moto[server] into $venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q 'moto[server]'
+fi
+# nbformat and nbconvert validate and render the notebook report.
+if ! "$venv/bin/python" -c 'import nbformat, nbconvert' >/dev/null 2>&1; then
+  echo "==> installing nbformat and nbconvert into $venv"
+  "$venv/bin/python" -m pip install -q nbformat nbconvert
 fi
 export PATH="$venv/bin:$PATH"
 

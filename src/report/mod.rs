@@ -5,6 +5,7 @@
 //! format spells durations, statuses and cut markers the same way.
 
 pub mod html;
+pub mod ipynb;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -3,7 +3,7 @@
 //! directory's files from [`registry`]. Adding a format is one file in
 //! `report/` plus one line in [`registry`].
 
-use super::{html, json, junit, markdown};
+use super::{html, ipynb, json, junit, markdown};
 use crate::document::Document;
 use crate::record::RunRecord;
 
@@ -25,7 +25,7 @@ pub trait Report: Sync {
 
 /// Every format, the annotated copy first.
 pub fn registry() -> &'static [&'static dyn Report] {
-    &[&Markdown, &Json, &Junit, &Html]
+    &[&Markdown, &Json, &Junit, &Html, &ipynb::Ipynb]
 }
 
 /// The `--format` values.

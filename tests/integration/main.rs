@@ -29,6 +29,7 @@ mod gates;
 mod http;
 #[cfg(feature = "ec2")]
 mod incident;
+mod ipynb;
 mod pipeline;
 mod preconditions;
 mod publish;
