@@ -13,6 +13,7 @@ pub mod progress;
 pub mod redacting;
 pub mod registry;
 pub mod terminal;
+pub mod tty;
 
 pub use registry::{Report, ReportOptions};
 

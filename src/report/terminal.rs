@@ -6,14 +6,15 @@
 //! Step output is shown with its control characters made visible, so a
 //! command can neither move the cursor nor forge a GitLab section marker.
 
-use super::{one_line, status_symbol, visible_controls};
+use super::tty::{TtyProgress, WriterTerm};
+use super::{one_line, output_lines, status_symbol, visible_controls};
 use crate::duration::format_duration_ms;
-use crate::record::{RunRecord, StepRecord, StepStatus};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use crate::record::{OutputRecord, RunRecord, StepRecord, StepStatus};
+use indicatif::ProgressDrawTarget;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Receives the runner's events and shows them.
 pub trait Progress: Send {
@@ -98,7 +99,11 @@ pub fn color_enabled_with(
 /// Progress on stderr.
 pub fn progress_for(mode: TerminalMode, color: bool) -> Box<dyn Progress> {
     match mode {
-        TerminalMode::Tty => Box::new(TtyProgress::new(ProgressDrawTarget::stderr(), color)),
+        TerminalMode::Tty => Box::new(TtyProgress::new(
+            ProgressDrawTarget::stderr(),
+            color,
+            super::tty::stderr_width(),
+        )),
         other => progress_to(other, color, Box::new(io::stderr())),
     }
 }
@@ -114,6 +119,7 @@ pub fn progress_to(
         TerminalMode::Tty => Box::new(TtyProgress::new(
             ProgressDrawTarget::term_like(Box::new(WriterTerm(Mutex::new(out)))),
             color,
+            100,
         )),
         TerminalMode::Plain => Box::new(LineProgress::new(out, color, false)),
         TerminalMode::GitLab => Box::new(LineProgress::new(out, color, true)),
@@ -123,7 +129,7 @@ pub fn progress_to(
 
 // ---------------------------------------------------------------- shared
 
-fn paint(color: bool, code: &str, s: &str) -> String {
+pub(super) fn paint(color: bool, code: &str, s: &str) -> String {
     if color {
         format!("\x1b[{code}m{s}\x1b[0m")
     } else {
@@ -142,7 +148,7 @@ fn status_color(status: StepStatus) -> &'static str {
 }
 
 /// `✓ name ok 1.2 s`, with the exit code when it is not 0 and the reason.
-fn result_line(step: &StepRecord, color: bool) -> String {
+pub(super) fn result_line(step: &StepRecord, color: bool) -> String {
     let mut line = format!(
         "{} {} {}",
         paint(color, status_color(step.status), status_symbol(step.status)),
@@ -165,7 +171,7 @@ fn result_line(step: &StepRecord, color: bool) -> String {
     line
 }
 
-fn summary_line(rec: &RunRecord, color: bool) -> String {
+pub(super) fn summary_line(rec: &RunRecord, color: bool) -> String {
     let code = match rec.result {
         crate::record::RunResult::Ok | crate::record::RunResult::DryRunOk => "32",
         _ => "31",
@@ -182,7 +188,7 @@ fn summary_line(rec: &RunRecord, color: bool) -> String {
     line
 }
 
-fn start_line(rec: &RunRecord, color: bool) -> String {
+pub(super) fn start_line(rec: &RunRecord, color: bool) -> String {
     format!(
         "{} {} {} ({} step{}{})",
         paint(color, "1", "runbook"),
@@ -198,11 +204,54 @@ fn start_line(rec: &RunRecord, color: bool) -> String {
     )
 }
 
+/// Lines of a failed step's output printed again when it ends, in every
+/// view (TTY, plain, GitLab, quiet).
+pub const FAILURE_TAIL_LINES: usize = 20;
+
+/// For a failed step: its last lines (per failed host for a fan-out) and
+/// where its full log is. Empty for any other step.
+pub fn failure_tail(step: &StepRecord) -> Vec<String> {
+    if !step.status.is_failure() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut add = |host: Option<&str>, o: &OutputRecord| {
+        let lines = output_lines(o);
+        if lines.is_empty() {
+            return;
+        }
+        let n = lines.len().min(FAILURE_TAIL_LINES);
+        let on = host
+            .map(|h| format!(" on {}", one_line(h)))
+            .unwrap_or_default();
+        let plural = if n == 1 { "" } else { "s" };
+        out.push(format!(
+            "── last {n} line{plural} of `{}`{on}:",
+            one_line(&step.name)
+        ));
+        out.extend(
+            lines[lines.len() - n..]
+                .iter()
+                .map(|l| format!("   {}", visible_controls(l))),
+        );
+        if let Some(p) = &o.log_path {
+            out.push(format!("── full log: {}", one_line(p)));
+        }
+    };
+    if let Some(o) = &step.output {
+        add(None, o);
+    }
+    for h in step.hosts.iter().filter(|h| h.status.is_failure()) {
+        add(Some(&h.host), &h.output);
+    }
+    out
+}
+
 /// Splits chunks into whole lines per step and stream (stdout and stderr
 /// arrive independently: a line of one never takes in a piece of the
 /// other); a lone `\r` ends a line too.
 #[derive(Default)]
-struct LineBuffers {
+pub(super) struct LineBuffers {
     partial: HashMap<(usize, bool), String>,
 }
 
@@ -210,7 +259,7 @@ struct LineBuffers {
 const MAX_PARTIAL: usize = 64 * 1024;
 
 impl LineBuffers {
-    fn push(&mut self, step: usize, is_err: bool, text: &str) -> Vec<String> {
+    pub(super) fn push(&mut self, step: usize, is_err: bool, text: &str) -> Vec<String> {
         let buf = self.partial.entry((step, is_err)).or_default();
         buf.push_str(text);
         let mut lines = Vec::new();
@@ -231,7 +280,7 @@ impl LineBuffers {
     }
 
     /// The unfinished line of a step, if any (stderr's first).
-    fn pending(&self, step: usize) -> Option<&str> {
+    pub(super) fn pending(&self, step: usize) -> Option<&str> {
         [true, false].into_iter().find_map(|is_err| {
             self.partial
                 .get(&(step, is_err))
@@ -241,7 +290,7 @@ impl LineBuffers {
     }
 
     /// The unfinished lines of a step: stdout's, then stderr's.
-    fn finish(&mut self, step: usize) -> Vec<String> {
+    pub(super) fn finish(&mut self, step: usize) -> Vec<String> {
         [false, true]
             .into_iter()
             .filter_map(|is_err| self.partial.remove(&(step, is_err)))
@@ -307,6 +356,39 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+impl LineProgress {
+    /// A failed step's last lines; in GitLab, outside its collapsed
+    /// section, in a section of their own that starts open.
+    fn failure(&mut self, step: &StepRecord) {
+        let tail = failure_tail(step);
+        if tail.is_empty() {
+            return;
+        }
+        let name = format!("{}_failed", section_name(step));
+        if self.gitlab {
+            let _ = writeln!(
+                self.out,
+                "\x1b[0Ksection_start:{}:{name}[collapsed=false]\r\x1b[0K{}",
+                unix_now(),
+                tail[0]
+            );
+        } else {
+            say(&mut self.out, &tail[0]);
+        }
+        for l in &tail[1..] {
+            let _ = writeln!(self.out, "{l}");
+        }
+        if self.gitlab {
+            let _ = writeln!(
+                self.out,
+                "\x1b[0Ksection_end:{}:{name}\r\x1b[0K",
+                unix_now()
+            );
+        }
+        let _ = self.out.flush();
+    }
+}
+
 impl Progress for LineProgress {
     fn run_started(&mut self, rec: &RunRecord) {
         say(&mut self.out, &start_line(rec, self.color));
@@ -353,6 +435,7 @@ impl Progress for LineProgress {
             );
         }
         say(&mut self.out, &result_line(step, self.color));
+        self.failure(step);
     }
 
     fn message(&mut self, text: &str) {
@@ -389,6 +472,9 @@ impl Progress for QuietProgress {
     fn step_finished(&mut self, step: &StepRecord) {
         if step.status.is_failure() {
             say(&mut self.out, &result_line(step, self.color));
+            for l in failure_tail(step) {
+                say(&mut self.out, &l);
+            }
         }
     }
     fn message(&mut self, text: &str) {
@@ -399,162 +485,6 @@ impl Progress for QuietProgress {
     }
     fn run_finished(&mut self, rec: &RunRecord) {
         say(&mut self.out, &summary_line(rec, self.color));
-    }
-}
-
-// ---------------------------------------------------------------- TTY
-
-/// A spinner per running step, showing its name, elapsed time and last
-/// output line; replaced by a result line when the step ends.
-struct TtyProgress {
-    multi: MultiProgress,
-    bars: HashMap<usize, ProgressBar>,
-    lines: LineBuffers,
-    color: bool,
-}
-
-impl TtyProgress {
-    fn new(target: ProgressDrawTarget, color: bool) -> Self {
-        TtyProgress {
-            multi: MultiProgress::with_draw_target(target),
-            bars: HashMap::new(),
-            lines: LineBuffers::default(),
-            color,
-        }
-    }
-
-    fn println(&self, line: &str) {
-        // An error here means the terminal went away; progress is best effort.
-        let _ = self.multi.println(line);
-    }
-}
-
-impl Progress for TtyProgress {
-    fn run_started(&mut self, rec: &RunRecord) {
-        self.println(&start_line(rec, self.color));
-    }
-
-    fn step_started(&mut self, step: &StepRecord) {
-        let template = if self.color {
-            "{spinner:.cyan} {prefix:.bold} {elapsed:.dim} {wide_msg:.dim}"
-        } else {
-            "{spinner} {prefix} {elapsed} {wide_msg}"
-        };
-        let style = ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let bar = self.multi.add(ProgressBar::new_spinner().with_style(style));
-        bar.set_prefix(one_line(&step.name));
-        bar.enable_steady_tick(Duration::from_millis(120));
-        self.bars.insert(step.index, bar);
-    }
-
-    fn step_output(&mut self, step: &StepRecord, stream_is_err: bool, text: &str) {
-        let lines = self.lines.push(step.index, stream_is_err, text);
-        let Some(bar) = self.bars.get(&step.index) else {
-            return;
-        };
-        // The last whole line, or the line being written (progress bars).
-        match self
-            .lines
-            .pending(step.index)
-            .filter(|p| !p.trim().is_empty())
-        {
-            Some(partial) => bar.set_message(one_line(partial)),
-            None => {
-                if let Some(last) = lines.last() {
-                    bar.set_message(one_line(last));
-                }
-            }
-        }
-    }
-
-    fn step_finished(&mut self, step: &StepRecord) {
-        self.lines.finish(step.index);
-        if let Some(bar) = self.bars.remove(&step.index) {
-            bar.finish_and_clear();
-            self.multi.remove(&bar);
-        }
-        self.println(&result_line(step, self.color));
-    }
-
-    fn message(&mut self, text: &str) {
-        self.println(&visible_controls(text));
-    }
-
-    fn suspend(&mut self, f: &mut dyn FnMut()) {
-        self.multi.suspend(f);
-    }
-
-    fn run_finished(&mut self, rec: &RunRecord) {
-        for (_, bar) in self.bars.drain() {
-            bar.finish_and_clear();
-        }
-        self.println(&summary_line(rec, self.color));
-    }
-}
-
-/// A writer seen as a terminal by indicatif, with ANSI cursor movements.
-struct WriterTerm(Mutex<Box<dyn Write + Send>>);
-
-impl std::fmt::Debug for WriterTerm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriterTerm")
-    }
-}
-
-impl WriterTerm {
-    fn write(&self, s: &str) -> io::Result<()> {
-        let mut w = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("progress writer poisoned"))?;
-        w.write_all(s.as_bytes())
-    }
-}
-
-impl TermLike for WriterTerm {
-    fn width(&self) -> u16 {
-        100
-    }
-    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}A"))?;
-        }
-        Ok(())
-    }
-    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}B"))?;
-        }
-        Ok(())
-    }
-    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}C"))?;
-        }
-        Ok(())
-    }
-    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}D"))?;
-        }
-        Ok(())
-    }
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        self.write(s)?;
-        self.write("\n")
-    }
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        self.write(s)
-    }
-    fn clear_line(&self) -> io::Result<()> {
-        self.write("\r\x1b[2K")
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.0
-            .lock()
-            .map_err(|_| io::Error::other("progress writer poisoned"))?
-            .flush()
     }
 }
 
