@@ -253,98 +253,7 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
         if RUNME_IGNORED.contains(&key) {
             continue;
         }
-        let invalid = |why: &str| {
-            let v = r.value.as_deref().unwrap_or_default();
-            AttrError::new(
-                r.value_span.start,
-                r.value_span.end,
-                format!("invalid value `{v}` for `{key}`: {why}"),
-            )
-        };
-        // Flags: bare, or true/false.
-        let flag = || match r.value.as_deref() {
-            None => Ok(true),
-            Some(v) => parse_bool(v).ok_or_else(|| invalid("expected true or false")),
-        };
-        let result: Result<(), AttrError> = (|| {
-            match key {
-                "confirm" => {
-                    a.confirm = match r.value.as_deref() {
-                        None | Some("true") => Some(Confirm::Default),
-                        Some("false") => None,
-                        Some("") => return Err(invalid("the message is empty")),
-                        Some(m) => Some(Confirm::Message(m.to_string())),
-                    }
-                }
-                "allow_failure" => a.allow_failure = flag()?,
-                "safe" => a.safe = flag()?,
-                "skip" => a.skip = flag()?,
-                "interactive" => a.interactive = Some(flag()?),
-                _ => {
-                    let Some(v) = r.value.as_deref() else {
-                        return Err(AttrError::new(
-                            r.key_span.start,
-                            r.key_span.end,
-                            format!("attribute `{key}` needs a value, e.g. `{key}=...`"),
-                        ));
-                    };
-                    if v.trim().is_empty() {
-                        return Err(AttrError::new(
-                            r.value_span.start,
-                            r.value_span.end,
-                            format!("attribute `{key}` needs a value, e.g. `{key}=...`"),
-                        ));
-                    }
-                    match key {
-                        "name" => {
-                            if !valid_name(v) {
-                                return Err(invalid(
-                                    "a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`",
-                                ));
-                            }
-                            a.name = Some(v.to_string());
-                        }
-                        "timeout" => a.timeout = Some(parse_duration(v).map_err(|e| invalid(&e))?),
-                        "retry_delay" => {
-                            a.retry_delay = Some(parse_duration(v).map_err(|e| invalid(&e))?)
-                        }
-                        "retries" => {
-                            a.retries = v
-                                .parse()
-                                .map_err(|_| invalid("expected a whole number, e.g. 3"))?
-                        }
-                        "when" => a.when = Some(v.to_string()),
-                        "host" => a.host = Some(v.to_string()),
-                        "hosts" => a.hosts = Some(v.to_string()),
-                        "cwd" => a.cwd = Some(v.to_string()),
-                        "interpreter" => a.interpreter = Some(v.to_string()),
-                        "env" => {
-                            a.env = parse_env(v).ok_or_else(|| {
-                                invalid(
-                                    "expected K=V pairs separated by spaces, e.g. env=\"A=1 B=2\"",
-                                )
-                            })?
-                        }
-                        "capture" => {
-                            a.capture = Some(match v {
-                                "json" => Capture::Json,
-                                "text" => Capture::Text,
-                                _ => return Err(invalid("expected json or text")),
-                            })
-                        }
-                        "expect_status" => {
-                            if !valid_status(v) {
-                                return Err(invalid("expected statuses like 200, 2xx or 200,404"));
-                            }
-                            a.expect_status = Some(v.to_string());
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
+        if let Err(e) = apply(&mut a, r) {
             errors.push(e);
         }
     }
@@ -353,6 +262,105 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
     } else {
         Err(errors)
     }
+}
+
+/// `r`'s value is not valid for its key, because `why`: points at the value.
+fn invalid(r: &RawAttr, why: &str) -> AttrError {
+    let v = r.value.as_deref().unwrap_or_default();
+    AttrError::new(
+        r.value_span.start,
+        r.value_span.end,
+        format!("invalid value `{v}` for `{}`: {why}", r.key),
+    )
+}
+
+/// Sets one known attribute, seen for the first time, on `a`: the flags
+/// here, the attributes that need a value in [`apply_value`].
+fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
+    // Flags: bare, or true/false.
+    let flag = || match r.value.as_deref() {
+        None => Ok(true),
+        Some(v) => parse_bool(v).ok_or_else(|| invalid(r, "expected true or false")),
+    };
+    match r.key.as_str() {
+        "confirm" => {
+            a.confirm = match r.value.as_deref() {
+                None | Some("true") => Some(Confirm::Default),
+                Some("false") => None,
+                Some("") => return Err(invalid(r, "the message is empty")),
+                Some(m) => Some(Confirm::Message(m.to_string())),
+            }
+        }
+        "allow_failure" => a.allow_failure = flag()?,
+        "safe" => a.safe = flag()?,
+        "skip" => a.skip = flag()?,
+        "interactive" => a.interactive = Some(flag()?),
+        key => {
+            let Some(v) = r.value.as_deref() else {
+                return Err(AttrError::new(
+                    r.key_span.start,
+                    r.key_span.end,
+                    format!("attribute `{key}` needs a value, e.g. `{key}=...`"),
+                ));
+            };
+            if v.trim().is_empty() {
+                return Err(AttrError::new(
+                    r.value_span.start,
+                    r.value_span.end,
+                    format!("attribute `{key}` needs a value, e.g. `{key}=...`"),
+                ));
+            }
+            apply_value(a, r, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets an attribute that has a (non-blank) value `v` on `a`.
+fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
+    let invalid = |why: &str| invalid(r, why);
+    match r.key.as_str() {
+        "name" => {
+            if !valid_name(v) {
+                return Err(invalid(
+                    "a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`",
+                ));
+            }
+            a.name = Some(v.to_string());
+        }
+        "timeout" => a.timeout = Some(parse_duration(v).map_err(|e| invalid(&e))?),
+        "retry_delay" => a.retry_delay = Some(parse_duration(v).map_err(|e| invalid(&e))?),
+        "retries" => {
+            a.retries = v
+                .parse()
+                .map_err(|_| invalid("expected a whole number, e.g. 3"))?
+        }
+        "when" => a.when = Some(v.to_string()),
+        "host" => a.host = Some(v.to_string()),
+        "hosts" => a.hosts = Some(v.to_string()),
+        "cwd" => a.cwd = Some(v.to_string()),
+        "interpreter" => a.interpreter = Some(v.to_string()),
+        "env" => {
+            a.env = parse_env(v).ok_or_else(|| {
+                invalid("expected K=V pairs separated by spaces, e.g. env=\"A=1 B=2\"")
+            })?
+        }
+        "capture" => {
+            a.capture = Some(match v {
+                "json" => Capture::Json,
+                "text" => Capture::Text,
+                _ => return Err(invalid("expected json or text")),
+            })
+        }
+        "expect_status" => {
+            if !valid_status(v) {
+                return Err(invalid("expected statuses like 200, 2xx or 200,404"));
+            }
+            a.expect_status = Some(v.to_string());
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// [`tokenize`] then [`validate`].

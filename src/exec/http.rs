@@ -108,45 +108,13 @@ fn is_template_only(line: &str) -> bool {
 }
 
 fn parse(text: &str, lenient: bool) -> Result<HttpRequest, HttpParseError> {
-    let skip = |line: &str| {
-        line.trim().is_empty() || is_comment(line) || (lenient && is_template_only(line))
-    };
     let lines: Vec<&str> = text.lines().collect();
-    let mut i = 0;
-    while i < lines.len() && skip(lines[i]) {
-        i += 1;
-    }
-    if i == lines.len() {
-        return Err(perr(
-            lines.len().max(1),
-            "no request line: expected `METHOD URL` or a URL",
-        ));
-    }
+    let mut i = request_line_index(&lines, lenient)?;
     let line_no = i + 1;
     let request_line = lines[i].trim();
     i += 1;
 
-    // Unrendered: a leading `{{ ... }}` is a templated method, or the URL.
-    let templated_start = request_line
-        .strip_prefix("{{")
-        .and_then(|r| r.find("}}"))
-        .map(|end| end + 4)
-        .filter(|_| lenient);
-    let (method, rest) = if let Some(end) = templated_start {
-        let after = &request_line[end..];
-        let rest = after.trim();
-        if after.starts_with(char::is_whitespace) && !rest.starts_with("HTTP/") {
-            (&request_line[..end], rest)
-        } else {
-            ("GET", request_line)
-        }
-    } else {
-        match request_line.split_once(char::is_whitespace) {
-            Some((first, rest)) if !first.contains("://") => (first, rest.trim()),
-            None if METHODS.contains(&request_line) => (request_line, ""),
-            _ => ("GET", request_line),
-        }
-    };
+    let (method, rest) = split_method(request_line, lenient);
     let templated_method = lenient && has_template(method);
     if !(METHODS.contains(&method) || templated_method) {
         return Err(perr(
@@ -174,66 +142,9 @@ fn parse(text: &str, lenient: bool) -> Result<HttpRequest, HttpParseError> {
             break;
         }
     }
-    match reqwest::Url::parse(&url) {
-        _ if lenient && has_template(&url) => {}
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-        Ok(u) => {
-            return Err(perr(
-                line_no,
-                format!(
-                    "unsupported URL scheme `{}` in `{url}` (use http or https)",
-                    u.scheme()
-                ),
-            ));
-        }
-        Err(e) => return Err(perr(line_no, format!("invalid URL `{url}`: {e}"))),
-    }
+    check_url(&url, lenient, line_no)?;
 
-    let mut headers = Vec::new();
-    while i < lines.len() {
-        let line = lines[i];
-        if line.trim().is_empty() {
-            i += 1;
-            break;
-        }
-        if (is_comment(line) || (lenient && is_template_only(line)))
-            && !line.trim_start().starts_with("###")
-        {
-            i += 1;
-            continue;
-        }
-        if line.trim_start().starts_with("###") {
-            break;
-        }
-        if lenient && has_template(line) && !line.contains(':') {
-            // e.g. `{{ auth_header }}`: renders to a header line, or nothing.
-            i += 1;
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(perr(
-                i + 1,
-                format!(
-                    "expected a header `Name: value` or a blank line before the body, found `{}`",
-                    line.trim()
-                ),
-            ));
-        };
-        let name = name.trim();
-        let templated_name = lenient && has_template(name);
-        if !(is_token(name) || templated_name) {
-            return Err(perr(i + 1, format!("invalid header name `{name}`")));
-        }
-        let value = value.trim();
-        if reqwest::header::HeaderValue::from_str(value).is_err() {
-            return Err(perr(
-                i + 1,
-                format!("invalid value for header `{name}`: control characters are not allowed"),
-            ));
-        }
-        headers.push((name.to_string(), value.to_string()));
-        i += 1;
-    }
+    let headers = parse_headers(&lines, &mut i, lenient)?;
 
     // `###` separates requests in `.http` files; a step is one request.
     if let Some(extra) = (i..lines.len()).find(|&n| lines[n].trim_start().starts_with("###")) {
@@ -256,6 +167,132 @@ fn parse(text: &str, lenient: bool) -> Result<HttpRequest, HttpParseError> {
         headers,
         body,
     })
+}
+
+/// The index of the request line: the first line that is not blank, a
+/// comment or (`lenient`) a line that renders to nothing.
+fn request_line_index(lines: &[&str], lenient: bool) -> Result<usize, HttpParseError> {
+    let skip = |line: &str| {
+        line.trim().is_empty() || is_comment(line) || (lenient && is_template_only(line))
+    };
+    let mut i = 0;
+    while i < lines.len() && skip(lines[i]) {
+        i += 1;
+    }
+    if i == lines.len() {
+        return Err(perr(
+            lines.len().max(1),
+            "no request line: expected `METHOD URL` or a URL",
+        ));
+    }
+    Ok(i)
+}
+
+/// The method of a (trimmed) request line and the rest of it: `GET` when
+/// the line starts with the URL.
+fn split_method(request_line: &str, lenient: bool) -> (&str, &str) {
+    // Unrendered: a leading `{{ ... }}` is a templated method, or the URL.
+    let templated_start = request_line
+        .strip_prefix("{{")
+        .and_then(|r| r.find("}}"))
+        .map(|end| end + 4)
+        .filter(|_| lenient);
+    if let Some(end) = templated_start {
+        let after = &request_line[end..];
+        let rest = after.trim();
+        if after.starts_with(char::is_whitespace) && !rest.starts_with("HTTP/") {
+            (&request_line[..end], rest)
+        } else {
+            ("GET", request_line)
+        }
+    } else {
+        match request_line.split_once(char::is_whitespace) {
+            Some((first, rest)) if !first.contains("://") => (first, rest.trim()),
+            None if METHODS.contains(&request_line) => (request_line, ""),
+            _ => ("GET", request_line),
+        }
+    }
+}
+
+/// An absolute http(s) URL, or (`lenient`) one with template syntax.
+fn check_url(url: &str, lenient: bool, line_no: usize) -> Result<(), HttpParseError> {
+    match reqwest::Url::parse(url) {
+        _ if lenient && has_template(url) => Ok(()),
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
+        Ok(u) => Err(perr(
+            line_no,
+            format!(
+                "unsupported URL scheme `{}` in `{url}` (use http or https)",
+                u.scheme()
+            ),
+        )),
+        Err(e) => Err(perr(line_no, format!("invalid URL `{url}`: {e}"))),
+    }
+}
+
+/// The header lines from `lines[*i]` on, up to and including the blank
+/// line that ends them (or up to a `###` line); `*i` is left at the
+/// first line after them.
+fn parse_headers(
+    lines: &[&str],
+    i: &mut usize,
+    lenient: bool,
+) -> Result<Vec<(String, String)>, HttpParseError> {
+    let mut headers = Vec::new();
+    while *i < lines.len() {
+        let line = lines[*i];
+        if line.trim().is_empty() {
+            *i += 1;
+            break;
+        }
+        if (is_comment(line) || (lenient && is_template_only(line)))
+            && !line.trim_start().starts_with("###")
+        {
+            *i += 1;
+            continue;
+        }
+        if line.trim_start().starts_with("###") {
+            break;
+        }
+        if lenient && has_template(line) && !line.contains(':') {
+            // e.g. `{{ auth_header }}`: renders to a header line, or nothing.
+            *i += 1;
+            continue;
+        }
+        headers.push(parse_header(line, *i + 1, lenient)?);
+        *i += 1;
+    }
+    Ok(headers)
+}
+
+/// One `Name: value` line, at 1-based line `line_no`.
+fn parse_header(
+    line: &str,
+    line_no: usize,
+    lenient: bool,
+) -> Result<(String, String), HttpParseError> {
+    let Some((name, value)) = line.split_once(':') else {
+        return Err(perr(
+            line_no,
+            format!(
+                "expected a header `Name: value` or a blank line before the body, found `{}`",
+                line.trim()
+            ),
+        ));
+    };
+    let name = name.trim();
+    let templated_name = lenient && has_template(name);
+    if !(is_token(name) || templated_name) {
+        return Err(perr(line_no, format!("invalid header name `{name}`")));
+    }
+    let value = value.trim();
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(perr(
+            line_no,
+            format!("invalid value for header `{name}`: control characters are not allowed"),
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Why a request produced no (complete) response.

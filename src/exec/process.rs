@@ -32,7 +32,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
 /// What the operator asked for (the runner flips it on SIGINT/SIGTERM:
 /// first `Graceful`, then `Immediate`).
@@ -219,9 +220,25 @@ enum Stopping {
 pub async fn run(
     spec: &ProcessSpec,
     on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
-    mut interrupts: Interrupts,
+    interrupts: Interrupts,
 ) -> io::Result<ProcessOutcome> {
     let started = Instant::now();
+    let child = spawn(spec)?;
+    let guard = GroupGuard::new(
+        child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw),
+    );
+    let mut step = Step::new(spec, child, guard, on_output, interrupts);
+    let initial = *step.interrupts.borrow_and_update();
+    step.apply(initial);
+    while step.turn().await? {}
+    step.finish(started).await
+}
+
+/// Starts `spec` in its own process group, as a child subreaper.
+fn spawn(spec: &ProcessSpec) -> io::Result<tokio::process::Child> {
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .process_group(0)
@@ -243,74 +260,89 @@ pub async fn run(
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", spec.program)))?;
-    let mut guard = GroupGuard::new(
-        child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw),
-    );
+    cmd.spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", spec.program)))
+}
 
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let mut stdin = child.stdin.take();
-    let stdin_data: &[u8] = spec.stdin.as_deref().unwrap_or(&[]);
-    let mut stdin_pos = 0usize;
-    if stdin.is_some() && stdin_data.is_empty() {
-        stdin = None;
+/// A running step: its pipes, the interrupts, and where its stop stands,
+/// moved on one `select!` at a time by [`Step::turn`].
+///
+/// Fields are dropped in order: when the future is dropped mid-run, the
+/// pipes close, then the guard kills the group (before the child is let go).
+struct Step<'a> {
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    stdin: Option<ChildStdin>,
+    stdin_data: &'a [u8],
+    stdin_pos: usize,
+    out_buf: Vec<u8>,
+    err_buf: Vec<u8>,
+    on_output: &'a mut (dyn FnMut(Stream, &[u8]) + Send),
+    interrupts: Interrupts,
+    /// The runner still holds the sender.
+    watching: bool,
+    status: Option<ExitStatus>,
+    stopping: Stopping,
+    escalation: Escalation,
+    pipes_deadline: Option<tokio::time::Instant>,
+    timeout_at: Option<tokio::time::Instant>,
+    leaked: bool,
+    stop_check: tokio::time::Interval,
+    stopped_seen: Option<tree::Proc>,
+    guard: GroupGuard,
+    child: tokio::process::Child,
+}
+
+impl<'a> Step<'a> {
+    fn new(
+        spec: &'a ProcessSpec,
+        mut child: tokio::process::Child,
+        guard: GroupGuard,
+        on_output: &'a mut (dyn FnMut(Stream, &[u8]) + Send),
+        interrupts: Interrupts,
+    ) -> Self {
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let mut stdin = child.stdin.take();
+        let stdin_data: &[u8] = spec.stdin.as_deref().unwrap_or(&[]);
+        if stdin.is_some() && stdin_data.is_empty() {
+            stdin = None;
+        }
+        Step {
+            stdout,
+            stderr,
+            stdin,
+            stdin_data,
+            stdin_pos: 0,
+            out_buf: vec![0u8; CHUNK],
+            err_buf: vec![0u8; CHUNK],
+            on_output,
+            interrupts,
+            watching: true,
+            status: None,
+            stopping: Stopping::No,
+            escalation: Escalation::new(spec.kill_grace),
+            pipes_deadline: None,
+            timeout_at: spec.timeout.map(|t| tokio::time::Instant::now() + t),
+            leaked: false,
+            stop_check: tokio::time::interval_at(
+                tokio::time::Instant::now() + STOP_CHECK,
+                STOP_CHECK,
+            ),
+            stopped_seen: None,
+            guard,
+            child,
+        }
     }
 
-    let mut out_buf = vec![0u8; CHUNK];
-    let mut err_buf = vec![0u8; CHUNK];
-    let mut status: Option<ExitStatus> = None;
-    let mut stopping = Stopping::No;
-    let mut escalation = Escalation::new(spec.kill_grace);
-    let mut pipes_deadline: Option<tokio::time::Instant> = None;
-    let timeout_at = spec.timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut watching = true;
-    let mut leaked = false;
-    let mut stop_check =
-        tokio::time::interval_at(tokio::time::Instant::now() + STOP_CHECK, STOP_CHECK);
-    let mut stopped_seen: Option<tree::Proc> = None;
-
-    // Applies an interrupt level; returns nothing, updates the state. A
-    // graceful interrupt only starts a stop (a timeout already stopping the
-    // step keeps its own clock); an immediate one always kills.
-    let apply = |level: Interrupt,
-                 stopping: &mut Stopping,
-                 escalation: &mut Escalation,
-                 guard: &mut GroupGuard| {
-        let Some(want) = kill::requested(level) else {
-            return;
-        };
-        if want == Kill::Term && *stopping != Stopping::No {
-            return;
+    /// Waits for the next thing to happen and handles it; `Ok(false)` when
+    /// the step is over.
+    async fn turn(&mut self) -> io::Result<bool> {
+        if self.status.is_some() && self.stdout.is_none() && self.stderr.is_none() {
+            return Ok(false);
         }
-        if *stopping == Stopping::No {
-            *stopping = Stopping::Interrupt;
-        }
-        if escalation.raise(want) {
-            guard.signal(want.signal());
-        }
-    };
-
-    let initial = *interrupts.borrow_and_update();
-    apply(initial, &mut stopping, &mut escalation, &mut guard);
-
-    loop {
-        if status.is_some() && stdout.is_none() && stderr.is_none() {
-            break;
-        }
-        let sleep_until = |t: Option<tokio::time::Instant>| async move {
-            match t {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
-        let timeout_arm = if status.is_none() && stopping == Stopping::No {
-            timeout_at
+        let timeout_arm = if self.status.is_none() && self.stopping == Stopping::No {
+            self.timeout_at
         } else {
             None
         };
@@ -319,121 +351,208 @@ pub async fn run(
         // are ready stdout goes first, so the order is stable.
         tokio::select! {
             biased;
-            r = child.wait(), if status.is_none() => {
-                let st = r?;
-                status = Some(st);
-                guard.root_alive = false;
-                stdin = None;
-                if stopping != Stopping::No && !escalation.killed() {
-                    // Give the rest of the group until the kill deadline.
-                    pipes_deadline = escalation.kill_due();
-                } else {
-                    pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
-                }
+            r = self.child.wait(), if self.status.is_none() => self.exited(r?),
+            _ = sleep_until(timeout_arm), if timeout_arm.is_some() => self.timed_out(),
+            _ = sleep_until(self.escalation.kill_due()), if self.escalation.kill_due().is_some() => {
+                self.kill_due();
             }
-            _ = sleep_until(timeout_arm), if timeout_arm.is_some() => {
-                stopping = Stopping::Timeout;
-                if escalation.raise(Kill::Term) {
-                    guard.signal(Signal::SIGTERM);
-                }
-            }
-            _ = sleep_until(escalation.kill_due()), if escalation.kill_due().is_some() => {
-                escalation.raise(Kill::Kill);
-                guard.signal(Signal::SIGKILL);
-                if status.is_some() {
-                    pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
-                }
-            }
-            r = interrupts.changed(), if watching => {
+            r = self.interrupts.changed(), if self.watching => {
                 match r {
                     Ok(()) => {
-                        let level = *interrupts.borrow_and_update();
-                        apply(level, &mut stopping, &mut escalation, &mut guard);
-                        if escalation.killed() && status.is_some() {
-                            pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
-                        }
+                        let level = *self.interrupts.borrow_and_update();
+                        self.interrupted(level);
                     }
                     // The runner dropped the sender: no more interrupts.
-                    Err(_) => watching = false,
+                    Err(_) => self.watching = false,
                 }
             }
-            _ = stop_check.tick(), if status.is_none() && stopping == Stopping::No => {
-                // Stopped twice in a row: it waits for a terminal it will
-                // never get.
-                let now = guard.stopped();
-                if now.is_some() && now == stopped_seen {
-                    stopping = Stopping::Terminal;
-                    escalation.raise(Kill::Kill);
-                    guard.signal(Signal::SIGKILL);
-                }
-                stopped_seen = now;
+            _ = self.stop_check.tick(), if self.status.is_none() && self.stopping == Stopping::No => {
+                self.check_stopped();
             }
-            _ = sleep_until(pipes_deadline), if status.is_some() && pipes_deadline.is_some() => {
-                if stopping != Stopping::No && !escalation.killed() {
-                    escalation.raise(Kill::Kill);
-                    guard.signal(Signal::SIGKILL);
-                    pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
-                } else {
-                    leaked = true;
-                    break;
-                }
+            _ = sleep_until(self.pipes_deadline), if self.status.is_some() && self.pipes_deadline.is_some() => {
+                return Ok(self.pipes_overdue());
             }
-            r = async { match stdout.as_mut() { Some(s) => s.read(&mut out_buf).await, None => std::future::pending().await } }, if stdout.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => stdout = None,
-                    Ok(n) => on_output(Stream::Stdout, &out_buf[..n]),
-                }
+            r = read_pipe(&mut self.stdout, &mut self.out_buf), if self.stdout.is_some() => {
+                self.output(Stream::Stdout, r);
             }
-            r = async { match stderr.as_mut() { Some(s) => s.read(&mut err_buf).await, None => std::future::pending().await } }, if stderr.is_some() => {
-                match r {
-                    Ok(0) | Err(_) => stderr = None,
-                    Ok(n) => on_output(Stream::Stderr, &err_buf[..n]),
-                }
+            r = read_pipe(&mut self.stderr, &mut self.err_buf), if self.stderr.is_some() => {
+                self.output(Stream::Stderr, r);
             }
-            r = async { match stdin.as_mut() { Some(s) => s.write(&stdin_data[stdin_pos..]).await, None => std::future::pending().await } }, if stdin.is_some() => {
-                match r {
-                    Ok(n) if n > 0 => {
-                        stdin_pos += n;
-                        if stdin_pos >= stdin_data.len() {
-                            stdin = None;
-                        }
-                    }
-                    // EPIPE: the child does not read stdin. Fine.
-                    _ => stdin = None,
-                }
+            r = write_pipe(&mut self.stdin, &self.stdin_data[self.stdin_pos..]), if self.stdin.is_some() => {
+                self.wrote(r);
             }
+        }
+        Ok(true)
+    }
+
+    /// Applies an interrupt level. A graceful interrupt only starts a stop
+    /// (a timeout already stopping the step keeps its own clock); an
+    /// immediate one always kills.
+    fn apply(&mut self, level: Interrupt) {
+        let Some(want) = kill::requested(level) else {
+            return;
+        };
+        if want == Kill::Term && self.stopping != Stopping::No {
+            return;
+        }
+        if self.stopping == Stopping::No {
+            self.stopping = Stopping::Interrupt;
+        }
+        if self.escalation.raise(want) {
+            self.guard.signal(want.signal());
         }
     }
 
-    if stopping == Stopping::No {
-        // Finished normally: leave background processes that closed their
-        // pipes (or leaked) alone, as a shell would.
-        guard.disarm();
-    } else if !escalation.killed() {
-        // Stopped by us and the group is gone or going: make sure.
-        guard.signal(Signal::SIGKILL);
-        guard.disarm();
-    } else {
-        guard.disarm();
+    /// The first process exited.
+    fn exited(&mut self, st: ExitStatus) {
+        self.status = Some(st);
+        self.guard.root_alive = false;
+        self.stdin = None;
+        if self.stopping != Stopping::No && !self.escalation.killed() {
+            // Give the rest of the group until the kill deadline.
+            self.pipes_deadline = self.escalation.kill_due();
+        } else {
+            self.pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+        }
     }
 
-    let status = match status {
-        Some(s) => s,
-        None => child.wait().await?,
-    };
-    let termination = match stopping {
-        Stopping::Timeout => Termination::TimedOut,
-        Stopping::Interrupt => Termination::Interrupted,
-        Stopping::Terminal => Termination::NeedsTerminal,
-        Stopping::No => match (status.code(), status.signal()) {
-            (Some(c), _) => Termination::Exited(c),
-            (None, Some(s)) => Termination::Signaled(s),
-            (None, None) => Termination::Exited(-1),
-        },
-    };
-    Ok(ProcessOutcome {
-        termination,
-        leaked,
-        duration: started.elapsed(),
-    })
+    fn timed_out(&mut self) {
+        self.stopping = Stopping::Timeout;
+        if self.escalation.raise(Kill::Term) {
+            self.guard.signal(Signal::SIGTERM);
+        }
+    }
+
+    /// The grace period after SIGTERM is over.
+    fn kill_due(&mut self) {
+        self.escalation.raise(Kill::Kill);
+        self.guard.signal(Signal::SIGKILL);
+        if self.status.is_some() {
+            self.pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+        }
+    }
+
+    fn interrupted(&mut self, level: Interrupt) {
+        self.apply(level);
+        if self.escalation.killed() && self.status.is_some() {
+            self.pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+        }
+    }
+
+    fn check_stopped(&mut self) {
+        // Stopped twice in a row: it waits for a terminal it will
+        // never get.
+        let now = self.guard.stopped();
+        if now.is_some() && now == self.stopped_seen {
+            self.stopping = Stopping::Terminal;
+            self.escalation.raise(Kill::Kill);
+            self.guard.signal(Signal::SIGKILL);
+        }
+        self.stopped_seen = now;
+    }
+
+    /// The pipes are still open at their deadline: SIGKILL a step being
+    /// stopped and wait a little more (`true`), or stop reading (`false`).
+    fn pipes_overdue(&mut self) -> bool {
+        if self.stopping != Stopping::No && !self.escalation.killed() {
+            self.escalation.raise(Kill::Kill);
+            self.guard.signal(Signal::SIGKILL);
+            self.pipes_deadline = Some(tokio::time::Instant::now() + PIPE_GRACE);
+            true
+        } else {
+            self.leaked = true;
+            false
+        }
+    }
+
+    /// A read from stdout or stderr: a chunk to pass on, or the end.
+    fn output(&mut self, stream: Stream, r: io::Result<usize>) {
+        let n = match r {
+            Ok(n) if n > 0 => n,
+            _ => {
+                match stream {
+                    Stream::Stdout => self.stdout = None,
+                    Stream::Stderr => self.stderr = None,
+                }
+                return;
+            }
+        };
+        let buf = match stream {
+            Stream::Stdout => &self.out_buf,
+            Stream::Stderr => &self.err_buf,
+        };
+        (self.on_output)(stream, &buf[..n]);
+    }
+
+    /// A write to stdin.
+    fn wrote(&mut self, r: io::Result<usize>) {
+        match r {
+            Ok(n) if n > 0 => {
+                self.stdin_pos += n;
+                if self.stdin_pos >= self.stdin_data.len() {
+                    self.stdin = None;
+                }
+            }
+            // EPIPE: the child does not read stdin. Fine.
+            _ => self.stdin = None,
+        }
+    }
+
+    async fn finish(mut self, started: Instant) -> io::Result<ProcessOutcome> {
+        if self.stopping == Stopping::No {
+            // Finished normally: leave background processes that closed their
+            // pipes (or leaked) alone, as a shell would.
+            self.guard.disarm();
+        } else if !self.escalation.killed() {
+            // Stopped by us and the group is gone or going: make sure.
+            self.guard.signal(Signal::SIGKILL);
+            self.guard.disarm();
+        } else {
+            self.guard.disarm();
+        }
+
+        let status = match self.status {
+            Some(s) => s,
+            None => self.child.wait().await?,
+        };
+        let termination = match self.stopping {
+            Stopping::Timeout => Termination::TimedOut,
+            Stopping::Interrupt => Termination::Interrupted,
+            Stopping::Terminal => Termination::NeedsTerminal,
+            Stopping::No => match (status.code(), status.signal()) {
+                (Some(c), _) => Termination::Exited(c),
+                (None, Some(s)) => Termination::Signaled(s),
+                (None, None) => Termination::Exited(-1),
+            },
+        };
+        Ok(ProcessOutcome {
+            termination,
+            leaked: self.leaked,
+            duration: started.elapsed(),
+        })
+    }
+}
+
+/// Resolves at `t`; never when there is none.
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Reads a chunk from `pipe`; never resolves once it is closed.
+async fn read_pipe(pipe: &mut Option<impl AsyncRead + Unpin>, buf: &mut [u8]) -> io::Result<usize> {
+    match pipe.as_mut() {
+        Some(s) => s.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes some of `data` to `pipe`; never resolves once it is closed.
+async fn write_pipe(pipe: &mut Option<ChildStdin>, data: &[u8]) -> io::Result<usize> {
+    match pipe.as_mut() {
+        Some(s) => s.write(data).await,
+        None => std::future::pending().await,
+    }
 }

@@ -15,7 +15,7 @@ use super::shell::quote;
 use crate::exec::inventory::SshTarget;
 use crate::exec::process::{Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
-use openssh::{Session, Stdio};
+use openssh::{ChildStderr, ChildStdout, Session, Stdio};
 use remote::{EndMarker, Pipe, RemoteStep};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -181,15 +181,16 @@ impl SshPool {
         script: &str,
         timeout: Option<Duration>,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
-        mut interrupts: Interrupts,
+        interrupts: Interrupts,
     ) -> Result<ProcessOutcome, SshError> {
         let started = Instant::now();
+        let interrupted_outcome = || ProcessOutcome {
+            termination: Termination::Interrupted,
+            leaked: false,
+            duration: started.elapsed(),
+        };
         if interrupted(&interrupts).is_some() {
-            return Ok(ProcessOutcome {
-                termination: Termination::Interrupted,
-                leaked: false,
-                duration: started.elapsed(),
-            });
+            return Ok(interrupted_outcome());
         }
         let slot = self.slot(target);
         let _busy = slot.busy.lock().await;
@@ -198,164 +199,34 @@ impl SshPool {
         let conn = tokio::select! {
             conn = self.connection(&slot, target) => conn?,
             _ = until_interrupted(interrupts.clone()) => {
-                return Ok(ProcessOutcome {
-                    termination: Termination::Interrupted,
-                    leaked: false,
-                    duration: started.elapsed(),
-                });
+                return Ok(interrupted_outcome());
             }
         };
         let step = RemoteStep::new(&conn.state_dir);
-        let mut child = conn
-            .session
-            .raw_command(step.command())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(|e| classify(target, "cannot start the step", e))?;
+        let (child, stdout, stderr) = start(&conn.session, &step, target, script).await?;
 
-        if let Some(mut stdin) = child.stdin().take() {
-            // A failed write means the remote side is already gone; the exit
-            // status below says why.
-            let _ = stdin.write_all(script.as_bytes()).await;
-            let _ = stdin.shutdown().await;
-        }
-        let (Some(stdout), Some(stderr)) = (child.stdout().take(), child.stderr().take()) else {
-            return Err(SshError::Remote {
-                target: target.display_name(),
-                message: "the ssh client gave no output pipes".to_string(),
-            });
+        let mut follow = Follow {
+            session: &conn.session,
+            step: &step,
+            on_output,
+            interrupts,
+            deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+            leak_grace: self.options.leak_grace,
+            out: Pipe::new(stdout),
+            err: Pipe::new(stderr),
+            marker: EndMarker::new(&step.token),
+            status: None,
+            watching_interrupts: true,
+            stop_reason: None,
+            escalation: Escalation::new(self.options.kill_grace),
+            resignal_at: None,
+            leak_at: None,
+            leaked: false,
         };
-
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut out = Pipe::new(stdout);
-        let mut err = Pipe::new(stderr);
-        let mut marker = EndMarker::new(&step.token);
         let wait = child.wait();
         tokio::pin!(wait);
-        let mut status: Option<Result<std::process::ExitStatus, openssh::Error>> = None;
-        let mut watching_interrupts = true;
-        // Why the step is being stopped (the first reason sticks), and how far.
-        let mut stop_reason: Option<Termination> = None;
-        let mut escalation = Escalation::new(self.options.kill_grace);
-        let mut resignal_at: Option<tokio::time::Instant> = None;
-        let mut leak_at: Option<tokio::time::Instant> = None;
-        let mut leaked = false;
-        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
-
-        loop {
-            if out.done && err.done && status.is_some() {
-                break;
-            }
-            if marker.rc.is_some() && leak_at.is_none() && stop_reason.is_none() {
-                leak_at = Some(tokio::time::Instant::now() + self.options.leak_grace);
-            }
-            let mut request: Option<(Termination, Kill)> = None;
-            tokio::select! {
-                chunk = out.read(), if !out.done => {
-                    if let Some(bytes) = chunk {
-                        on_output(Stream::Stdout, bytes);
-                    }
-                }
-                chunk = err.read(), if !err.done => {
-                    match chunk {
-                        Some(bytes) => {
-                            let bytes = marker.push(bytes);
-                            if !bytes.is_empty() {
-                                on_output(Stream::Stderr, &bytes);
-                            }
-                        }
-                        None => {
-                            let rest = marker.finish();
-                            if !rest.is_empty() {
-                                on_output(Stream::Stderr, &rest);
-                            }
-                        }
-                    }
-                }
-                s = &mut wait, if status.is_none() => {
-                    status = Some(s);
-                }
-                _ = tokio::time::sleep_until(deadline.unwrap_or(far)),
-                    if deadline.is_some() && stop_reason.is_none() && marker.rc.is_none() => {
-                    request = Some((Termination::TimedOut, Kill::Term));
-                }
-                changed = interrupts.changed(), if watching_interrupts && marker.rc.is_none() => {
-                    match changed {
-                        Err(_) => watching_interrupts = false,
-                        Ok(()) => match interrupted(&interrupts) {
-                            Some(Kill::Kill) => request = Some((Termination::Interrupted, Kill::Kill)),
-                            Some(Kill::Term) if stop_reason.is_none() => {
-                                request = Some((Termination::Interrupted, Kill::Term));
-                            }
-                            _ => {}
-                        },
-                    }
-                }
-                _ = tokio::time::sleep_until(escalation.kill_due().unwrap_or(far)), if escalation.kill_due().is_some() => {
-                    if let Some(why) = stop_reason {
-                        request = Some((why, Kill::Kill));
-                    }
-                }
-                _ = tokio::time::sleep_until(resignal_at.unwrap_or(far)), if resignal_at.is_some() => {
-                    resignal_at = None;
-                    request = stop_reason.zip(escalation.sent());
-                }
-                _ = tokio::time::sleep_until(escalation.give_up_at().unwrap_or(far)), if escalation.give_up_at().is_some() => {
-                    // The remote side did not close even after SIGKILL:
-                    // stop waiting; dropping the child ends the local client.
-                    break;
-                }
-                _ = tokio::time::sleep_until(leak_at.unwrap_or(far)), if leak_at.is_some() && stop_reason.is_none() => {
-                    leaked = true;
-                    break;
-                }
-            }
-            if let Some((why, kill)) = request {
-                // The first reason sticks: a timeout that is then
-                // interrupted is still a timeout.
-                let why = stop_reason.unwrap_or(why);
-                let delivered = marker.rc.is_some() || step.signal(&conn.session, kill).await;
-                let now = tokio::time::Instant::now();
-                // Right at the start the step may not have recorded its
-                // process group yet: try again shortly.
-                resignal_at =
-                    (!delivered && status.is_none()).then(|| now + Duration::from_millis(100));
-                // A step up starts the next grace period: SIGKILL after
-                // SIGTERM, giving up after SIGKILL.
-                escalation.raise(kill);
-                stop_reason = Some(why);
-            }
-        }
-
-        let termination = match (stop_reason, marker.rc, status) {
-            (Some(why), _, _) => why,
-            (None, Some(rc), _) => Termination::Exited(rc),
-            (None, None, Some(Ok(status))) => exit_termination(status),
-            (None, None, Some(Err(openssh::Error::Remote(e))))
-                if e.kind() == std::io::ErrorKind::NotFound =>
-            {
-                // The crate reports exit status 127 as "command not found".
-                Termination::Exited(127)
-            }
-            (None, None, Some(Err(openssh::Error::RemoteProcessTerminated))) => {
-                // ssh exits 255 both when the connection drops and when the
-                // remote shell was killed by a signal; the master tells.
-                match conn.session.check().await {
-                    Err(e) => return Err(classify(target, "", e)),
-                    // Our EXIT trap runs for every catchable signal, so a
-                    // shell that died without it got SIGKILL.
-                    Ok(()) => Termination::Signaled(9),
-                }
-            }
-            (None, None, Some(Err(e))) => return Err(classify(target, "", e)),
-            (None, None, None) => {
-                leaked = true;
-                Termination::Exited(255)
-            }
-        };
+        follow.run(wait).await;
+        let (termination, leaked) = follow.termination(target).await?;
         Ok(ProcessOutcome {
             termination,
             leaked,
@@ -517,6 +388,198 @@ impl SshPool {
             });
         }
         Ok(Arc::new(Conn { session, state_dir }))
+    }
+}
+
+/// Starts `step` over `session` and writes `script` to its stdin: the
+/// ssh client and its stdout and stderr.
+async fn start<'s>(
+    session: &'s Session,
+    step: &RemoteStep,
+    target: &SshTarget,
+    script: &str,
+) -> Result<(openssh::Child<&'s Session>, ChildStdout, ChildStderr), SshError> {
+    let mut child = session
+        .raw_command(step.command())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .await
+        .map_err(|e| classify(target, "cannot start the step", e))?;
+
+    if let Some(mut stdin) = child.stdin().take() {
+        // A failed write means the remote side is already gone; the exit
+        // status below says why.
+        let _ = stdin.write_all(script.as_bytes()).await;
+        let _ = stdin.shutdown().await;
+    }
+    let (Some(stdout), Some(stderr)) = (child.stdout().take(), child.stderr().take()) else {
+        return Err(SshError::Remote {
+            target: target.display_name(),
+            message: "the ssh client gave no output pipes".to_string(),
+        });
+    };
+    Ok((child, stdout, stderr))
+}
+
+/// A remote step while it runs: its output, its end marker, the ssh
+/// client's exit, and where its stop stands.
+struct Follow<'a> {
+    session: &'a Session,
+    step: &'a RemoteStep,
+    on_output: &'a mut (dyn FnMut(Stream, &[u8]) + Send),
+    interrupts: Interrupts,
+    deadline: Option<tokio::time::Instant>,
+    leak_grace: Duration,
+    out: Pipe<ChildStdout>,
+    err: Pipe<ChildStderr>,
+    marker: EndMarker,
+    status: Option<Result<std::process::ExitStatus, openssh::Error>>,
+    watching_interrupts: bool,
+    /// Why the step is being stopped (the first reason sticks); `escalation`
+    /// says how far.
+    stop_reason: Option<Termination>,
+    escalation: Escalation,
+    resignal_at: Option<tokio::time::Instant>,
+    leak_at: Option<tokio::time::Instant>,
+    leaked: bool,
+}
+
+impl Follow<'_> {
+    /// Streams the output until both pipes are closed and the client has
+    /// exited (`wait` is its exit), stopping the step on timeout or
+    /// interrupt, or until it is no use waiting any longer.
+    async fn run<W>(&mut self, mut wait: std::pin::Pin<&mut W>)
+    where
+        W: std::future::Future<Output = Result<std::process::ExitStatus, openssh::Error>>,
+    {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+        loop {
+            if self.out.done && self.err.done && self.status.is_some() {
+                break;
+            }
+            if self.marker.rc.is_some() && self.leak_at.is_none() && self.stop_reason.is_none() {
+                self.leak_at = Some(tokio::time::Instant::now() + self.leak_grace);
+            }
+            let mut request: Option<(Termination, Kill)> = None;
+            tokio::select! {
+                chunk = self.out.read(), if !self.out.done => {
+                    if let Some(bytes) = chunk {
+                        (self.on_output)(Stream::Stdout, bytes);
+                    }
+                }
+                chunk = self.err.read(), if !self.err.done => {
+                    let bytes = match chunk {
+                        Some(bytes) => self.marker.push(bytes),
+                        None => self.marker.finish(),
+                    };
+                    if !bytes.is_empty() {
+                        (self.on_output)(Stream::Stderr, &bytes);
+                    }
+                }
+                s = &mut wait, if self.status.is_none() => {
+                    self.status = Some(s);
+                }
+                _ = tokio::time::sleep_until(self.deadline.unwrap_or(far)),
+                    if self.deadline.is_some() && self.stop_reason.is_none() && self.marker.rc.is_none() => {
+                    request = Some((Termination::TimedOut, Kill::Term));
+                }
+                changed = self.interrupts.changed(), if self.watching_interrupts && self.marker.rc.is_none() => {
+                    request = self.interrupt_request(changed);
+                }
+                _ = tokio::time::sleep_until(self.escalation.kill_due().unwrap_or(far)), if self.escalation.kill_due().is_some() => {
+                    if let Some(why) = self.stop_reason {
+                        request = Some((why, Kill::Kill));
+                    }
+                }
+                _ = tokio::time::sleep_until(self.resignal_at.unwrap_or(far)), if self.resignal_at.is_some() => {
+                    self.resignal_at = None;
+                    request = self.stop_reason.zip(self.escalation.sent());
+                }
+                _ = tokio::time::sleep_until(self.escalation.give_up_at().unwrap_or(far)), if self.escalation.give_up_at().is_some() => {
+                    // The remote side did not close even after SIGKILL:
+                    // stop waiting; dropping the child ends the local client.
+                    break;
+                }
+                _ = tokio::time::sleep_until(self.leak_at.unwrap_or(far)), if self.leak_at.is_some() && self.stop_reason.is_none() => {
+                    self.leaked = true;
+                    break;
+                }
+            }
+            if let Some((why, kill)) = request {
+                self.stop(why, kill).await;
+            }
+        }
+    }
+
+    /// What an interrupt asks of the step, if anything.
+    fn interrupt_request(
+        &mut self,
+        changed: Result<(), tokio::sync::watch::error::RecvError>,
+    ) -> Option<(Termination, Kill)> {
+        match changed {
+            Err(_) => {
+                self.watching_interrupts = false;
+                None
+            }
+            Ok(()) => match interrupted(&self.interrupts) {
+                Some(Kill::Kill) => Some((Termination::Interrupted, Kill::Kill)),
+                Some(Kill::Term) if self.stop_reason.is_none() => {
+                    Some((Termination::Interrupted, Kill::Term))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Sends `kill` to the remote process group, for `why`.
+    async fn stop(&mut self, why: Termination, kill: Kill) {
+        // The first reason sticks: a timeout that is then
+        // interrupted is still a timeout.
+        let why = self.stop_reason.unwrap_or(why);
+        let delivered = self.marker.rc.is_some() || self.step.signal(self.session, kill).await;
+        let now = tokio::time::Instant::now();
+        // Right at the start the step may not have recorded its
+        // process group yet: try again shortly.
+        self.resignal_at =
+            (!delivered && self.status.is_none()).then(|| now + Duration::from_millis(100));
+        // A step up starts the next grace period: SIGKILL after
+        // SIGTERM, giving up after SIGKILL.
+        self.escalation.raise(kill);
+        self.stop_reason = Some(why);
+    }
+
+    /// How the step ended, and whether its output leaked.
+    async fn termination(self, target: &SshTarget) -> Result<(Termination, bool), SshError> {
+        let mut leaked = self.leaked;
+        let termination = match (self.stop_reason, self.marker.rc, self.status) {
+            (Some(why), _, _) => why,
+            (None, Some(rc), _) => Termination::Exited(rc),
+            (None, None, Some(Ok(status))) => exit_termination(status),
+            (None, None, Some(Err(openssh::Error::Remote(e))))
+                if e.kind() == std::io::ErrorKind::NotFound =>
+            {
+                // The crate reports exit status 127 as "command not found".
+                Termination::Exited(127)
+            }
+            (None, None, Some(Err(openssh::Error::RemoteProcessTerminated))) => {
+                // ssh exits 255 both when the connection drops and when the
+                // remote shell was killed by a signal; the master tells.
+                match self.session.check().await {
+                    Err(e) => return Err(classify(target, "", e)),
+                    // Our EXIT trap runs for every catchable signal, so a
+                    // shell that died without it got SIGKILL.
+                    Ok(()) => Termination::Signaled(9),
+                }
+            }
+            (None, None, Some(Err(e))) => return Err(classify(target, "", e)),
+            (None, None, None) => {
+                leaked = true;
+                Termination::Exited(255)
+            }
+        };
+        Ok((termination, leaked))
     }
 }
 
