@@ -295,6 +295,9 @@ async fn finish(
     for p in &paths {
         sinks.message(&format!("wrote {}", p.display()));
     }
+    for line in next_steps(args, outputs, &record) {
+        sinks.message(&line);
+    }
     if let Some(target) = &args.publish {
         let url = args.gitlab_url.clone();
         let published =
@@ -309,6 +312,61 @@ async fn finish(
         }
     }
     Ok(code)
+}
+
+/// After a failed or interrupted run: where the failed output is, and the
+/// exact command that continues after the last finished step.
+fn next_steps(args: &RunArgs, outputs: &Outputs, record: &RunRecord) -> Vec<String> {
+    use crate::record::RunResult;
+    if args.dry_run || !matches!(record.result, RunResult::Failed | RunResult::Interrupted) {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    if let Some(step) = record.steps.iter().find(|s| s.status.is_failure()) {
+        let log = step
+            .output
+            .as_ref()
+            .and_then(|o| o.log_path.clone())
+            .map(|p| format!(", full log {p}"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "failed: step `{}` (line {}): its output is in {}{log}",
+            step.name,
+            step.line,
+            outputs.markdown.display()
+        ));
+    }
+    let mut cmd = vec![
+        "runbook".to_string(),
+        "run".into(),
+        args.file.display().to_string(),
+        "--resume".into(),
+    ];
+    if let Some(o) = &args.output {
+        cmd.extend(["-o".into(), o.display().to_string()]);
+    }
+    if let Some(d) = &args.report_dir {
+        cmd.extend(["--report-dir".into(), d.display().to_string()]);
+    }
+    if args.yes {
+        cmd.push("--yes".into());
+    }
+    let cmd: Vec<String> = cmd.iter().map(|w| shell_word(w)).collect();
+    lines.push(format!(
+        "next: fix the cause, then continue with: {}",
+        cmd.join(" ")
+    ));
+    lines
+}
+
+/// A word as a shell reads it back: bare when plain, quoted otherwise.
+fn shell_word(w: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./=:,@+-".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        w.to_string()
+    } else {
+        crate::exec::shell::quote(w)
+    }
 }
 
 fn write_reports(

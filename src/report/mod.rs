@@ -154,7 +154,7 @@ pub fn output_lines(out: &OutputRecord) -> Vec<String> {
     lines
 }
 
-fn split_lines(text: &str) -> Vec<String> {
+pub(crate) fn split_lines(text: &str) -> Vec<String> {
     if text.is_empty() {
         return Vec::new();
     }

@@ -7,7 +7,7 @@
 //! command can neither move the cursor nor forge a GitLab section marker.
 
 use super::tty::{TtyProgress, WriterTerm};
-use super::{one_line, output_lines, status_symbol, visible_controls};
+use super::{one_line, split_lines, status_symbol, visible_controls};
 use crate::duration::format_duration_ms;
 use crate::record::{OutputRecord, RunRecord, StepRecord, StepStatus};
 use indicatif::ProgressDrawTarget;
@@ -216,7 +216,12 @@ pub fn failure_tail(step: &StepRecord) -> Vec<String> {
     }
     let mut out = Vec::new();
     let mut add = |host: Option<&str>, o: &OutputRecord| {
-        let lines = output_lines(o);
+        // The real last lines: the tail when the output was cut.
+        let lines = if o.is_cut() && !o.tail.is_empty() {
+            split_lines(&o.tail)
+        } else {
+            split_lines(&o.head)
+        };
         if lines.is_empty() {
             return;
         }

@@ -39,3 +39,4 @@ mod seed_runbook;
 mod ssh;
 mod ssh_host_keys;
 mod structure;
+mod terminal_live;

@@ -534,11 +534,38 @@ fn plain_progress_is_line_oriented_and_prefixed() {
 [restart] ````` five backticks
 [restart] Error: <script>alert(1)</script> & ]]> done
 ✗ restart failed 12.0 s (exit 1)
+── last 3 lines of `restart`:
+     File \"/srv/api/app.py\", line 12
+   ````` five backticks
+   Error: <script>alert(1)</script> & ]]> done
+── full log: out.md.logs/step_3.log
 ○ verify not run: an earlier step failed
 Report written to out.md
 runbook failed: 2 ok, 1 failed, 0 skipped, 1 not run in 46.9 s
 "
     );
+}
+
+#[test]
+fn gitlab_progress_opens_a_section_with_a_failed_steps_last_lines() {
+    let cap = Capture::default();
+    let mut p = progress_to(TerminalMode::GitLab, false, Box::new(cap.clone()));
+    drive(p.as_mut(), &samples::failed());
+    let text = normalise_timestamps(&cap.text());
+    // The step's own section stays collapsed; right after it, outside it, a
+    // section that starts open holds the last lines and the log path.
+    let expected = "\x1b[0Ksection_end:TS:step_3_restart\r\x1b[0K
+✗ restart failed 12.0 s (exit 1)
+\x1b[0Ksection_start:TS:step_3_restart_failed[collapsed=false]\r\x1b[0K── last 3 lines of `restart`:
+     File \"/srv/api/app.py\", line 12
+   ````` five backticks
+   Error: <script>alert(1)</script> & ]]> done
+── full log: out.md.logs/step_3.log
+\x1b[0Ksection_end:TS:step_3_restart_failed\r\x1b[0K
+○ verify not run: an earlier step failed
+";
+    assert!(text.contains(expected), "{text}");
+    assert!(text.contains("section_start:TS:step_3_restart[collapsed=true]"));
 }
 
 #[test]
@@ -605,7 +632,7 @@ fn quiet_progress_shows_only_failures_messages_and_the_result() {
     drive(p.as_mut(), &samples::failed());
     assert_eq!(
         cap.text(),
-        "✗ restart failed 12.0 s (exit 1)\nReport written to out.md\nrunbook failed: 2 ok, 1 failed, 0 skipped, 1 not run in 46.9 s\n"
+        "✗ restart failed 12.0 s (exit 1)\n── last 3 lines of `restart`:\n     File \"/srv/api/app.py\", line 12\n   ````` five backticks\n   Error: <script>alert(1)</script> & ]]> done\n── full log: out.md.logs/step_3.log\nReport written to out.md\nrunbook failed: 2 ok, 1 failed, 0 skipped, 1 not run in 46.9 s\n"
     );
 }
 

@@ -33,7 +33,14 @@ impl PtyRun {
     }
 
     fn start(s: &Scratch, args: &[&str], controlling: bool) -> Self {
-        let pty = nix::pty::openpty(None, None).expect("openpty");
+        // An 80×24 terminal, as an operator's default window.
+        let size = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
         let slave: OwnedFd = pty.slave;
         let mut cmd = s.cmd();
         cmd.args(args)

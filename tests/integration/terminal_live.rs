@@ -1,0 +1,45 @@
+//! Issue 11: in a real terminal (a pty, 80×24) every output line of the
+//! running step is on screen while it runs (stdout `│`, stderr `┃`), a
+//! failed step's last lines and the exact command to continue are on
+//! screen at the end.
+
+use crate::common::Scratch;
+use crate::common::pty::PtyRun;
+use std::time::Duration;
+
+const RUNBOOK: &str = "# Live\n\n```bash {name=chatty}\nfor i in 1 2 3; do echo \"line $i of chatty\"; sleep 0.5; done\necho 'to stderr' >&2\nsleep 2\n```\n\n```bash {name=broken}\necho 'checking dependency'\necho 'psql: connection refused' >&2\nexit 2\n```\n";
+
+#[test]
+fn output_streams_while_the_step_runs_and_a_failure_ends_with_its_tail() {
+    let s = Scratch::new();
+    s.write("live.md", RUNBOOK);
+    let mut run = PtyRun::spawn(&s, &["run", "live.md", "-o", "out.md"]);
+    run.wait_for("┃ to stderr", 1);
+    // Still running: the step sleeps after its last line.
+    assert!(run.child.try_wait().unwrap().is_none(), "{}", run.screen());
+    let screen = run.screen();
+    for l in ["line 1 of chatty", "line 2 of chatty", "line 3 of chatty"] {
+        assert!(screen.contains(&format!("│ {l}")), "{screen}");
+    }
+    assert!(screen.contains("┃ to stderr"), "{screen}");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(30));
+    assert_eq!(code, 1, "{screen}");
+    let end = &screen[screen.find("✗ broken failed").expect("result line")..];
+    // In this order after the result line (the TTY view pads each line to
+    // the width).
+    let mut at = 0;
+    for part in [
+        "── last 2 lines of `broken`:",
+        "   checking dependency",
+        "   psql: connection refused",
+        "runbook failed: 1 ok, 1 failed, 0 skipped",
+        "wrote out.md",
+        "failed: step `broken` (line 9): its output is in out.md",
+        "next: fix the cause, then continue with: runbook run live.md --resume -o out.md",
+    ] {
+        let found = end[at..]
+            .find(part)
+            .unwrap_or_else(|| panic!("{part:?} after {at} in {end}"));
+        at += found + part.len();
+    }
+}
