@@ -31,6 +31,41 @@ pub struct GateQuestion<'a> {
     pub target: &'a str,
     pub command: &'a str,
     pub message: &'a str,
+    /// Where the step stands in the runbook: its section's heading and the
+    /// prose paragraph just before it, as written (controls not yet made
+    /// visible: the prompter does that).
+    pub heading: Option<&'a str>,
+    pub prose: Option<&'a str>,
+    /// What the steps that ran before printed (name, last lines), redacted.
+    pub previous: &'a [(String, String)],
+}
+
+/// The heading of the section a step is in and the paragraph right before
+/// its block (what the operator reads before running it by hand).
+pub fn context_of<'d>(doc: &'d Document, step: &Step) -> (Option<&'d str>, Option<&'d str>) {
+    let before = &doc.source.text[..step.block.start.min(doc.source.text.len())];
+    let heading = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('#') && l.trim_start_matches('#').starts_with(' '));
+    // The last paragraph: trailing lines up to a blank line, stopping at a
+    // fence or heading (prose only).
+    let mut end = before.trim_end();
+    if let Some(h) = heading {
+        if end.ends_with(h) {
+            end = "";
+        }
+    }
+    let start = end.rfind("\n\n").map_or(0, |i| i + 2);
+    let para = end[start..].trim();
+    let prose = (!para.is_empty()
+        && !para.starts_with('#')
+        && !para.contains("```")
+        && !para.contains("~~~")
+        && !para.starts_with("<!--"))
+    .then_some(para);
+    (heading, prose)
 }
 
 /// A future that may borrow the prompter and its arguments.

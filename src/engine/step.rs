@@ -5,7 +5,7 @@
 
 use super::context::{HostCtx, StepCtx};
 use super::events::RunEvent;
-use super::gate::{Decision, GateQuestion, gate_message};
+use super::gate::{Decision, GateQuestion, context_of, gate_message};
 use super::kinds::{self, Attempt, AttemptCx};
 use super::{Engine, StepFlow, ms, now_rfc3339};
 use crate::document::{self, Diagnostic, Step};
@@ -159,12 +159,17 @@ impl Engine {
     ) -> Option<StepFlow> {
         self.sinks.emit(RunEvent::GateAsked { step: rec });
         let command = rec.rendered.clone().unwrap_or_default();
+        let (heading, prose) = context_of(&self.doc, step);
+        let previous = self.previous_output();
         let question = GateQuestion {
             step: &step.name,
             line: step.line,
             target: &rec.target,
             command: &command,
             message: &message,
+            heading,
+            prose,
+            previous: &previous,
         };
         let answer = self
             .prompter
@@ -193,6 +198,23 @@ impl Engine {
                 Some(StepFlow::Stop(RunResult::Aborted))
             }
         }
+    }
+
+    /// The last lines each earlier step printed, redacted, for a gate's
+    /// `[v]iew`.
+    fn previous_output(&self) -> Vec<(String, String)> {
+        const LINES: usize = 200;
+        self.ctx
+            .steps
+            .iter()
+            .filter(|(_, c)| !c.stdout.is_empty() || !c.stderr.is_empty())
+            .map(|(name, c)| {
+                let text = self.redactor.redact(&format!("{}{}", c.stdout, c.stderr));
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
+                (name.clone(), tail)
+            })
+            .collect()
     }
 
     /// Every attempt (`retries`), each recorded; returns what later steps

@@ -168,7 +168,8 @@ fn assert_interrupted_at_gate(s: &Scratch, screen: &str) {
     assert!(fix.contains("interrupted at the gate"), "{fix}");
     assert!(!fix.contains("\nfixed"), "{fix}");
     // The cursor leaves the question's line: a newline follows it.
-    let after = &screen[screen.rfind("[a]bort: ").expect("question") + 9..];
+    let prompt = "[v]iew previous output: ";
+    let after = &screen[screen.rfind(prompt).expect("question") + prompt.len()..];
     assert!(
         after.starts_with("\r\n") || after.starts_with("^C\r\n"),
         "{after:?}"
@@ -180,7 +181,7 @@ fn ctrl_c_typed_at_a_gate_exits_130_at_once() {
     let s = Scratch::new();
     s.write("g.md", GATED);
     let mut run = PtyRun::spawn_controlling(&s, &["run", "g.md", "-o", "out.md"]);
-    run.wait_for("[y]es / [s]kip / [a]bort: ", 1);
+    run.wait_for("[y]es / [s]kip / [a]bort", 1);
     std::thread::sleep(Duration::from_millis(200));
     // ^C on the terminal: the line discipline sends SIGINT.
     run.answer("\x03");
@@ -195,7 +196,7 @@ fn sigterm_at_a_gate_exits_130_at_once() {
     let s = Scratch::new();
     s.write("g.md", GATED);
     let mut run = PtyRun::spawn(&s, &["run", "g.md", "-o", "out.md"]);
-    run.wait_for("[y]es / [s]kip / [a]bort: ", 1);
+    run.wait_for("[y]es / [s]kip / [a]bort", 1);
     std::thread::sleep(Duration::from_millis(200));
     kill(run.pid(), Signal::SIGTERM).unwrap();
     let (code, screen, took) = run.wait_within(Duration::from_secs(5));

@@ -43,3 +43,36 @@ fn output_streams_while_the_step_runs_and_a_failure_ends_with_its_tail() {
         at += found + part.len();
     }
 }
+
+#[test]
+fn a_gate_shows_its_section_its_prose_and_on_v_the_earlier_output() {
+    let s = Scratch::new();
+    s.write(
+        "gate.md",
+        "# Disk\n\n## Free space\n\nLook at the usage first.\nDelete only above 90%.\n\n```bash {name=usage}\necho 'disk 95% used'\n```\n\nDelete the rotated logs if the disk is still full.\n\n```bash {name=clean confirm=\"Delete the logs?\"}\necho cleaned\n```\n",
+    );
+    let mut run = PtyRun::spawn(&s, &["run", "gate.md", "-o", "out.md"]);
+    run.wait_for("[v]iew previous output: ", 1);
+    let screen = run.screen();
+    let gate = &screen[screen.find("── gate: step `clean`").expect("gate")..];
+    for part in [
+        "## Free space",
+        "Delete the rotated logs if the disk is still full.",
+        "│ echo cleaned",
+        "Delete the logs?",
+    ] {
+        assert!(gate.contains(part), "{part:?} in {gate}");
+    }
+    run.answer("v\n");
+    run.wait_for("── output of `usage`:", 1);
+    run.wait_for("[v]iew previous output: ", 2);
+    assert!(
+        run.screen().contains("   │ disk 95% used"),
+        "{}",
+        run.screen()
+    );
+    run.answer("y\n");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(20));
+    assert_eq!(code, 0, "{screen}");
+    assert!(s.read("out.md").contains("cleaned"));
+}
