@@ -30,24 +30,34 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a runbook and write its annotated copy.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Validate runbooks without running them.
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Remove generated blocks from an annotated copy (gives back the source byte for byte).
+    #[command(after_help = "Example:\n  runbook strip incident-42.annotated.md -o runbook.md")]
     Strip {
+        /// The annotated copy.
         file: PathBuf,
         /// Write here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
     /// List a runbook's steps and params.
+    #[command(
+        after_help = "Examples:\n  runbook list runbooks/disk-pressure.md\n  runbook list runbooks/disk-pressure.md --format json | jq '.steps[].name'"
+    )]
     List {
+        /// The runbook.
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = ListFormat::Human)]
         format: ListFormat,
     },
     /// Write a commented starter runbook.
+    #[command(after_help = "Example:\n  runbook init restart-api --dir runbooks")]
     Init {
+        /// The runbook's name (the file is NAME.md).
         name: String,
         /// Directory to create it in.
         #[arg(long, default_value = ".")]
@@ -56,8 +66,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Publish a report directory to a GitLab incident.
+    /// Publish a report directory to a GitLab incident (needs GITLAB_TOKEN).
+    #[command(
+        after_help = "Needs GITLAB_TOKEN (a token with the api scope) in the environment.\n\nExample:\n  GITLAB_TOKEN=… runbook publish reports --to gitlab:sre/incidents#42 --gitlab-url https://gitlab.example.com/api/v4"
+    )]
     Publish {
+        /// The directory `run --report-dir` wrote.
         report_dir: PathBuf,
         /// `gitlab:<project>#<issue_iid>`
         #[arg(long)]
@@ -67,10 +81,35 @@ pub enum Command {
         gitlab_url: Option<String>,
     },
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    Man,
+    #[command(after_help = "Example:\n  runbook completions bash > /etc/bash_completion.d/runbook")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one per subcommand into a directory.
+    #[command(
+        after_help = "Examples:\n  runbook man | man -l -\n  runbook man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write runbook.1 and runbook-SUBCOMMAND.1 into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
+
+const RUN_EXAMPLES: &str = "Examples:
+  runbook run runbooks/disk-pressure.md                 # in a terminal: answer each gate
+  runbook run runbooks/disk-pressure.md --dry-run       # the plan: every step rendered, only safe ones run
+  runbook run runbooks/p90-latency.md -p threshold_seconds=0.5 --yes --report-dir reports
+  runbook run runbooks/disk-pressure.md --resume        # continue after the last finished step
+
+Environment: NO_COLOR, CLICOLOR_FORCE, GITLAB_CI (section logs), GITLAB_USER_LOGIN and CI_JOB_URL
+(recorded), GITLAB_TOKEN and CI_API_V4_URL (--publish), AWS_* (EC2 inventory).";
+
+const CHECK_EXAMPLES: &str = "Examples:
+  runbook check runbooks/
+  runbook check runbooks/ --strict --format junit > check.xml
+  runbook check runbooks/p90-latency.md --preconditions -p prometheus_url=http://localhost:9090";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
@@ -217,14 +256,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             crate::console::out(&script).map_err(|e| Error::io("<stdout>", e))?;
             Ok(exit::OK)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
-                .map_err(|e| Error::io("<stdout>", e))?;
-            crate::console::out(&page).map_err(|e| Error::io("<stdout>", e))?;
-            Ok(exit::OK)
-        }
+        Command::Man { out } => man::man_command(Cli::command(), out.as_deref()),
     }
 }
 

@@ -277,6 +277,77 @@ fn init_completions_and_man() {
 }
 
 #[test]
+fn man_writes_a_page_per_subcommand_with_the_sections_people_look_for() {
+    let out = Test::new().args(["man", "--out", "man1"]).run();
+    let mut names: Vec<String> = std::fs::read_dir(out.path("man1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "runbook-check.1",
+            "runbook-completions.1",
+            "runbook-init.1",
+            "runbook-list.1",
+            "runbook-man.1",
+            "runbook-publish.1",
+            "runbook-run.1",
+            "runbook-strip.1",
+            "runbook.1",
+        ]
+    );
+    let run = out.read("man1/runbook-run.1");
+    assert!(run.contains(".TH runbook-run"), "{run}");
+    for section in [
+        ".SH EXAMPLES",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXIT STATUS",
+    ] {
+        assert!(run.contains(section), "{section} in {run}");
+    }
+    assert!(run.contains("\\-\\-dry\\-run"), "{run}");
+    assert!(out.read("man1/runbook-publish.1").contains("GITLAB_TOKEN"));
+}
+
+#[test]
+fn every_subcommand_help_has_examples_and_described_arguments() {
+    for sub in [
+        "run",
+        "check",
+        "strip",
+        "list",
+        "init",
+        "publish",
+        "completions",
+        "man",
+    ] {
+        let h = Test::new().args([sub, "--help"]).run();
+        assert!(h.stdout.contains("Example"), "{sub}: {}", h.stdout);
+        // Every positional argument says what it is.
+        for line in h
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:"))
+            .skip(1)
+        {
+            if line.trim().is_empty() {
+                break;
+            }
+            assert!(line.split_whitespace().count() > 1, "{sub}: {line:?}");
+        }
+    }
+    let publish = Test::new().args(["publish", "--help"]).run();
+    assert!(
+        publish.stdout.contains("GITLAB_TOKEN"),
+        "{}",
+        publish.stdout
+    );
+}
+
+#[test]
 fn check_rejects_cwd_on_a_remote_step() {
     Test::new()
         .file(

@@ -84,7 +84,8 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
             }
         }
     }
-    let color = terminal::color_enabled(color_choice(args.color), std::io::stdout().is_terminal());
+    // Human text goes to stderr; colour follows where it is printed.
+    let color = terminal::color_enabled(color_choice(args.color), std::io::stderr().is_terminal());
     let text = match args.format {
         CheckFormat::Human => check::render_human(&report, color),
         CheckFormat::Json => check::render_json(&report),

@@ -4,5 +4,6 @@ pub mod check;
 pub mod check_report;
 pub mod init;
 pub mod list;
+pub mod man;
 pub mod publish;
 pub mod strip;
