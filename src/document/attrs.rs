@@ -29,6 +29,31 @@ pub enum Capture {
     Text,
 }
 
+/// `expect=`: how a transcript's sample output is compared with what the
+/// step printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Equal, after trimming trailing whitespace per line.
+    Exact,
+    /// Every sample line appears, in order.
+    Contains,
+    /// The sample is a regex that must match.
+    Regex,
+    /// The sample JSON is a subset of the output JSON.
+    JsonSubset,
+}
+
+impl Expect {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Expect::Exact => "exact",
+            Expect::Contains => "contains",
+            Expect::Regex => "regex",
+            Expect::JsonSubset => "json-subset",
+        }
+    }
+}
+
 /// The validated attributes of a step. `spans` keeps where each attribute
 /// key stood (absolute byte offsets) so later stages can point at it.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +81,8 @@ pub struct Attrs {
     pub skip: bool,
     /// HTTP steps: accepted statuses, e.g. `200`, `2xx`, `200,404`.
     pub expect_status: Option<String>,
+    /// Transcript blocks: compare the output with the sample.
+    pub expect: Option<Expect>,
     /// Runme's `interactive` (accepted, recorded, no effect headless).
     pub interactive: Option<bool>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -117,6 +144,7 @@ pub const KEYS: &[&str] = &[
     "interpreter",
     "skip",
     "expect_status",
+    "expect",
     "interactive",
 ];
 
@@ -330,6 +358,19 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
                                 "json" => Capture::Json,
                                 "text" => Capture::Text,
                                 _ => return Err(invalid("expected json or text")),
+                            })
+                        }
+                        "expect" => {
+                            a.expect = Some(match v {
+                                "exact" => Expect::Exact,
+                                "contains" => Expect::Contains,
+                                "regex" => Expect::Regex,
+                                "json-subset" => Expect::JsonSubset,
+                                _ => {
+                                    return Err(invalid(
+                                        "expected exact, contains, regex or json-subset",
+                                    ));
+                                }
                             })
                         }
                         "expect_status" => {

@@ -97,21 +97,21 @@ impl Engine {
         let escape = kinds::escape_for(step);
         let placeholders = self.opts.dry_run.then_some(&self.doc);
         let render = |t: &Templates, c: &minijinja::Value| match placeholders {
-            Some(_) => t.preview(&step.code, escape, c),
-            None => t.render(&step.code, escape, c),
+            Some(_) => t.preview(step.script(), escape, c),
+            None => t.render(step.script(), escape, c),
         };
         let exec_ctx = self.ctx.value(true, placeholders);
         let (result, placeholder) = tracking(|| render(&self.templates, &exec_ctx));
         let rendered = match result {
             Ok(r) => r,
             Err(_) if placeholder && self.opts.dry_run => {
-                rec.rendered = Some(self.redactor.redact(&step.code));
-                return Ok((step.code.clone(), true));
+                rec.rendered = Some(self.redactor.redact(step.script()));
+                return Ok((step.script().to_string(), true));
             }
             Err(e) => return Err(self.render_failure(rec, &e.message, e.line)),
         };
         let shown = render(&self.templates, &self.ctx.value(false, placeholders))
-            .unwrap_or_else(|_| step.code.clone());
+            .unwrap_or_else(|_| step.script().to_string());
         rec.rendered = Some(self.redactor.redact(&shown));
         if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref()) {
             if h.contains("{{") {
