@@ -405,6 +405,8 @@ fn plan(doc: &Document) -> Vec<StepRecord> {
             hosts: Vec::new(),
             http: None,
             json: None,
+            expected: None,
+            expect: None,
         })
         .collect()
 }

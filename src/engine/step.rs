@@ -10,7 +10,7 @@ use super::kinds::{self, Attempt, AttemptCx};
 use super::{Engine, StepFlow, ms, now_rfc3339};
 use crate::document::{self, Diagnostic, Step};
 use crate::exec::process::Interrupt;
-use crate::record::{AttemptRecord, GateRecord, RunResult, StepRecord, StepStatus};
+use crate::record::{AttemptRecord, ExpectRecord, GateRecord, RunResult, StepRecord, StepStatus};
 use crate::template::{Escape, Templates, tracking};
 use indexmap::IndexMap;
 use std::time::Instant;
@@ -19,6 +19,7 @@ impl Engine {
     pub(super) async fn run_step(&mut self, i: usize) -> StepFlow {
         let step = self.doc.steps[i].clone();
         let mut rec = self.plan[i].clone();
+        rec.expected = step.sample().map(|s| self.redactor.redact(&s));
         if step.attrs.skip {
             return self.skip(&mut rec, "marked {skip}");
         }
@@ -210,7 +211,8 @@ impl Engine {
         for attempt in 1..=attempts {
             let t0 = Instant::now();
             let started_at = now_rfc3339();
-            let result = self.attempt(step, rec, rendered, timeout).await;
+            let mut result = self.attempt(step, rec, rendered, timeout).await;
+            let expect = self.expectation(step, &mut result);
             let status = result.status;
             let record = AttemptRecord {
                 attempt,
@@ -221,6 +223,7 @@ impl Engine {
             };
             rec.attempts.push(record.clone());
             ctx = apply(step, rec, result);
+            rec.expect = expect;
             self.sinks.emit(RunEvent::AttemptFinished {
                 step: rec,
                 attempt: &record,
@@ -250,6 +253,29 @@ impl Engine {
             }
         }
         ctx
+    }
+
+    /// `expect=`: the step's stdout compared with the runbook's sample,
+    /// both redacted; a mismatch fails the attempt.
+    fn expectation(&self, step: &Step, result: &mut Attempt) -> Option<ExpectRecord> {
+        let mode = step.attrs.expect?;
+        if result.status != StepStatus::Ok {
+            return None;
+        }
+        let sample = self.redactor.redact(&step.sample()?);
+        let outcome = crate::expect::compare(mode, &sample, &result.stdout);
+        if !outcome.ok {
+            result.status = StepStatus::Failed;
+            result.error = Some(format!(
+                "output does not match the runbook's sample (expect={})",
+                mode.as_str()
+            ));
+        }
+        Some(ExpectRecord {
+            mode: mode.as_str().into(),
+            ok: outcome.ok,
+            diff: outcome.diff,
+        })
     }
 
     /// Waits `retry_delay`; false when interrupted meanwhile.
