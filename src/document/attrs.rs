@@ -6,6 +6,7 @@
 //! works on absolute byte offsets into the document.
 
 use super::source::Span;
+use super::transcript::Expect;
 use crate::duration::parse_duration;
 use std::time::Duration;
 
@@ -27,31 +28,6 @@ pub enum Capture {
     Json,
     /// `capture=text` (the default): stdout as a string.
     Text,
-}
-
-/// `expect=`: how a transcript's sample output is compared with what the
-/// step printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
-    /// Equal, after trimming trailing whitespace per line.
-    Exact,
-    /// Every sample line appears, in order.
-    Contains,
-    /// The sample is a regex that must match.
-    Regex,
-    /// The sample JSON is a subset of the output JSON.
-    JsonSubset,
-}
-
-impl Expect {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Expect::Exact => "exact",
-            Expect::Contains => "contains",
-            Expect::Regex => "regex",
-            Expect::JsonSubset => "json-subset",
-        }
-    }
 }
 
 /// The validated attributes of a step. `spans` keeps where each attribute
@@ -361,17 +337,9 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
                             })
                         }
                         "expect" => {
-                            a.expect = Some(match v {
-                                "exact" => Expect::Exact,
-                                "contains" => Expect::Contains,
-                                "regex" => Expect::Regex,
-                                "json-subset" => Expect::JsonSubset,
-                                _ => {
-                                    return Err(invalid(
-                                        "expected exact, contains, regex or json-subset",
-                                    ));
-                                }
-                            })
+                            a.expect = Some(Expect::parse(v).ok_or_else(|| {
+                                invalid("expected exact, contains, regex or json-subset")
+                            })?)
                         }
                         "expect_status" => {
                             if !valid_status(v) {

@@ -12,12 +12,12 @@ pub mod source;
 pub mod splice;
 pub mod transcript;
 
-pub use attrs::{Attrs, Capture, Confirm, Expect};
+pub use attrs::{Attrs, Capture, Confirm};
 pub use diagnostic::{Diagnostic, Severity};
 pub use frontmatter::{FrontMatter, ParamSpec, Requires, SecretSpec};
 pub use parse::{parse, parse_file};
 pub use source::{Source, Span};
-pub use transcript::Transcript;
+pub use transcript::{Expect, Transcript};
 
 /// A parsed runbook.
 #[derive(Debug, Clone)]

@@ -12,6 +12,41 @@
 //! This module is the one place the code to run is derived from a
 //! transcript: `check`, the dry run and `run` all use [`super::Step::script`].
 
+/// `expect=`: how a transcript's sample output is compared with what the
+/// step printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Equal, after trimming trailing whitespace per line.
+    Exact,
+    /// Every sample line appears, in order.
+    Contains,
+    /// The sample is a regex that must match.
+    Regex,
+    /// The sample JSON is a subset of the output JSON.
+    JsonSubset,
+}
+
+impl Expect {
+    pub fn parse(v: &str) -> Option<Expect> {
+        Some(match v {
+            "exact" => Expect::Exact,
+            "contains" => Expect::Contains,
+            "regex" => Expect::Regex,
+            "json-subset" => Expect::JsonSubset,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Expect::Exact => "exact",
+            Expect::Contains => "contains",
+            Expect::Regex => "regex",
+            Expect::JsonSubset => "json-subset",
+        }
+    }
+}
+
 /// A shell block written as a terminal transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transcript {
