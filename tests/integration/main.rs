@@ -38,3 +38,4 @@ mod seed_runbook;
 mod ssh;
 mod ssh_host_keys;
 mod structure;
+mod transcripts;
