@@ -257,7 +257,7 @@ impl Engine {
 
     /// `expect=`: the step's stdout compared with the runbook's sample,
     /// both redacted; a mismatch fails the attempt.
-    fn expectation(&self, step: &Step, result: &mut Attempt) -> Option<ExpectRecord> {
+    fn expectation(&mut self, step: &Step, result: &mut Attempt) -> Option<ExpectRecord> {
         let mode = step.attrs.expect?;
         if result.status != StepStatus::Ok {
             return None;
@@ -265,11 +265,16 @@ impl Engine {
         let sample = self.redactor.redact(&step.sample()?);
         let outcome = crate::expect::compare(mode, &sample, &result.stdout);
         if !outcome.ok {
-            result.status = StepStatus::Failed;
-            result.error = Some(format!(
+            let why = format!(
                 "output does not match the runbook's sample (expect={})",
                 mode.as_str()
-            ));
+            );
+            // The operator sees the diff as it happens, not only in the reports.
+            let diff = outcome.diff.as_deref().unwrap_or_default();
+            self.sinks
+                .message(&format!("step `{}`: {why}\n{}", step.name, diff.trim_end()));
+            result.status = StepStatus::Failed;
+            result.error = Some(why);
         }
         Some(ExpectRecord {
             mode: mode.as_str().into(),

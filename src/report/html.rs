@@ -385,6 +385,9 @@ fn expect_html(c: &mut String, step: &StepRecord) {
             .trim_end_matches('\n')
             .lines()
             .map(|l| match l.chars().next() {
+                _ if l.starts_with("--- ") || l.starts_with("+++ ") => {
+                    format!("<span class=\"hk\">{}</span>", esc(l))
+                }
                 Some('+') => format!("<span class=\"add\">{}</span>", esc(l)),
                 Some('-') => format!("<span class=\"del\">{}</span>", esc(l)),
                 Some('@') => format!("<span class=\"hk\">{}</span>", esc(l)),

@@ -166,6 +166,17 @@ fn the_diff_is_in_the_copy_the_html_and_junit_and_the_json_fits_the_schema() {
         "{block}"
     );
     assert!(block.contains("\n-web 1/1\n+web 0/1\n"), "{block}");
+    // The operator sees the diff as it happens.
+    assert!(
+        out.stderr.contains("step `pods`: output does not match the runbook's sample (expect=contains)\n--- expected (from the runbook)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("\n-web 1/1\n+web 0/1\n"),
+        "{}",
+        out.stderr
+    );
 
     let html = out.read("rep/out.html");
     assert!(html.contains("<div class=\"compare\">"), "side by side");
