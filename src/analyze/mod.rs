@@ -73,6 +73,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         gates::step(doc, step, &mut out);
         commands::interpreter(doc, step, &mut out);
         transcripts::mixed(doc, step, &mut out);
+        transcripts::root_prose(doc, step, &mut out);
         transcripts::expect(doc, step, &mut out);
     }
     secrets::sources(doc, &mut out);

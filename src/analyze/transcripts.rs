@@ -1,7 +1,8 @@
 //! Transcript blocks (`$ ` prompts with sample output, see
 //! `document/transcript.rs`) and `expect=`. A block with `$ ` lines that
 //! does not start with a prompt runs as a whole script, where `$` is a
-//! command that does not exist: a warning (a mixed transcript). `expect=`
+//! command that does not exist: a warning (a mixed transcript), as is a
+//! `# ` root prompt that reads like a comment or output. `expect=`
 //! needs a sample to compare with, one its mode can read, and one output
 //! to compare it to (not a fan-out): errors, so `run` refuses them too.
 
@@ -34,6 +35,36 @@ pub(super) fn mixed(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
         )
         .warning(),
     );
+}
+
+/// A `# ` line in a transcript is a root prompt: it runs. One that reads
+/// like a comment or like output is most likely not meant to.
+pub(super) fn root_prose(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
+    let Some(t) = &step.transcript else {
+        return;
+    };
+    for c in t.commands.iter().filter(|c| c.root) {
+        let first = c.command.lines().next().unwrap_or_default();
+        if !crate::document::transcript::looks_like_prose(first) {
+            continue;
+        }
+        let file_line = step.code_line + c.line;
+        out.push(
+            Diagnostic::at_line_col(
+                &doc.source,
+                file_line,
+                1,
+                doc.source.line_text(file_line).len().max(1),
+                format!(
+                    "`# ` in a transcript is a root prompt, so step `{}` runs `{}` as a command; \
+                     a comment is written `$ # …` (or goes in the prose), output has no `# ` in front",
+                    step.name,
+                    first.trim()
+                ),
+            )
+            .warning(),
+        );
+    }
 }
 
 pub(super) fn expect(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {

@@ -66,6 +66,8 @@ pub struct TranscriptCommand {
     pub line: usize,
     /// The command, prompt removed, continuation lines included.
     pub command: String,
+    /// Behind a `# ` root prompt (not `$ `).
+    pub root: bool,
     /// The sample output under it (trailing blank lines removed), each line
     /// ending in `\n`; empty when there is none.
     pub sample: String,
@@ -100,6 +102,18 @@ fn root_prompt(line: &str) -> Option<&str> {
 /// The command of a prompt line of either kind.
 fn prompt(line: &str) -> Option<&str> {
     user_prompt(line).or_else(|| root_prompt(line))
+}
+
+/// Whether a root-prompt command reads like a comment or output rather
+/// than a command: a capitalised word (`# Check the pods`), or a first word
+/// or line ending in `:` or `.` (`# /etc/fstab: static file system…`).
+pub fn looks_like_prose(command: &str) -> bool {
+    let first = command.split_whitespace().next().unwrap_or_default();
+    let capitalised = first.starts_with(|c: char| c.is_ascii_uppercase())
+        && first.chars().any(|c| c.is_ascii_lowercase())
+        && !first.contains(['=', '/', '.']);
+    let trimmed = command.trim_end();
+    capitalised || first.ends_with(':') || trimmed.ends_with(':') || trimmed.ends_with('.')
 }
 
 /// Whether the block has a `$ ` prompt line at all.
@@ -140,6 +154,7 @@ pub fn detect(code: &str) -> Option<Transcript> {
             commands.push(TranscriptCommand {
                 line: i,
                 command: cmd.to_string(),
+                root: user_prompt(line).is_none(),
                 sample: String::new(),
             });
             samples.push(Vec::new());
@@ -189,8 +204,22 @@ mod tests {
         assert_eq!(t.script, "echo a \\\n  b \\\n$ not-a-prompt\n\nid -u\n");
         assert_eq!(t.commands[0].command, "echo a \\\n  b \\\n$ not-a-prompt");
         assert_eq!(t.commands[0].sample, "out\n");
+        assert!(!t.commands[0].root);
         assert_eq!(t.commands[1].command, "id -u");
+        assert!(t.commands[1].root);
         assert_eq!(t.commands[1].sample, "0\n");
+    }
+
+    #[test]
+    fn prose_behind_a_root_prompt() {
+        assert!(looks_like_prose("Check the pods"));
+        assert!(looks_like_prose(
+            "/etc/fstab: static file system information."
+        ));
+        assert!(looks_like_prose("restart it if needed:"));
+        assert!(!looks_like_prose("systemctl restart nginx"));
+        assert!(!looks_like_prose("FOO=1 make"));
+        assert!(!looks_like_prose("cat /etc/fstab"));
     }
 
     #[test]

@@ -343,6 +343,18 @@ fn check_warns_about_a_mixed_transcript() {
     );
     assert!(out.stderr.contains("runbook.md:3:1"), "{}", out.stderr);
     // A transcript is not mixed; nor is a script that only uses `$VAR`.
+    // A `# ` line in a transcript runs: one that reads like a comment is
+    // warned about (and `$ # …` is the way to write a comment).
+    let prose = check(
+        "```bash {name=r}\n# Check the pods\n$ echo hi\nhi\n$ # a comment\n```\n",
+        0,
+    );
+    assert!(
+        prose.stderr.contains("warning: `# ` in a transcript is a root prompt, so step `r` runs `Check the pods` as a command"),
+        "{}",
+        prose.stderr
+    );
+    assert!(prose.stderr.contains("1 warning"), "{}", prose.stderr);
     let clean = check(
         "```bash\n$ echo hi\nhi\n```\n\n```bash\necho $HOME\n```\n",
         0,
