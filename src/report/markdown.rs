@@ -139,6 +139,10 @@ pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
 /// A transcript's sample output, and how `expect=` compared it with the
 /// output: a diff when they differ.
 fn push_expected(lines: &mut Vec<String>, step: &StepRecord) {
+    // Beside what really came out: not for a step that did not run.
+    if step.output.is_none() {
+        return;
+    }
     if let Some(expected) = &step.expected {
         lines.push(String::new());
         lines.push("Expected (from the runbook):".to_string());

@@ -402,3 +402,15 @@ fn expect_without_a_usable_sample_is_refused_by_check_and_run() {
         assert!(!Path::new(&marker).exists());
     }
 }
+
+#[test]
+fn a_step_that_did_not_run_shows_no_sample() {
+    let out = run(
+        "```bash {name=s when=\"false\" expect=exact}\n$ echo actual\nsample\n```\n",
+        0,
+    );
+    let block = block_of(&out.read("out.md"), "s");
+    assert!(block.contains("↷ skipped"), "{block}");
+    assert!(!block.contains("Expected"), "{block}");
+    assert!(!block.contains("expect="), "{block}");
+}
