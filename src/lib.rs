@@ -17,6 +17,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod expect;
 pub mod inventory_spec;
 pub mod preconditions;
 pub mod publish;

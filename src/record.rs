@@ -184,6 +184,25 @@ pub struct StepRecord {
     pub http: Option<HttpRecord>,
     /// `capture=json`, parsed (redacted).
     pub json: Option<serde_json::Value>,
+    /// A transcript block's sample output: what the runbook says the step
+    /// prints ("expected (from the runbook)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// `expect=`: how the output compared with the sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectRecord>,
+}
+
+/// The result of an `expect=` comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectRecord {
+    /// `exact`, `contains`, `regex` or `json-subset`.
+    pub mode: String,
+    pub ok: bool,
+    /// Unified diff, expected (the sample) against the actual stdout, both
+    /// redacted; `None` when they match.
+    #[serde(default)]
+    pub diff: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -359,6 +378,10 @@ impl StepRecord {
         }
         if let Some(j) = &mut s.json {
             redact_json(j, f);
+        }
+        s.expected = opt(&s.expected);
+        if let Some(e) = &mut s.expect {
+            e.diff = e.diff.as_deref().map(f);
         }
         s
     }

@@ -60,7 +60,7 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn step(&mut self, step: &Step) {
         let src = &self.doc.source;
-        self.text(&step.code, &|o| map_code_offset(src, step, o));
+        self.text(step.script(), &|o| map_code_offset(src, step, o));
         let a = &step.attrs;
         if let Some(when) = &a.when {
             let span = position::attr_value(self.doc, step, "when", when);

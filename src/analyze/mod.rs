@@ -22,6 +22,7 @@ mod shell;
 pub mod templates;
 #[cfg(test)]
 pub(crate) mod testdoc;
+mod transcripts;
 
 use crate::document::{Diagnostic, Document, Severity};
 
@@ -71,6 +72,9 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         refs.hosts(step, &mut out);
         gates::step(doc, step, &mut out);
         commands::interpreter(doc, step, &mut out);
+        transcripts::mixed(doc, step, &mut out);
+        transcripts::root_prose(doc, step, &mut out);
+        transcripts::expect(doc, step, &mut out);
     }
     secrets::sources(doc, &mut out);
     inventory::settings(doc, &mut out);

@@ -94,7 +94,7 @@ impl<'a> References<'a> {
 
     /// The step body.
     pub(super) fn body(&self, step: &'a Step, out: &mut Vec<Diagnostic>) {
-        self.template(&step.code, Origin::Body(step), Scope::step(step), out);
+        self.template(step.script(), Origin::Body(step), Scope::step(step), out);
     }
 
     /// `when=` (an expression, or a template), `cwd=` and `env=` values.

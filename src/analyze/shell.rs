@@ -26,7 +26,7 @@ pub(super) fn contexts(doc: &Document, out: &mut Vec<Diagnostic>) {
     let templates = Templates::new();
     let ctx = harmless_context(doc);
     for step in steps {
-        let Err(e) = templates.preview(&step.code, Escape::Shell, &ctx) else {
+        let Err(e) = templates.preview(step.script(), Escape::Shell, &ctx) else {
             continue;
         };
         if !e.refused {

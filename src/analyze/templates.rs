@@ -120,11 +120,11 @@ fn error_detail(e: &minijinja::Error) -> String {
     }
 }
 
-/// Maps a byte offset in `step.code` to a byte offset in the file: line
+/// Maps a byte offset in `step.script()` to a byte offset in the file: line
 /// `code_line + n`, and the column shifted by the container prefix (`> `,
 /// list indentation) the file line carries before the code.
 pub fn map_code_offset(src: &Source, step: &Step, offset: usize) -> usize {
-    let code = &step.code;
+    let code = step.script();
     let offset = offset.min(code.len());
     let before = &code[..floor_char_boundary(code, offset)];
     let line_idx = before.matches('\n').count();

@@ -83,6 +83,7 @@ pub(crate) fn doc(text: &str, attrs: impl Fn(usize) -> Attrs) -> Document {
                 },
                 lang,
                 attrs: a,
+                transcript: None,
                 code,
                 line: i + 1,
                 col: prefix + 1,

@@ -6,6 +6,7 @@
 //! works on absolute byte offsets into the document.
 
 use super::source::Span;
+use super::transcript::Expect;
 use crate::duration::parse_duration;
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ pub struct Attrs {
     pub skip: bool,
     /// HTTP steps: accepted statuses, e.g. `200`, `2xx`, `200,404`.
     pub expect_status: Option<String>,
+    /// Transcript blocks: compare the output with the sample.
+    pub expect: Option<Expect>,
     /// Runme's `interactive` (accepted, recorded, no effect headless).
     pub interactive: Option<bool>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -117,6 +120,7 @@ pub const KEYS: &[&str] = &[
     "interpreter",
     "skip",
     "expect_status",
+    "expect",
     "interactive",
 ];
 
@@ -351,6 +355,12 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
                 "text" => Capture::Text,
                 _ => return Err(invalid("expected json or text")),
             })
+        }
+        "expect" => {
+            a.expect = Some(
+                Expect::parse(v)
+                    .ok_or_else(|| invalid("expected exact, contains, regex or json-subset"))?,
+            )
         }
         "expect_status" => {
             if !valid_status(v) {

@@ -10,12 +10,14 @@ pub mod frontmatter;
 pub mod parse;
 pub mod source;
 pub mod splice;
+pub mod transcript;
 
 pub use attrs::{Attrs, Capture, Confirm};
 pub use diagnostic::{Diagnostic, Severity};
 pub use frontmatter::{FrontMatter, ParamSpec, Requires, SecretSpec};
 pub use parse::{parse, parse_file};
 pub use source::{Source, Span};
+pub use transcript::{Expect, Transcript};
 
 /// A parsed runbook.
 #[derive(Debug, Clone)]
@@ -56,8 +58,12 @@ pub struct Step {
     pub lang: String,
     pub kind: StepKind,
     pub attrs: Attrs,
-    /// The literal content of the block (what runs, before templating).
+    /// The literal content of the block (before templating). What runs is
+    /// [`Step::script`]: the same, unless the block is a transcript.
     pub code: String,
+    /// A shell block written as a terminal transcript (`$ ` prompts and
+    /// sample output): its commands and sample, derived once at parse time.
+    pub transcript: Option<Transcript>,
     /// 1-based line and column (bytes) of the opening fence.
     pub line: usize,
     pub col: usize,
@@ -91,5 +97,23 @@ impl Document {
 impl Step {
     pub fn is_shell(&self) -> bool {
         matches!(self.kind, StepKind::Shell { .. })
+    }
+
+    /// The code that runs (before templating): the block, or for a
+    /// transcript only its commands, prompts removed, on their own lines.
+    /// `check`, the dry run and `run` all take it from here.
+    pub fn script(&self) -> &str {
+        match &self.transcript {
+            Some(t) => &t.script,
+            None => &self.code,
+        }
+    }
+
+    /// The sample output a transcript block shows, when it has any.
+    pub fn sample(&self) -> Option<String> {
+        self.transcript
+            .as_ref()
+            .filter(|t| t.has_sample())
+            .map(Transcript::sample)
     }
 }

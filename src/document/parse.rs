@@ -307,6 +307,9 @@ fn find_steps(
 
         let (insert_at, needs_eol, eol) = insertion(src, end_line);
         let code = step_code(&cb.literal, sentinel);
+        let transcript = matches!(kind, StepKind::Shell { .. })
+            .then(|| super::transcript::detect(&code))
+            .flatten();
 
         let index = steps.len();
         let named = attrs.name.is_some();
@@ -328,6 +331,7 @@ fn find_steps(
             kind,
             attrs,
             code,
+            transcript,
             line,
             col: fence_idx + 1,
             code_line: line + 1,

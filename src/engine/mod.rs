@@ -311,7 +311,7 @@ impl Engine {
             if !step.is_shell() || step.attrs.skip {
                 return None;
             }
-            match self.templates.preview(&step.code, Escape::Shell, &value) {
+            match self.templates.preview(step.script(), Escape::Shell, &value) {
                 Err(e) if e.refused => Some((i, e)),
                 _ => None,
             }
@@ -405,6 +405,8 @@ fn plan(doc: &Document) -> Vec<StepRecord> {
             hosts: Vec::new(),
             http: None,
             json: None,
+            expected: None,
+            expect: None,
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use super::kinds::{self, Attempt, AttemptCx};
 use super::{Engine, StepFlow, ms, now_rfc3339};
 use crate::document::{self, Diagnostic, Step};
 use crate::exec::process::Interrupt;
-use crate::record::{AttemptRecord, GateRecord, RunResult, StepRecord, StepStatus};
+use crate::record::{AttemptRecord, ExpectRecord, GateRecord, RunResult, StepRecord, StepStatus};
 use crate::template::{Escape, Templates, tracking};
 use indexmap::IndexMap;
 use std::time::Instant;
@@ -19,6 +19,7 @@ impl Engine {
     pub(super) async fn run_step(&mut self, i: usize) -> StepFlow {
         let step = self.doc.steps[i].clone();
         let mut rec = self.plan[i].clone();
+        rec.expected = step.sample().map(|s| self.redactor.redact(&s));
         if step.attrs.skip {
             return self.skip(&mut rec, "marked {skip}");
         }
@@ -97,21 +98,21 @@ impl Engine {
         let escape = kinds::escape_for(step);
         let placeholders = self.opts.dry_run.then_some(&self.doc);
         let render = |t: &Templates, c: &minijinja::Value| match placeholders {
-            Some(_) => t.preview(&step.code, escape, c),
-            None => t.render(&step.code, escape, c),
+            Some(_) => t.preview(step.script(), escape, c),
+            None => t.render(step.script(), escape, c),
         };
         let exec_ctx = self.ctx.value(true, placeholders);
         let (result, placeholder) = tracking(|| render(&self.templates, &exec_ctx));
         let rendered = match result {
             Ok(r) => r,
             Err(_) if placeholder && self.opts.dry_run => {
-                rec.rendered = Some(self.redactor.redact(&step.code));
-                return Ok((step.code.clone(), true));
+                rec.rendered = Some(self.redactor.redact(step.script()));
+                return Ok((step.script().to_string(), true));
             }
             Err(e) => return Err(self.render_failure(rec, &e.message, e.line)),
         };
         let shown = render(&self.templates, &self.ctx.value(false, placeholders))
-            .unwrap_or_else(|_| step.code.clone());
+            .unwrap_or_else(|_| step.script().to_string());
         rec.rendered = Some(self.redactor.redact(&shown));
         if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref()) {
             if h.contains("{{") {
@@ -232,7 +233,8 @@ impl Engine {
         for attempt in 1..=attempts {
             let t0 = Instant::now();
             let started_at = now_rfc3339();
-            let result = self.attempt(step, rec, rendered, timeout).await;
+            let mut result = self.attempt(step, rec, rendered, timeout).await;
+            let expect = self.expectation(step, &mut result);
             let status = result.status;
             let record = AttemptRecord {
                 attempt,
@@ -243,6 +245,7 @@ impl Engine {
             };
             rec.attempts.push(record.clone());
             ctx = apply(step, rec, result);
+            rec.expect = expect;
             self.sinks.emit(RunEvent::AttemptFinished {
                 step: rec,
                 attempt: &record,
@@ -272,6 +275,34 @@ impl Engine {
             }
         }
         ctx
+    }
+
+    /// `expect=`: the step's stdout compared with the runbook's sample,
+    /// both redacted; a mismatch fails the attempt.
+    fn expectation(&mut self, step: &Step, result: &mut Attempt) -> Option<ExpectRecord> {
+        let mode = step.attrs.expect?;
+        if result.status != StepStatus::Ok {
+            return None;
+        }
+        let sample = self.redactor.redact(&step.sample()?);
+        let outcome = crate::expect::compare(mode, &sample, &result.stdout);
+        if !outcome.ok {
+            let why = format!(
+                "output does not match the runbook's sample (expect={})",
+                mode.as_str()
+            );
+            // The operator sees the diff as it happens, not only in the reports.
+            let diff = outcome.diff.as_deref().unwrap_or_default();
+            self.sinks
+                .message(&format!("step `{}`: {why}\n{}", step.name, diff.trim_end()));
+            result.status = StepStatus::Failed;
+            result.error = Some(why);
+        }
+        Some(ExpectRecord {
+            mode: mode.as_str().into(),
+            ok: outcome.ok,
+            diff: outcome.diff,
+        })
     }
 
     /// Waits `retry_delay`; false when interrupted meanwhile.

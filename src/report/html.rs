@@ -350,11 +350,52 @@ fn card(step: &StepRecord) -> String {
         if step.http.is_none()
             && let Some(out) = &step.output
         {
-            output_block(&mut c, out);
+            if let Some(expected) = &step.expected {
+                // Side by side: what came out, what the runbook shows.
+                c.push_str("<div class=\"compare\"><div><p class=\"label\">Output</p>\n");
+                output_block(&mut c, out);
+                let _ = writeln!(
+                    c,
+                    "</div><div><p class=\"label\">Expected (from the runbook)</p><pre class=\"output expected\">{}</pre></div></div>",
+                    esc(expected.trim_end_matches('\n'))
+                );
+            } else {
+                output_block(&mut c, out);
+            }
         }
+        expect_html(&mut c, step);
     }
     c.push_str("</section>\n");
     c
+}
+
+/// How `expect=` compared the output with the sample, and the diff.
+fn expect_html(c: &mut String, step: &StepRecord) {
+    let Some(e) = &step.expect else {
+        return;
+    };
+    let _ = writeln!(
+        c,
+        "<p class=\"expect {}\">{}</p>",
+        if e.ok { "match" } else { "mismatch" },
+        esc(&super::expect_line(e))
+    );
+    if let Some(diff) = &e.diff {
+        let lines: Vec<String> = diff
+            .trim_end_matches('\n')
+            .lines()
+            .map(|l| match l.chars().next() {
+                _ if l.starts_with("--- ") || l.starts_with("+++ ") => {
+                    format!("<span class=\"hk\">{}</span>", esc(l))
+                }
+                Some('+') => format!("<span class=\"add\">{}</span>", esc(l)),
+                Some('-') => format!("<span class=\"del\">{}</span>", esc(l)),
+                Some('@') => format!("<span class=\"hk\">{}</span>", esc(l)),
+                _ => esc(l),
+            })
+            .collect();
+        let _ = writeln!(c, "<pre class=\"output diff\">{}</pre>", lines.join("\n"));
+    }
 }
 
 fn host_html(c: &mut String, host: &HostResult) {
@@ -482,6 +523,12 @@ main :not(pre) > code { background: var(--code); padding: 1px 5px; border-radius
 .card pre.output .cut { color: #f2cc60; font-style: italic; }
 .card pre.output .hk { color: #79c0ff; }
 .card pre.output .err { color: #ff7b72; }
+.card pre.output .add { color: #7ee787; }
+.card pre.output .del { color: #ff7b72; }
+.card .compare { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.card .compare > div { min-width: 0; }
+.card p.expect.match { color: #1a7f37; }
+.card p.expect.mismatch { color: #cf222e; font-weight: 600; }
 .host { border-top: 1px dashed var(--line); margin-top: 10px; padding-top: 8px; }
 .empty { color: var(--muted); font-size: 13px; }
 .toggle { position: absolute; opacity: 0; }
@@ -506,6 +553,8 @@ table { border-collapse: collapse; } th, td { border: 1px solid var(--line); pad
   .card pre.output .cut { color: #7d4e00; }
   .card pre.output .hk { color: #0550ae; }
   .card pre.output .err { color: #a40e26; }
+  .card pre.output .add { color: #116329; }
+  .card pre.output .del { color: #a40e26; }
   main pre { white-space: pre-wrap; overflow-wrap: anywhere; }
   .card, .step-code { break-inside: avoid; }
   a { color: inherit; }

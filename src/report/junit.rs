@@ -118,10 +118,7 @@ fn testcase(x: &mut String, path: &str, step: &StepRecord) {
                     .replace([' ', '('], "_")
                     .replace(')', "")
             ),
-            text(&format!(
-                "step {} at line {} on {}",
-                step.name, step.line, step.target
-            )),
+            text(&failure_body(step)),
         );
     } else if is_skipped(step.status) {
         let message = match &step.reason {
@@ -135,6 +132,22 @@ fn testcase(x: &mut String, path: &str, step: &StepRecord) {
         let _ = writeln!(x, "      <system-out>{}</system-out>", text(&out));
     }
     x.push_str("    </testcase>\n");
+}
+
+/// Where the step failed; with `expect=`, the diff of the runbook's sample
+/// against the output.
+fn failure_body(step: &StepRecord) -> String {
+    let mut body = format!(
+        "step {} at line {} on {}",
+        step.name, step.line, step.target
+    );
+    if let Some(e) = step.expect.as_ref().filter(|e| !e.ok) {
+        let _ = write!(body, "\n{}", super::expect_line(e));
+        if let Some(diff) = &e.diff {
+            let _ = write!(body, "\n{}", diff.trim_end_matches('\n'));
+        }
+    }
+    body
 }
 
 fn failure_message(step: &StepRecord) -> String {

@@ -132,7 +132,31 @@ pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
     } else if let Some(out) = &step.output {
         push_output(&mut lines, out);
     }
+    push_expected(&mut lines, step);
     lines.join("\n")
+}
+
+/// A transcript's sample output, and how `expect=` compared it with the
+/// output: a diff when they differ.
+fn push_expected(lines: &mut Vec<String>, step: &StepRecord) {
+    // Beside what really came out: not for a step that did not run.
+    if step.output.is_none() {
+        return;
+    }
+    if let Some(expected) = &step.expected {
+        lines.push(String::new());
+        lines.push("Expected (from the runbook):".to_string());
+        lines.push(String::new());
+        fenced(lines, &text_lines(expected));
+    }
+    if let Some(e) = &step.expect {
+        lines.push(String::new());
+        lines.push(super::expect_line(e));
+        if let Some(diff) = &e.diff {
+            lines.push(String::new());
+            fenced_as(lines, "diff", &text_lines(diff));
+        }
+    }
 }
 
 /// The generated blocks for a document: the run header, then one per step
@@ -260,6 +284,11 @@ fn text_lines(text: &str) -> Vec<String> {
 /// A fenced `text` block around `content`, its fence longer than any
 /// backtick run inside.
 fn fenced(lines: &mut Vec<String>, content: &[String]) {
+    fenced_as(lines, "text", content);
+}
+
+/// A fenced block in `lang` around `content`, as [`fenced`].
+fn fenced_as(lines: &mut Vec<String>, lang: &str, content: &[String]) {
     let content: Vec<String> = content.iter().map(|l| visible_controls(l)).collect();
     let longest = content
         .iter()
@@ -267,7 +296,7 @@ fn fenced(lines: &mut Vec<String>, content: &[String]) {
         .max()
         .unwrap_or(0);
     let fence = "`".repeat((longest + 1).max(3));
-    lines.push(format!("{fence}text"));
+    lines.push(format!("{fence}{lang}"));
     lines.extend(content);
     lines.push(fence);
 }

@@ -123,6 +123,21 @@ pub fn status_symbol(status: StepStatus) -> &'static str {
     }
 }
 
+/// How `expect=` went, in one line (Markdown, HTML, terminal).
+pub fn expect_line(e: &crate::record::ExpectRecord) -> String {
+    if e.ok {
+        format!(
+            "✓ expect={}: the output matches the runbook's sample",
+            e.mode
+        )
+    } else {
+        format!(
+            "✗ expect={}: the output does not match the runbook's sample",
+            e.mode
+        )
+    }
+}
+
 /// The line shown between head and tail when output was cut.
 pub fn cut_marker(out: &OutputRecord) -> String {
     let lines = if out.omitted_lines == 1 {

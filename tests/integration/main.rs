@@ -40,3 +40,4 @@ mod ssh;
 mod ssh_host_keys;
 mod structure;
 mod terminal_live;
+mod transcripts;

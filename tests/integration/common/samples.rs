@@ -120,6 +120,8 @@ fn step(index: usize, name: &str, lang: &str, line: usize, status: StepStatus) -
         hosts: Vec::new(),
         http: None,
         json: None,
+        expected: None,
+        expect: None,
     }
 }
 
