@@ -57,7 +57,7 @@ pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 != 0 && ms < 60_000 {
+    } else if !ms.is_multiple_of(1000) && ms < 60_000 {
         format!("{}s", d.as_secs_f64())
     } else {
         let s = d.as_secs();

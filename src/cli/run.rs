@@ -195,14 +195,14 @@ fn params(
     }
     given.extend(args.params.iter().cloned());
     let params = resolve_params(doc, &given, args.params_file.as_deref())?;
-    if let Some(from) = &args.from {
-        if !doc.steps.iter().any(|s| &s.name == from) {
-            let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "--from: no step named `{from}` (steps: {})",
-                names.join(", ")
-            )));
-        }
+    if let Some(from) = &args.from
+        && !doc.steps.iter().any(|s| &s.name == from)
+    {
+        let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "--from: no step named `{from}` (steps: {})",
+            names.join(", ")
+        )));
     }
     Ok(params)
 }
@@ -422,10 +422,10 @@ fn spawn_signal_handler(tx: watch::Sender<Interrupt>) {
 /// not the runner's account; else the login name.
 fn operator() -> String {
     for var in ["GITLAB_USER_LOGIN", "USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.is_empty() {
-                return v;
-            }
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return v;
         }
     }
     nix::unistd::User::from_uid(nix::unistd::getuid())

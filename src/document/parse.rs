@@ -47,15 +47,15 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
             (FrontMatter::default(), None)
         }
     };
-    if let (Some(span), Some(t)) = (front_span, front.timeout.as_deref()) {
-        if let Err(e) = crate::duration::parse_duration(t) {
-            errors.push(front_key_diagnostic(
-                &source,
-                span,
-                "timeout",
-                format!("front matter: invalid `timeout`: {e}"),
-            ));
-        }
+    if let (Some(span), Some(t)) = (front_span, front.timeout.as_deref())
+        && let Err(e) = crate::duration::parse_duration(t)
+    {
+        errors.push(front_key_diagnostic(
+            &source,
+            span,
+            "timeout",
+            format!("front matter: invalid `timeout`: {e}"),
+        ));
     }
     // A byte order mark stays first, before a run header.
     let bom = if source.text.starts_with('\u{feff}') {

@@ -52,10 +52,10 @@ pub fn context_of<'d>(doc: &'d Document, step: &Step) -> (Option<&'d str>, Optio
     // The last paragraph: trailing lines up to a blank line, stopping at a
     // fence or heading (prose only).
     let mut end = before.trim_end();
-    if let Some(h) = heading {
-        if end.ends_with(h) {
-            end = "";
-        }
+    if let Some(h) = heading
+        && end.ends_with(h)
+    {
+        end = "";
     }
     let start = end.rfind("\n\n").map_or(0, |i| i + 2);
     let para = end[start..].trim();

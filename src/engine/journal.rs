@@ -46,10 +46,10 @@ pub struct Journal {
 impl Journal {
     /// Opens the journal: appended to when `append`, else emptied.
     pub fn create(path: PathBuf, append: bool, redactor: Redactor) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let file = crate::safe_fs::open_private_append(&path)?;
         if !append {

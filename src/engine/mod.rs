@@ -262,10 +262,11 @@ impl Engine {
         if let Some(code) = self.refuse_unsafe_values() {
             return code;
         }
-        if !self.doc.front.requires.is_empty() && !self.opts.dry_run {
-            if let Some(code) = self.preconditions().await {
-                return code;
-            }
+        if !self.doc.front.requires.is_empty()
+            && !self.opts.dry_run
+            && let Some(code) = self.preconditions().await
+        {
+            return code;
         }
         let mut render_failed = false;
         for i in self.first_step()..self.doc.steps.len() {

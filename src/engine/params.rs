@@ -74,22 +74,23 @@ pub fn resolve_params(
             }
             None => serde_json::Value::Null,
         };
-        if let Some(choices) = &spec.choices {
-            if !value.is_null() && !choices.iter().any(|c| same_value(c, &value)) {
-                let (l, c, w) = front_key_line_col(doc, &["params", name]);
-                let list: Vec<String> = choices.iter().map(plain).collect();
-                diags.push(Diagnostic::at_line_col(
-                    &doc.source,
-                    l,
-                    c,
-                    w,
-                    format!(
-                        "param `{name}` must be one of {} (got `{}`)",
-                        list.join(", "),
-                        plain(&value)
-                    ),
-                ));
-            }
+        if let Some(choices) = &spec.choices
+            && !value.is_null()
+            && !choices.iter().any(|c| same_value(c, &value))
+        {
+            let (l, c, w) = front_key_line_col(doc, &["params", name]);
+            let list: Vec<String> = choices.iter().map(plain).collect();
+            diags.push(Diagnostic::at_line_col(
+                &doc.source,
+                l,
+                c,
+                w,
+                format!(
+                    "param `{name}` must be one of {} (got `{}`)",
+                    list.join(", "),
+                    plain(&value)
+                ),
+            ));
         }
         out.insert(name.clone(), value);
     }

@@ -50,10 +50,10 @@ impl Engine {
             rec.reason = Some(reason);
             return self.settle(rec, StepCtx::default(), false);
         }
-        if let (Some(message), false) = (gate, self.opts.dry_run) {
-            if let Some(flow) = self.ask(&step, &mut rec, message).await {
-                return flow;
-            }
+        if let (Some(message), false) = (gate, self.opts.dry_run)
+            && let Some(flow) = self.ask(&step, &mut rec, message).await
+        {
+            return flow;
         }
         rec.started_at = Some(now_rfc3339());
         rec.status = StepStatus::Running;
@@ -114,12 +114,11 @@ impl Engine {
         let shown = render(&self.templates, &self.ctx.value(false, placeholders))
             .unwrap_or_else(|_| step.script().to_string());
         rec.rendered = Some(self.redactor.redact(&shown));
-        if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref()) {
-            if h.contains("{{") {
-                if let Ok(t) = self.templates.render(h, Escape::None, &exec_ctx) {
-                    rec.target = self.redactor.redact(t.trim());
-                }
-            }
+        if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref())
+            && h.contains("{{")
+            && let Ok(t) = self.templates.render(h, Escape::None, &exec_ctx)
+        {
+            rec.target = self.redactor.redact(t.trim());
         }
         Ok((rendered, placeholder))
     }

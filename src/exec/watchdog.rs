@@ -77,12 +77,12 @@ pub fn forget(pid: i32) {
 }
 
 fn send(line: &str) {
-    if let Some(ch) = CHANNEL.get() {
-        if let Ok(mut f) = ch.lock() {
-            // One short line is written whole; a dead watchdog (EPIPE) is
-            // not an error for the run.
-            let _ = f.write_all(line.as_bytes());
-        }
+    if let Some(ch) = CHANNEL.get()
+        && let Ok(mut f) = ch.lock()
+    {
+        // One short line is written whole; a dead watchdog (EPIPE) is
+        // not an error for the run.
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
@@ -108,16 +108,16 @@ fn watch(read: OwnedFd) -> ! {
         let Ok(line) = line else { break };
         if let Some(rest) = line.strip_prefix('+') {
             let mut it = rest.split(' ').filter_map(|x| x.parse::<u64>().ok());
-            if let (Some(pid), Some(start)) = (it.next(), it.next()) {
-                if let Ok(pid) = i32::try_from(pid) {
-                    steps.push(tree::Proc {
-                        pid,
-                        ppid: 0,
-                        pgrp: pid,
-                        state: 'S',
-                        start,
-                    });
-                }
+            if let (Some(pid), Some(start)) = (it.next(), it.next())
+                && let Ok(pid) = i32::try_from(pid)
+            {
+                steps.push(tree::Proc {
+                    pid,
+                    ppid: 0,
+                    pgrp: pid,
+                    state: 'S',
+                    start,
+                });
             }
         } else if let Some(pid) = line.strip_prefix('-') {
             steps.retain(|p| Some(p.pid) != pid.parse().ok());

@@ -149,10 +149,12 @@ fn output_text(r: &StepRecord) -> String {
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
-    if r.status != StepStatus::Ok && r.output.is_none() && r.hosts.is_empty() {
-        if let Some(reason) = &r.reason {
-            out.push_str(&format!("[runbook] {}: {reason}\n", r.status.as_str()));
-        }
+    if r.status != StepStatus::Ok
+        && r.output.is_none()
+        && r.hosts.is_empty()
+        && let Some(reason) = &r.reason
+    {
+        out.push_str(&format!("[runbook] {}: {reason}\n", r.status.as_str()));
     }
     out
 }

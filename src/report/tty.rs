@@ -191,10 +191,10 @@ impl Progress for TtyProgress {
         for l in self.lines.finish(step.index) {
             self.output_line(step.index, false, &l);
         }
-        if let Some(held) = self.limit.remove(&step.index).map(|l| l.held) {
-            if held > 0 {
-                self.held_back(held);
-            }
+        if let Some(held) = self.limit.remove(&step.index).map(|l| l.held)
+            && held > 0
+        {
+            self.held_back(held);
         }
         if let Some(bar) = self.bars.remove(&step.index) {
             bar.finish_and_clear();

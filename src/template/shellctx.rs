@@ -220,11 +220,11 @@ impl Lexer {
 
     /// Adds text as the inner shell will see it.
     fn append(&mut self, s: &str) {
-        if let Some(f) = self.stack.last_mut() {
-            if let Some(body) = f.body.as_mut() {
-                body.text.push_str(s);
-                return;
-            }
+        if let Some(f) = self.stack.last_mut()
+            && let Some(body) = f.body.as_mut()
+        {
+            body.text.push_str(s);
+            return;
         }
         if let Some(cmd) = self.cmd() {
             begin_word(cmd);
@@ -237,11 +237,11 @@ impl Lexer {
 
     /// The outer shell expands something here: the script is not provable.
     fn opaque(&mut self) {
-        if let Some(f) = self.stack.last_mut() {
-            if let Some(body) = f.body.as_mut() {
-                body.opaque = true;
-                return;
-            }
+        if let Some(f) = self.stack.last_mut()
+            && let Some(body) = f.body.as_mut()
+        {
+            body.opaque = true;
+            return;
         }
         if let Some(cmd) = self.cmd() {
             begin_word(cmd);
@@ -261,22 +261,22 @@ impl Lexer {
         let mut line_start = true;
         while i < chars.len() {
             let c = chars[i];
-            if c == OPEN {
-                if let Some(end) = chars[i..].iter().position(|&x| x == CLOSE).map(|p| i + p) {
-                    let idx: String = chars[i + 1..end].iter().collect();
-                    let value = idx
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|n| values.get(n))
-                        .ok_or((self.line, "internal error: unknown placeholder".to_string()))?;
-                    self.begin();
-                    let (escaped, inner) = self.escape(value).map_err(|m| (self.line, m))?;
-                    self.append(&inner);
-                    out.push_str(&escaped);
-                    i = end + 1;
-                    line_start = false;
-                    continue;
-                }
+            if c == OPEN
+                && let Some(end) = chars[i..].iter().position(|&x| x == CLOSE).map(|p| i + p)
+            {
+                let idx: String = chars[i + 1..end].iter().collect();
+                let value = idx
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| values.get(n))
+                    .ok_or((self.line, "internal error: unknown placeholder".to_string()))?;
+                self.begin();
+                let (escaped, inner) = self.escape(value).map_err(|m| (self.line, m))?;
+                self.append(&inner);
+                out.push_str(&escaped);
+                i = end + 1;
+                line_start = false;
+                continue;
             }
             let used = self.step(chars, i, line_start, out);
             line_start = c == '\n';

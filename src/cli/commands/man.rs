@@ -80,12 +80,12 @@ fn page(cmd: clap::Command, sub: Option<&str>) -> Result<Vec<u8>> {
         .render(&mut buf)
         .map_err(|e| Error::Other(format!("cannot render the man page: {e}")))?;
     let mut extra = String::new();
-    if sub.is_some() {
-        if let Some(ex) = examples {
-            extra.push_str(".SH EXAMPLES\n.nf\n");
-            extra.push_str(&ex.replace('\\', "\\\\").replace('-', "\\-"));
-            extra.push_str("\n.fi\n");
-        }
+    if sub.is_some()
+        && let Some(ex) = examples
+    {
+        extra.push_str(".SH EXAMPLES\n.nf\n");
+        extra.push_str(&ex.replace('\\', "\\\\").replace('-', "\\-"));
+        extra.push_str("\n.fi\n");
     }
     extra.push_str(ENVIRONMENT);
     extra.push_str(FILES);

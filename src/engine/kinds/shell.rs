@@ -79,9 +79,10 @@ fn kernel<'r>(
         let dir = state_path(res, &key);
         std::fs::create_dir_all(&dir)?;
         let mut kernel = ShellKernel::new(&dir, program, &prelude)?.with_redactor(redactor.clone());
-        if key == "local" {
-            if let Some(state) = res.restored_shell.take() {
-                match kernel.restore(state) {
+        if key == "local"
+            && let Some(state) = res.restored_shell.take()
+        {
+            match kernel.restore(state) {
                     Ok(skipped) => notes.extend(skipped.into_iter().map(|name| format!(
                         "warning: --resume: {name} held a secret when it was saved and is not restored"
                     ))),
@@ -89,7 +90,6 @@ fn kernel<'r>(
                         notes.push(format!("warning: cannot restore the saved shell state: {e}"))
                     }
                 }
-            }
         }
         res.kernels.insert(key.clone(), kernel);
     }

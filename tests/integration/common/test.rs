@@ -264,20 +264,20 @@ impl Test {
         };
 
         let mut failures = Vec::new();
-        if let Some(code) = self.status {
-            if out.status.code() != Some(code) {
-                failures.push(format!("exit status: expected {code}, got {}", out.status));
-            }
+        if let Some(code) = self.status
+            && out.status.code() != Some(code)
+        {
+            failures.push(format!("exit status: expected {code}, got {}", out.status));
         }
-        if let Some(expected) = &self.stdout {
-            if &output.stdout != expected {
-                failures.push(format!("stdout: expected exactly\n{expected}"));
-            }
+        if let Some(expected) = &self.stdout
+            && &output.stdout != expected
+        {
+            failures.push(format!("stdout: expected exactly\n{expected}"));
         }
-        if let Some(expected) = &self.stderr {
-            if &output.stderr != expected {
-                failures.push(format!("stderr: expected exactly\n{expected}"));
-            }
+        if let Some(expected) = &self.stderr
+            && &output.stderr != expected
+        {
+            failures.push(format!("stderr: expected exactly\n{expected}"));
         }
         for s in &self.stdout_contains {
             if !output.stdout.contains(s.as_str()) {
