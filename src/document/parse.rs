@@ -304,6 +304,7 @@ fn find_steps(
             Block::Step(b) => *b,
             Block::Prose | Block::Invalid => continue,
         };
+        warnings.extend(attrs.warnings.iter().map(|e| diag(src, e).warning()));
 
         let (insert_at, needs_eol, eol) = insertion(src, end_line);
         let code = step_code(&cb.literal, sentinel);
