@@ -122,6 +122,8 @@ fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
         max_output_lines: args.max_output_lines,
         forks: args.forks,
         logs_dir: outputs.logs.clone(),
+        only: args.only.clone(),
+        tags: args.tag.clone(),
     }
 }
 
@@ -195,16 +197,45 @@ fn params(
     }
     given.extend(args.params.iter().cloned());
     let params = resolve_params(doc, &given, args.params_file.as_deref())?;
+    check_selection(args, doc)?;
+    Ok(params)
+}
+
+/// `--from`, `--only` and `--tag` must name what the runbook has.
+fn check_selection(args: &RunArgs, doc: &Document) -> Result<()> {
+    let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
+    let unknown = |flag: &str, name: &str| {
+        Error::Usage(format!(
+            "{flag}: no step named `{name}` (steps: {})",
+            names.join(", ")
+        ))
+    };
     if let Some(from) = &args.from {
-        if !doc.steps.iter().any(|s| &s.name == from) {
-            let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "--from: no step named `{from}` (steps: {})",
-                names.join(", ")
-            )));
+        if !names.contains(&from.as_str()) {
+            return Err(unknown("--from", from));
         }
     }
-    Ok(params)
+    if let Some(name) = args.only.iter().find(|n| !names.contains(&n.as_str())) {
+        return Err(unknown("--only", name));
+    }
+    let mut tags: Vec<&str> = doc
+        .steps
+        .iter()
+        .flat_map(|s| s.attrs.tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    if let Some(tag) = args.tag.iter().find(|t| !tags.contains(&t.as_str())) {
+        let known = if tags.is_empty() {
+            "no step has a `tag` or `category`".to_string()
+        } else {
+            format!("tags: {}", tags.join(", "))
+        };
+        return Err(Error::Usage(format!(
+            "--tag: no step has tag `{tag}` ({known})"
+        )));
+    }
+    Ok(())
 }
 
 /// Gates need a human unless `--yes`: refused before anything runs.
@@ -215,6 +246,10 @@ fn refuse_without_tty(args: &RunArgs, doc: &Document) -> Result<()> {
     let Some(step) = doc
         .steps
         .iter()
+        .filter(|s| {
+            crate::engine::select::not_selected(s, &args.only, &args.tag, args.from.as_deref())
+                .is_none()
+        })
         .find(|s| gate_message(doc, s, args.step).is_some())
     else {
         return Ok(());
@@ -394,6 +429,8 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
     if let Some(from) = &args.from {
         mode.push(format!("--from {from}"));
     }
+    mode.extend(args.only.iter().map(|n| format!("--only {n}")));
+    mode.extend(args.tag.iter().map(|t| format!("--tag {t}")));
     for (on, flag) in [
         (args.dry_run, "--dry-run"),
         (args.yes, "--yes"),

@@ -7,6 +7,7 @@
 //! preconditions, then each step in turn — `when`, render, gate, execute
 //! through its kind ([`kinds`]), retry — and finally the run's settled result.
 
+mod background;
 pub mod context;
 pub mod events;
 pub mod gate;
@@ -14,6 +15,7 @@ pub mod journal;
 pub mod kinds;
 pub mod params;
 pub mod probe;
+pub mod select;
 mod step;
 
 pub use events::{RunEvent, SharedRecord, Sink, Sinks};
@@ -54,6 +56,10 @@ pub struct RunOptions {
     pub forks: usize,
     /// Where full step logs go when output is cut.
     pub logs_dir: PathBuf,
+    /// Run only these steps (`--only`, by name); with `tags`, either selects.
+    pub only: Vec<String>,
+    /// Run only steps with one of these Runme `tag`/`category` words (`--tag`).
+    pub tags: Vec<String>,
 }
 
 /// Facts about the run that the engine records but does not decide.
@@ -102,6 +108,8 @@ pub struct Engine {
     result: Option<RunResult>,
     operator: String,
     started: Instant,
+    /// Records of the steps started in the background, completed when the run ends.
+    background: Vec<StepRecord>,
 }
 
 /// How a step left the run.
@@ -167,6 +175,7 @@ impl Engine {
             result: None,
             operator: header.operator.clone(),
             started: Instant::now(),
+            background: Vec::new(),
         };
         engine.restore(restored.steps);
         let record = engine.header(header, &params);
@@ -356,6 +365,7 @@ impl Engine {
     /// Closes connections, settles the result over every step in the record
     /// (including those an earlier run left) and tells the sinks.
     async fn finish(&mut self, mut code: i32) -> i32 {
+        self.stop_background().await;
         self.res.close().await;
         let mut result = self.result.unwrap_or(RunResult::Interrupted);
         if self.interrupted() && code != exit::INTERRUPTED {

@@ -1,6 +1,7 @@
 //! Running things: local processes, the shell kernel, SSH, HTTP, and the
 //! EC2 inventory. Nothing in here knows about Markdown.
 
+pub mod background;
 pub mod capture;
 #[cfg(feature = "ec2")]
 pub mod ec2;

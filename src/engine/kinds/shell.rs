@@ -51,7 +51,35 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
     for n in notes {
         cx.sinks.message(&n);
     }
+    if cx.step.attrs.background {
+        return background(cx, &spec);
+    }
     run_local(cx, &spec).await
+}
+
+/// Runme's `background: true`: started detached, its output to a private
+/// file; the engine stops it and records its output when the run ends.
+fn background(cx: AttemptCx<'_>, spec: &process::ProcessSpec) -> Attempt {
+    let n = cx.res.background.len();
+    let log = state_path(cx.res, &format!("background-{n}.log"));
+    match crate::exec::background::Background::spawn(spec, &log) {
+        Ok(bg) => {
+            cx.sinks.message(&format!(
+                "step `{}` runs in the background (pid {}); it is stopped when the run ends",
+                cx.step.name,
+                bg.pid()
+            ));
+            cx.res.background.push((cx.step.name.clone(), bg));
+            Attempt {
+                status: crate::record::StepStatus::Ok,
+                ..Default::default()
+            }
+        }
+        Err(e) => Attempt::error(format!(
+            "cannot start `{}` in the background: {e}",
+            spec.program
+        )),
+    }
 }
 
 /// The kernel for `program`, started on first use (the saved state of an
