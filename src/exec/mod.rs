@@ -13,5 +13,6 @@ pub mod process;
 pub mod shell;
 pub mod ssh;
 pub mod ssh_master;
+pub mod terminal;
 pub mod tree;
 pub mod watchdog;

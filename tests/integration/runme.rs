@@ -4,7 +4,8 @@
 //! the runbook's directory, unknown attributes as warnings. Every test goes
 //! through the real binary.
 
-use super::common::{Test, repo};
+use super::common::pty::PtyRun;
+use super::common::{Scratch, Test, repo};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -336,4 +337,35 @@ fn runme_fixtures_list_check_and_run() {
             r.stderr
         );
     }
+}
+
+const ASKS: &str = "```bash {\"name\":\"ask\",\"interactive\":\"True\"}\nread -r -p 'your name? ' name || name=nobody\necho \"hello $name\" > answer.txt\nread -r again </dev/tty || again=none\necho \"again $again\" >> answer.txt\n```\n\n```bash {name=after}\necho after\n```\n";
+
+#[test]
+fn interactive_step_gets_the_terminal() {
+    let s = Scratch::new();
+    s.write("t.md", ASKS);
+    let mut run = PtyRun::spawn_controlling(&s, &["run", "t.md", "--yes", "-o", "out.md"]);
+    run.wait_for("your name? ", 1);
+    run.answer("alice\n");
+    std::thread::sleep(Duration::from_millis(200));
+    run.answer("bob\n");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(15));
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(s.read("answer.txt"), "hello alice\nagain bob\n");
+    let out = s.read("out.md");
+    assert!(
+        out.contains("interactive: ran on the terminal; its output was not captured"),
+        "{out}"
+    );
+    assert!(screen.contains("after"), "{screen}");
+}
+
+#[test]
+fn interactive_step_without_a_terminal_runs_with_no_input() {
+    let r = Test::new()
+        .runbook(ASKS)
+        .args(["run", "runbook.md", "--yes", "-o", "out.md"])
+        .run();
+    assert_eq!(r.read("answer.txt"), "hello nobody\nagain none\n");
 }

@@ -9,6 +9,7 @@ use crate::exec::shell::ShellKernel;
 use crate::record::OutputRecord;
 use crate::secrets::Redactor;
 use crate::template::Escape;
+use std::io::IsTerminal;
 
 pub struct Shell;
 
@@ -54,7 +55,39 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
     if cx.step.attrs.background {
         return background(cx, &spec);
     }
+    if cx.step.attrs.interactive == Some(true) && std::io::stdin().is_terminal() {
+        return on_terminal(cx, &spec);
+    }
     run_local(cx, &spec).await
+}
+
+/// Runme's `interactive: true` with a terminal: the step gets it (what the
+/// operator types goes to the step; its output is not captured). Without a
+/// terminal (CI) the step runs like any other, stdin empty.
+fn on_terminal(cx: AttemptCx<'_>, spec: &process::ProcessSpec) -> Attempt {
+    let mut result = None;
+    cx.sinks.suspend(&mut || {
+        result = Some(crate::exec::terminal::run_on_terminal(spec));
+    });
+    match result {
+        Some(Ok(t)) => {
+            let (status, exit_code) = status_of(&t);
+            let note = "interactive: ran on the terminal; its output was not captured\n";
+            Attempt {
+                status,
+                exit_code,
+                output: Some(OutputRecord {
+                    head: note.into(),
+                    total_lines: 1,
+                    total_bytes: note.len() as u64,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        }
+        Some(Err(e)) => Attempt::error(format!("cannot start `{}`: {e}", spec.program)),
+        None => Attempt::error("the interactive step did not run".into()),
+    }
 }
 
 /// Runme's `background: true`: started detached, its output to a private
