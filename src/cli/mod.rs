@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod outputs;
 mod prompt;
+mod prompt_env;
 mod run;
 
 use crate::error::{Error, exit};

@@ -59,11 +59,13 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         )?)
     };
     let (previous, saved_params) = previous_run(&args, &outputs, &header.sha256)?;
-    let params = params(&args, &doc, saved_params.as_ref())?;
+    let answered = super::prompt_env::answered_by_p(&args, &doc);
+    let params = params(&args, &doc, saved_params.as_ref(), &answered)?;
     refuse_without_tty(&args, &doc)?;
+    let prompted = super::prompt_env::resolve(&args, &doc).await?;
 
     let secrets = crate::secrets::resolve(&doc.front.secrets).await?;
-    let redactor = Redactor::new(secrets.clone());
+    let redactor = Redactor::new(hidden(&secrets, &prompted));
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
     }
@@ -97,6 +99,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         params,
         secrets,
         restored: journal::restored(previous),
+        prompted,
     };
     let engine = Engine::new(
         inputs,
@@ -183,11 +186,25 @@ fn previous_run(
     Ok((previous, saved_params))
 }
 
-/// Params from the saved run (`--resume`), the params file and `-p`.
+/// What the reports mask: the secrets, and prompted values whose names look secret.
+fn hidden(secrets: &[(String, String)], prompted: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = secrets.to_vec();
+    out.extend(
+        prompted
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && document::prompts::looks_secret(k))
+            .cloned(),
+    );
+    out
+}
+
+/// Params from the saved run (`--resume`), the params file and `-p` (less
+/// the `-p` that answer Runme prompts, `answered`).
 fn params(
     args: &RunArgs,
     doc: &Document,
     saved: Option<&IndexMap<String, serde_json::Value>>,
+    answered: &[String],
 ) -> Result<IndexMap<String, serde_json::Value>> {
     let mut given = Vec::new();
     if let (Some(saved), true) = (saved, args.resume) {
@@ -195,7 +212,15 @@ fn params(
             given.push(format!("{k}={}", plain(v)));
         }
     }
-    given.extend(args.params.iter().cloned());
+    given.extend(
+        args.params
+            .iter()
+            .filter(|p| {
+                p.split_once('=')
+                    .is_none_or(|(k, _)| !answered.iter().any(|a| a == k))
+            })
+            .cloned(),
+    );
     let params = resolve_params(doc, &given, args.params_file.as_deref())?;
     check_selection(args, doc)?;
     Ok(params)

@@ -89,6 +89,8 @@ pub struct RunInputs {
     pub params: IndexMap<String, serde_json::Value>,
     pub secrets: Vec<(String, String)>,
     pub restored: Restored,
+    /// Values for Runme's `export NAME=...` prompts, settled by the caller.
+    pub prompted: Vec<(String, String)>,
 }
 
 pub struct Engine {
@@ -110,6 +112,8 @@ pub struct Engine {
     started: Instant,
     /// Records of the steps started in the background, completed when the run ends.
     background: Vec<StepRecord>,
+    /// Runme prompt values, exported where the step's `export NAME=...` stood.
+    prompted: IndexMap<String, String>,
 }
 
 /// How a step left the run.
@@ -133,8 +137,16 @@ impl Engine {
             params,
             secrets,
             restored,
+            prompted,
         } = inputs;
-        let redactor = Redactor::new(secrets.clone());
+        let mut hidden = secrets.clone();
+        hidden.extend(
+            prompted
+                .iter()
+                .filter(|(k, v)| !v.is_empty() && crate::document::prompts::looks_secret(k))
+                .cloned(),
+        );
+        let redactor = Redactor::new(hidden);
         let ctx = Context {
             params: params.clone(),
             env: std::env::vars().collect(),
@@ -176,6 +188,7 @@ impl Engine {
             operator: header.operator.clone(),
             started: Instant::now(),
             background: Vec::new(),
+            prompted: prompted.into_iter().collect(),
         };
         engine.restore(restored.steps);
         let record = engine.header(header, &params);
@@ -191,6 +204,11 @@ impl Engine {
                 (k.clone(), serde_json::Value::String(shown))
             })
             .collect();
+        let mut masked: IndexMap<String, serde_json::Value> = masked;
+        for (k, v) in &self.prompted {
+            let shown = serde_json::Value::String(self.redactor.redact(v));
+            masked.insert(format!("export {k}"), shown);
+        }
         RunRecord {
             schema_version: SCHEMA_VERSION,
             runbook: RunbookInfo {

@@ -1,5 +1,6 @@
 //! Which steps a run covers: Runme's `excludeFromRunAll` (a step that runs
-//! only when named), `--only NAME` and `--tag T`.
+//! only when named), `--only NAME` and `--tag T`; and the values of Runme's
+//! `export NAME=...` prompts, put where the step asked for them.
 
 use super::Engine;
 use crate::document::Step;
@@ -46,5 +47,17 @@ impl Engine {
             &self.opts.tags,
             self.opts.from.as_deref(),
         )
+    }
+}
+
+impl Engine {
+    /// `code` with Runme's `export NAME=...` prompt lines set to the values
+    /// the caller settled (shell steps that ask only).
+    pub(super) fn prompted_into(&self, step: &Step, code: String) -> String {
+        if self.prompted.is_empty() || !crate::document::prompts::asks(step) {
+            return code;
+        }
+        let value = |n: &str| self.prompted.get(n).cloned();
+        crate::document::prompts::apply(&code, &value, &crate::exec::shell::quote)
     }
 }

@@ -119,6 +119,10 @@ impl Engine {
         };
         let shown = render(&self.templates, &self.ctx.value(false, placeholders))
             .unwrap_or_else(|_| step.code.clone());
+        let (rendered, shown) = (
+            self.prompted_into(step, rendered),
+            self.prompted_into(step, shown),
+        );
         rec.rendered = Some(self.redactor.redact(&shown));
         if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref()) {
             if h.contains("{{") {

@@ -369,3 +369,72 @@ fn interactive_step_without_a_terminal_runs_with_no_input() {
         .run();
     assert_eq!(r.read("answer.txt"), "hello nobody\nagain none\n");
 }
+
+const PROMPTS: &str = "```bash {name=first}\ntouch first-ran\n```\n\n```bash {\"name\":\"setup\"}\nexport REGION=\"eu-west-1\"\nexport API_TOKEN=[Enter your token]\nexport WHO=[Who are you]\necho \"$REGION $API_TOKEN $WHO\" > values.txt\necho \"token=$API_TOKEN who=$WHO\"\n```\n\n```bash {\"name\":\"raw\",\"promptEnv\":\"no\"}\nexport OTHER=[kept]\necho \"other=$OTHER\"\n```\n";
+
+#[test]
+fn prompt_without_a_value_refuses_the_run_before_anything_runs() {
+    let r = Test::new()
+        .runbook(PROMPTS)
+        .env_remove("API_TOKEN")
+        .env_remove("WHO")
+        .args(["run", "runbook.md", "--yes", "-o", "out.md"])
+        .status(2)
+        .stderr("error: step `setup` (line 7) asks for API_TOKEN (`export API_TOKEN=[Enter your token]`) and there is no terminal to ask on: pass -p API_TOKEN=VALUE or set API_TOKEN in the environment\n")
+        .run();
+    assert!(!r.path("first-ran").exists());
+}
+
+#[test]
+fn prompts_take_p_then_the_environment_then_the_default() {
+    let r = Test::new()
+        .runbook(PROMPTS)
+        .env("API_TOKEN", "tok-from-env-123")
+        .env("REGION", "us-east-2")
+        .args([
+            "run",
+            "runbook.md",
+            "--yes",
+            "-p",
+            "WHO=bob",
+            "-o",
+            "out.md",
+        ])
+        .stderr_contains("[setup] token=[REDACTED:API_TOKEN] who=bob")
+        .stderr_contains("[raw] other=[kept]")
+        .run();
+    assert_eq!(r.read("values.txt"), "us-east-2 tok-from-env-123 bob\n");
+    let out = r.read("out.md");
+    assert!(
+        out.contains("`export WHO=bob`") && out.contains("`export REGION=us-east-2`"),
+        "{out}"
+    );
+    assert!(!out.contains("tok-from-env-123"), "{out}");
+    // Without the environment's REGION, the default.
+    let r = r
+        .test()
+        .env_remove("REGION")
+        .env("API_TOKEN", "t")
+        .args(["run", "runbook.md", "--yes", "-p", "WHO=x", "-o", "o2.md"])
+        .run();
+    assert_eq!(r.read("values.txt"), "eu-west-1 t x\n");
+}
+
+#[test]
+fn prompts_ask_on_a_terminal_with_secret_names_unechoed() {
+    let s = Scratch::new();
+    s.write("t.md", PROMPTS);
+    let mut run = PtyRun::spawn_controlling(&s, &["run", "t.md", "--yes", "-o", "out.md"]);
+    run.wait_for("REGION [eu-west-1]: ", 1);
+    run.answer("\n");
+    run.wait_for("API_TOKEN (Enter your token): ", 1);
+    run.answer("typed-secret-42\n");
+    run.wait_for("WHO (Who are you): ", 1);
+    run.answer("carol\n");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(15));
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(s.read("values.txt"), "eu-west-1 typed-secret-42 carol\n");
+    assert!(!screen.contains("typed-secret-42"), "{screen}");
+    assert!(screen.contains("carol"), "{screen}");
+    assert!(!s.read("out.md").contains("typed-secret-42"));
+}
