@@ -304,7 +304,11 @@ fn find_steps(
             Block::Step(b) => *b,
             Block::Prose | Block::Invalid => continue,
         };
-        warnings.extend(attrs.warnings.iter().map(|e| diag(src, e).warning()));
+        warnings.extend(
+            attr_diagnostics(src, &attrs.warnings)
+                .into_iter()
+                .map(Diagnostic::warning),
+        );
 
         let (insert_at, needs_eol, eol) = insertion(src, end_line);
         let code = step_code(&cb.literal, sentinel);

@@ -1,8 +1,10 @@
 //! Runme's prompt convention in shell steps: a line `export NAME=[Enter a
-//! value]` asks for NAME (no default); `export NAME="default"` (or an
-//! unquoted plain word) asks with that default. This module only finds
-//! those lines (and rewrites them once the values are known); asking is the
-//! command line's business, and a step with `promptEnv: false` asks nothing.
+//! value]` asks for NAME (no default); in a step that opts in with
+//! `promptEnv: yes` (or `true`, `auto`), `export NAME="default"` (or an
+//! unquoted plain word) asks too, with that default. Without the opt-in a
+//! plain `export` stays a plain `export`. This module only finds those lines
+//! (and rewrites them once the values are known); asking is the command
+//! line's business, and a step with `promptEnv: no` asks nothing.
 
 use super::Step;
 use crate::text::is_identifier;
@@ -55,12 +57,21 @@ pub fn asks(step: &Step) -> bool {
     step.is_shell() && step.attrs.prompt_env != Some(false)
 }
 
+/// A line of `step` that is a prompt: a `[placeholder]` always, a default
+/// only when the step opted in.
+pub fn prompt_in(step: &Step, line: &str) -> Option<(String, Option<String>, String)> {
+    if !asks(step) {
+        return None;
+    }
+    parse_line(line).filter(|(_, d, _)| d.is_none() || step.attrs.prompt_env == Some(true))
+}
+
 /// Every prompt of the steps that ask, in order.
 pub fn prompts<'a>(steps: impl Iterator<Item = &'a Step>) -> Vec<Prompt> {
     let mut out = Vec::new();
-    for step in steps.filter(|s| asks(s)) {
+    for step in steps {
         for (i, line) in step.code.lines().enumerate() {
-            if let Some((name, default, hint)) = parse_line(line) {
+            if let Some((name, default, hint)) = prompt_in(step, line) {
                 out.push(Prompt {
                     name,
                     default,
@@ -86,6 +97,7 @@ pub fn looks_secret(name: &str) -> bool {
 /// `code` with each prompt line for a known value replaced by
 /// `export NAME=<quoted value>` (`quote` quotes for the step's shell).
 pub fn apply(
+    step: &Step,
     code: &str,
     value: &dyn Fn(&str) -> Option<String>,
     quote: &dyn Fn(&str) -> String,
@@ -93,7 +105,7 @@ pub fn apply(
     let mut out = String::with_capacity(code.len());
     for line in code.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
-        let replaced = parse_line(body).and_then(|(name, _, _)| {
+        let replaced = prompt_in(step, body).and_then(|(name, _, _)| {
             let v = value(&name)?;
             let indent = &body[..body.len() - body.trim_start().len()];
             Some(format!("{indent}export {name}={}", quote(&v)))
@@ -152,12 +164,27 @@ mod tests {
 
     #[test]
     fn apply_rewrites_only_known_prompts() {
-        let code = "echo a\n  export A=[x]\nexport B=\"d\"\r\nexport C=$HOME\n";
+        let code = "echo a\n  export A=[x]\nexport B=\"d\"\r\nexport C=$HOME\nexport D=1\n";
+        let text = |attrs: &str| format!("```bash {attrs}\n{code}```\n");
+        let step = |attrs: &str| match crate::document::parse("t.md", text(attrs)) {
+            Ok(d) => d.steps[0].clone(),
+            Err(e) => panic!("{e}"),
+        };
         let v = |n: &str| (n != "B").then(|| format!("v-{n}"));
         let q = |s: &str| format!("'{s}'");
+        // Placeholders always; defaults only with promptEnv: yes.
+        let plain = step("{name=a}");
         assert_eq!(
-            apply(code, &v, &q),
-            "echo a\n  export A='v-A'\nexport B=\"d\"\r\nexport C=$HOME\n"
+            apply(&plain, code, &v, &q),
+            "echo a\n  export A='v-A'\nexport B=\"d\"\r\nexport C=$HOME\nexport D=1\n"
         );
+        let opted = step(r#"{"promptEnv":"yes"}"#);
+        assert_eq!(
+            apply(&opted, code, &v, &q),
+            "echo a\n  export A='v-A'\nexport B=\"d\"\r\nexport C=$HOME\nexport D='v-D'\n"
+        );
+        assert_eq!(prompts([&plain].into_iter()).len(), 1);
+        assert_eq!(prompts([&opted].into_iter()).len(), 3);
+        assert!(prompts([&step("{promptEnv=no}")].into_iter()).is_empty());
     }
 }

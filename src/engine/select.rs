@@ -58,6 +58,6 @@ impl Engine {
             return code;
         }
         let value = |n: &str| self.prompted.get(n).cloned();
-        crate::document::prompts::apply(&code, &value, &crate::exec::shell::quote)
+        crate::document::prompts::apply(step, &code, &value, &crate::exec::shell::quote)
     }
 }

@@ -370,7 +370,7 @@ fn interactive_step_without_a_terminal_runs_with_no_input() {
     assert_eq!(r.read("answer.txt"), "hello nobody\nagain none\n");
 }
 
-const PROMPTS: &str = "```bash {name=first}\ntouch first-ran\n```\n\n```bash {\"name\":\"setup\"}\nexport REGION=\"eu-west-1\"\nexport API_TOKEN=[Enter your token]\nexport WHO=[Who are you]\necho \"$REGION $API_TOKEN $WHO\" > values.txt\necho \"token=$API_TOKEN who=$WHO\"\n```\n\n```bash {\"name\":\"raw\",\"promptEnv\":\"no\"}\nexport OTHER=[kept]\necho \"other=$OTHER\"\n```\n";
+const PROMPTS: &str = "```bash {name=first}\ntouch first-ran\n```\n\n```bash {\"name\":\"setup\",\"promptEnv\":\"yes\"}\nexport REGION=\"eu-west-1\"\nexport API_TOKEN=[Enter your token]\nexport WHO=[Who are you]\necho \"$REGION $API_TOKEN $WHO\" > values.txt\necho \"token=$API_TOKEN who=$WHO\"\n```\n\n```bash {\"name\":\"raw\",\"promptEnv\":\"no\"}\nexport OTHER=[kept]\necho \"other=$OTHER\"\n```\n\n```bash {name=plain}\nexport MY_KEY=as-written\necho \"plain=$MY_KEY\"\n```\n";
 
 #[test]
 fn prompt_without_a_value_refuses_the_run_before_anything_runs() {
@@ -402,6 +402,7 @@ fn prompts_take_p_then_the_environment_then_the_default() {
         ])
         .stderr_contains("[setup] token=[REDACTED:API_TOKEN] who=bob")
         .stderr_contains("[raw] other=[kept]")
+        .stderr_contains("[plain] plain=as-written")
         .run();
     assert_eq!(r.read("values.txt"), "us-east-2 tok-from-env-123 bob\n");
     let out = r.read("out.md");
@@ -437,4 +438,39 @@ fn prompts_ask_on_a_terminal_with_secret_names_unechoed() {
     assert!(!screen.contains("typed-secret-42"), "{screen}");
     assert!(screen.contains("carol"), "{screen}");
     assert!(!s.read("out.md").contains("typed-secret-42"));
+}
+
+#[test]
+fn background_step_is_stopped_when_the_run_is_interrupted() {
+    let s = Scratch::new();
+    s.write(
+        "t.md",
+        "```bash {\"name\":\"bg\",\"background\":\"true\"}\necho $$ > bg.pid\nwhile true; do sleep 0.2; done\n```\n\n```bash {name=long}\nsleep 30\n```\n",
+    );
+    let mut child = std::process::Command::new(super::common::bin())
+        .args(["run", "t.md", "--yes", "-o", "out.md"])
+        .current_dir(s.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.path("bg.pid").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        gone(&pid_in(&s.path("bg.pid"))),
+        "the background step survived Ctrl-C"
+    );
+    let out = s.read("out.md");
+    assert!(
+        out.contains("ran in the background; stopped with SIGTERM"),
+        "{out}"
+    );
 }
