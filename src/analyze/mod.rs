@@ -17,6 +17,7 @@ mod inventory;
 pub mod params;
 pub mod position;
 mod references;
+mod runme;
 mod secrets;
 mod shell;
 pub mod templates;
@@ -71,6 +72,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         refs.hosts(step, &mut out);
         gates::step(doc, step, &mut out);
         commands::interpreter(doc, step, &mut out);
+        runme::options(doc, step, &mut out);
     }
     secrets::sources(doc, &mut out);
     inventory::settings(doc, &mut out);

@@ -18,6 +18,27 @@ use std::path::Path;
 const MAX_READ: u64 = 16 << 20;
 
 impl Engine {
+    /// `--resume`: a background step an earlier run started is not running
+    /// any more (that run stopped it), so it starts again before the run
+    /// goes on; the flow when it cannot.
+    pub(super) async fn restart_background(&mut self) -> Option<super::StepFlow> {
+        if !self.opts.resume || self.opts.dry_run {
+            return None;
+        }
+        let first = self.first_step();
+        for i in 0..first.min(self.doc.steps.len()) {
+            let step = &self.doc.steps[i];
+            let done = self.status.get(&step.name).is_some_and(|s| s.is_done());
+            if step.attrs.background && done && step.is_shell() {
+                let flow = self.run_step(i).await;
+                if matches!(flow, super::StepFlow::Stop(_)) {
+                    return Some(flow);
+                }
+            }
+        }
+        None
+    }
+
     /// Stops every background step and records how it ended.
     pub(super) async fn stop_background(&mut self) {
         let procs = std::mem::take(&mut self.res.background);

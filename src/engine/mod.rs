@@ -295,6 +295,9 @@ impl Engine {
             }
         }
         let mut render_failed = false;
+        if let Some(StepFlow::Stop(result)) = self.restart_background().await {
+            return self.stop(result);
+        }
         for i in self.first_step()..self.doc.steps.len() {
             if self.interrupted() {
                 break;

@@ -474,3 +474,22 @@ fn background_step_is_stopped_when_the_run_is_interrupted() {
         "{out}"
     );
 }
+
+#[test]
+fn resume_starts_the_background_step_again() {
+    let port = free_port();
+    let rb = format!(
+        "```bash {{\"name\":\"server\",\"background\":\"true\"}}\nexec python3 -m http.server {port} --bind 127.0.0.1\n```\n\n```bash {{name=client}}\ntest -e fixed\nfor i in $(seq 100); do\n  curl -fsS -o /dev/null http://127.0.0.1:{port}/ && echo served && exit 0\n  sleep 0.1\ndone\nexit 1\n```\n"
+    );
+    let r = Test::new()
+        .runbook(&rb)
+        .args(["run", "runbook.md", "--yes", "-o", "out.md"])
+        .status(1)
+        .run();
+    std::fs::write(r.path("fixed"), "").unwrap();
+    r.test()
+        .args(["run", "runbook.md", "--yes", "-o", "out.md", "--resume"])
+        .stderr_contains("step `server` runs in the background")
+        .stderr_contains("[client] served")
+        .run();
+}
