@@ -44,6 +44,14 @@ fn excluded_step_never_runs_in_a_whole_run() {
         .args(["list", "runbook.md"])
         .stdout_contains("wipe   bash   line 5    local  [excludeFromRunAll: runs only when named]")
         .run();
+    let json = r
+        .test()
+        .args(["list", "runbook.md", "--format", "json"])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["steps"][1]["name"], "wipe");
+    assert_eq!(v["steps"][1]["exclude_from_run_all"], true);
+    assert_eq!(v["steps"][2]["exclude_from_run_all"], false);
     assert!(r.path("keep/file").exists());
 }
 
