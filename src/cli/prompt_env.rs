@@ -97,9 +97,17 @@ async fn ask(p: &Prompt, offered: Option<&str>) -> Result<String> {
     };
     loop {
         crate::console::err(&format!("{}{hint}{shown}: ", p.name));
-        let echo = secret.then(echo_off);
-        let answer = crate::console::read_answer().await;
-        if let Some(saved) = echo.flatten() {
+        let echo = secret.then(echo_off).flatten();
+        let answer = tokio::select! {
+            a = crate::console::read_answer() => a,
+            _ = tokio::signal::ctrl_c() => {
+                if let Some(saved) = echo {
+                    restore(saved);
+                }
+                interrupted();
+            }
+        };
+        if let Some(saved) = echo {
             restore(saved);
             crate::console::err("\n");
         }
@@ -131,4 +139,17 @@ fn echo_off() -> Option<nix::sys::termios::Termios> {
 fn restore(saved: nix::sys::termios::Termios) {
     let _ =
         nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &saved);
+}
+
+/// Ctrl-C at a question, before anything ran: the terminal is as it was,
+/// and `runbook` ends as interrupted (SIGINT, exit 130 to the shell).
+fn interrupted() -> ! {
+    crate::console::err("\n");
+    use nix::sys::signal::{SigHandler, Signal, raise, signal};
+    // SAFETY: restoring the default disposition before re-raising.
+    unsafe {
+        let _ = signal(Signal::SIGINT, SigHandler::SigDfl);
+    }
+    let _ = raise(Signal::SIGINT);
+    std::process::exit(130)
 }

@@ -501,3 +501,19 @@ fn resume_starts_the_background_step_again() {
         .stderr_contains("[client] served")
         .run();
 }
+
+#[test]
+fn ctrl_c_at_a_prompt_ends_the_run_before_anything_runs() {
+    let s = Scratch::new();
+    s.write("t.md", PROMPTS);
+    let mut run = PtyRun::spawn_controlling(&s, &["run", "t.md", "--yes", "-o", "out.md"]);
+    run.wait_for("REGION [eu-west-1]: ", 1);
+    run.answer("\n");
+    run.wait_for("API_TOKEN (Enter your token): ", 1);
+    std::thread::sleep(Duration::from_millis(200));
+    run.answer("\x03");
+    let (code, screen, took) = run.wait_within(Duration::from_secs(5));
+    assert!(code == 130 || code == -1, "exit {code}\n{screen}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(!s.path("first-ran").exists(), "{screen}");
+}
