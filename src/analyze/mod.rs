@@ -17,6 +17,7 @@ mod inventory;
 pub mod params;
 pub mod position;
 mod references;
+mod runme;
 mod secrets;
 mod shell;
 pub mod templates;
@@ -75,6 +76,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         transcripts::mixed(doc, step, &mut out);
         transcripts::root_prose(doc, step, &mut out);
         transcripts::expect(doc, step, &mut out);
+        runme::options(doc, step, &mut out);
     }
     secrets::sources(doc, &mut out);
     inventory::settings(doc, &mut out);

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod outputs;
 mod prompt;
+mod prompt_env;
 mod run;
 
 use crate::error::{Error, exit};
@@ -27,6 +28,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of `RunArgs` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a runbook and write its annotated copy.
@@ -163,9 +166,15 @@ pub struct RunArgs {
     /// Continue after the last finished step of the previous run of the same output.
     #[arg(long)]
     pub resume: bool,
-    /// Start at this step.
+    /// Start at this step (an `excludeFromRunAll` step runs when it is this one).
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
+    /// Run only this step (repeatable); the others are recorded as not selected.
+    #[arg(long, value_name = "STEP")]
+    pub only: Vec<String>,
+    /// Run only steps with this Runme `tag` or `category` (repeatable).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
     /// Output lines kept in the reports per step (head and tail); the full log is written beside
     /// them. Default: the front matter's `max_output_lines`, else 200.
     #[arg(long, value_name = "N")]

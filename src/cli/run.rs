@@ -59,11 +59,13 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         )?)
     };
     let (previous, saved_params) = previous_run(&args, &outputs, &header.sha256)?;
-    let params = params(&args, &doc, saved_params.as_ref())?;
+    let answered = super::prompt_env::answered_by_p(&args, &doc);
+    let params = params(&args, &doc, saved_params.as_ref(), &answered)?;
     refuse_without_tty(&args, &doc)?;
+    let prompted = super::prompt_env::resolve(&args, &doc).await?;
 
     let secrets = crate::secrets::resolve(&doc.front.secrets).await?;
-    let redactor = Redactor::new(secrets.clone());
+    let redactor = Redactor::new(hidden(&secrets, &prompted));
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
     }
@@ -97,6 +99,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         params,
         secrets,
         restored: journal::restored(previous),
+        prompted,
     };
     let engine = Engine::new(
         inputs,
@@ -122,6 +125,8 @@ fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
         max_output_lines: args.max_output_lines,
         forks: args.forks,
         logs_dir: outputs.logs.clone(),
+        only: args.only.clone(),
+        tags: args.tag.clone(),
     }
 }
 
@@ -181,11 +186,25 @@ fn previous_run(
     Ok((previous, saved_params))
 }
 
-/// Params from the saved run (`--resume`), the params file and `-p`.
+/// What the reports mask: the secrets, and prompted values whose names look secret.
+fn hidden(secrets: &[(String, String)], prompted: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = secrets.to_vec();
+    out.extend(
+        prompted
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && document::prompts::looks_secret(k))
+            .cloned(),
+    );
+    out
+}
+
+/// Params from the saved run (`--resume`), the params file and `-p` (less
+/// the `-p` that answer Runme prompts, `answered`).
 fn params(
     args: &RunArgs,
     doc: &Document,
     saved: Option<&IndexMap<String, serde_json::Value>>,
+    answered: &[String],
 ) -> Result<IndexMap<String, serde_json::Value>> {
     let mut given = Vec::new();
     if let (Some(saved), true) = (saved, args.resume) {
@@ -193,18 +212,55 @@ fn params(
             given.push(format!("{k}={}", plain(v)));
         }
     }
-    given.extend(args.params.iter().cloned());
+    given.extend(
+        args.params
+            .iter()
+            .filter(|p| {
+                p.split_once('=')
+                    .is_none_or(|(k, _)| !answered.iter().any(|a| a == k))
+            })
+            .cloned(),
+    );
     let params = resolve_params(doc, &given, args.params_file.as_deref())?;
-    if let Some(from) = &args.from
-        && !doc.steps.iter().any(|s| &s.name == from)
-    {
-        let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
-        return Err(Error::Usage(format!(
-            "--from: no step named `{from}` (steps: {})",
+    check_selection(args, doc)?;
+    Ok(params)
+}
+
+/// `--from`, `--only` and `--tag` must name what the runbook has.
+fn check_selection(args: &RunArgs, doc: &Document) -> Result<()> {
+    let names: Vec<&str> = doc.steps.iter().map(|s| s.name.as_str()).collect();
+    let unknown = |flag: &str, name: &str| {
+        Error::Usage(format!(
+            "{flag}: no step named `{name}` (steps: {})",
             names.join(", ")
+        ))
+    };
+    if let Some(from) = &args.from
+        && !names.contains(&from.as_str())
+    {
+        return Err(unknown("--from", from));
+    }
+    if let Some(name) = args.only.iter().find(|n| !names.contains(&n.as_str())) {
+        return Err(unknown("--only", name));
+    }
+    let mut tags: Vec<&str> = doc
+        .steps
+        .iter()
+        .flat_map(|s| s.attrs.tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    if let Some(tag) = args.tag.iter().find(|t| !tags.contains(&t.as_str())) {
+        let known = if tags.is_empty() {
+            "no step has a `tag` or `category`".to_string()
+        } else {
+            format!("tags: {}", tags.join(", "))
+        };
+        return Err(Error::Usage(format!(
+            "--tag: no step has tag `{tag}` ({known})"
         )));
     }
-    Ok(params)
+    Ok(())
 }
 
 /// Gates need a human unless `--yes`: refused before anything runs.
@@ -215,6 +271,10 @@ fn refuse_without_tty(args: &RunArgs, doc: &Document) -> Result<()> {
     let Some(step) = doc
         .steps
         .iter()
+        .filter(|s| {
+            crate::engine::select::not_selected(s, &args.only, &args.tag, args.from.as_deref())
+                .is_none()
+        })
         .find(|s| gate_message(doc, s, args.step).is_some())
     else {
         return Ok(());
@@ -452,6 +512,8 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
     if let Some(from) = &args.from {
         mode.push(format!("--from {from}"));
     }
+    mode.extend(args.only.iter().map(|n| format!("--only {n}")));
+    mode.extend(args.tag.iter().map(|t| format!("--tag {t}")));
     for (on, flag) in [
         (args.dry_run, "--dry-run"),
         (args.yes, "--yes"),

@@ -59,8 +59,18 @@ pub struct Attrs {
     pub expect_status: Option<String>,
     /// Transcript blocks: compare the output with the sample.
     pub expect: Option<Expect>,
-    /// Runme's `interactive` (accepted, recorded, no effect headless).
+    /// Runme's `interactive`: the step gets the terminal when there is one.
     pub interactive: Option<bool>,
+    /// Runme's `background`: started detached, stopped at the end of the run.
+    pub background: bool,
+    /// Runme's `excludeFromRunAll`: runs only when named (`--only`, `--from`).
+    pub exclude_from_run_all: bool,
+    /// Runme's `promptEnv` (`false`/`no`: never ask for `export X=...` values).
+    pub prompt_env: Option<bool>,
+    /// Runme's `tag` and `category` (comma-separated), for `--tag`.
+    pub tags: Vec<String>,
+    /// Attributes accepted with a warning (unknown, not a near-miss).
+    pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
     pub spans: Vec<(String, Span)>,
 }
@@ -124,27 +134,34 @@ pub const KEYS: &[&str] = &[
     "interactive",
 ];
 
-/// Runme attributes that mean nothing headless: accepted and ignored so
+/// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
+pub const RUNME_KEYS: &[&str] = &[
+    "background",
+    "excludeFromRunAll",
+    "promptEnv",
+    "tag",
+    "category",
+];
+
+/// Runme attributes that mean nothing headless: accepted silently so
 /// Runme runbooks run as they are.
 pub const RUNME_IGNORED: &[&str] = &[
     "id",
-    "background",
     "closeTerminalOnSuccess",
-    "promptEnv",
-    "excludeFromRunAll",
+    "openTerminalOnError",
     "terminalRows",
-    "category",
     "mimeType",
+    "mimetype",
+    "language",
+    "skipPrompts",
+    "transient",
 ];
 
-/// Whether `name` is a valid step name: `[A-Za-z0-9_][A-Za-z0-9_.-]*`.
+/// Whether `name` is a valid step name: any non-empty text without control
+/// characters or surrounding blanks (Runme's `lint:nix`, `build:qcow2:image`).
+/// Templates reach any name as `steps["lint:nix"]`.
 pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphanumeric() || c == '_' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    !name.is_empty() && name.trim() == name && !name.chars().any(char::is_control)
 }
 
 /// Splits an info string into its language word and the rest (with the
@@ -182,12 +199,27 @@ pub fn suggest(key: &str) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
-fn parse_bool(v: &str) -> Option<bool> {
+/// Go's `strconv.ParseBool` spellings, which Runme writes.
+pub fn parse_bool(v: &str) -> Option<bool> {
     match v {
-        "true" => Some(true),
-        "false" => Some(false),
+        "true" | "True" | "TRUE" | "t" | "T" | "1" => Some(true),
+        "false" | "False" | "FALSE" | "f" | "F" | "0" => Some(false),
         _ => None,
     }
+}
+
+/// Whether the attribute was written in Runme's JSON form (`"key": value`).
+fn is_json(r: &RawAttr) -> bool {
+    r.span.start < r.key_span.start
+}
+
+/// Comma-separated words (`tag`, `category`).
+fn words(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn valid_status(s: &str) -> bool {
@@ -235,13 +267,26 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
     let mut seen: Vec<&str> = Vec::new();
     for r in raw {
         let key = r.key.as_str();
-        let known = KEYS.contains(&key) || RUNME_IGNORED.contains(&key);
+        let known =
+            KEYS.contains(&key) || RUNME_KEYS.contains(&key) || RUNME_IGNORED.contains(&key);
         if !known {
-            let mut msg = format!("unknown attribute `{key}`");
-            if let Some(s) = suggest(key) {
-                msg.push_str(&format!(" (did you mean `{s}`?)"));
+            let (start, end) = (r.key_span.start, r.key_span.end);
+            match suggest(key) {
+                Some(s) => errors.push(AttrError::new(
+                    start,
+                    end,
+                    format!("unknown attribute `{key}` (did you mean `{s}`?)"),
+                )),
+                None => a.warnings.push(AttrError::new(
+                    start,
+                    end,
+                    format!("unknown attribute `{key}` is ignored"),
+                )),
             }
-            errors.push(AttrError::new(r.key_span.start, r.key_span.end, msg));
+            continue;
+        }
+        // Runme writes `"cwd": ""` for "not set".
+        if is_json(r) && r.value.as_deref() == Some("") {
             continue;
         }
         if seen.contains(&key) {
@@ -299,6 +344,16 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
         "safe" => a.safe = flag()?,
         "skip" => a.skip = flag()?,
         "interactive" => a.interactive = Some(flag()?),
+        "background" => a.background = flag()?,
+        "excludeFromRunAll" => a.exclude_from_run_all = flag()?,
+        "promptEnv" => {
+            a.prompt_env = match r.value.as_deref() {
+                Some("yes" | "auto") => Some(true),
+                Some("no") => Some(false),
+                _ => Some(flag()?),
+            }
+        }
+        "tag" | "category" => a.tags.extend(words(r.value.as_deref().unwrap_or_default())),
         key => {
             let Some(v) = r.value.as_deref() else {
                 return Err(AttrError::new(
@@ -327,7 +382,7 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
         "name" => {
             if !valid_name(v) {
                 return Err(invalid(
-                    "a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`",
+                    "a name has no control characters and no blanks around it",
                 ));
             }
             a.name = Some(v.to_string());
@@ -481,6 +536,39 @@ mod tests {
     }
 
     #[test]
+    fn runme_options_with_go_booleans() {
+        for t in ["true", "True", "TRUE", "t", "T", "1"] {
+            let a = ok(&format!(
+                r#"{{"background":"{t}","excludeFromRunAll":"{t}","interactive":"{t}"}}"#
+            ));
+            assert!(
+                a.background && a.exclude_from_run_all && a.interactive == Some(true),
+                "{t}"
+            );
+        }
+        for f in ["false", "False", "FALSE", "f", "F", "0"] {
+            let a = ok(&format!(
+                r#"{{"background":"{f}","interactive":"{f}","safe":"{f}"}}"#
+            ));
+            assert!(
+                !a.background && a.interactive == Some(false) && !a.safe,
+                "{f}"
+            );
+        }
+        // `""` is Runme's "not set"; `language`, lowercase `mimetype`, `id` are known.
+        let a = ok(
+            r#"{"name":"lint:nix","cwd":"","timeout":"","language":"sh","mimetype":"text/plain","id":"01J","promptEnv":"no"}"#,
+        );
+        assert_eq!(a.name.as_deref(), Some("lint:nix"));
+        assert_eq!((a.cwd, a.timeout, a.prompt_env), (None, None, Some(false)));
+        assert!(a.warnings.is_empty());
+        assert_eq!(
+            one(r#"{"excludeFromRunAll":"maybe"}"#).0,
+            "invalid value `maybe` for `excludeFromRunAll`: expected true or false"
+        );
+    }
+
+    #[test]
     fn unknown_attribute() {
         assert_eq!(
             one("{name=a tiemout=3s}"),
@@ -490,10 +578,15 @@ mod tests {
                 15
             )
         );
+        // Not a near-miss: a warning, the block still a step.
+        let a = ok("{frobnicate tag=db,slow category=ops}");
+        assert_eq!(a.warnings.len(), 1);
         assert_eq!(
-            one("{frobnicate}"),
-            ("unknown attribute `frobnicate`".into(), 1, 11)
+            a.warnings[0].message,
+            "unknown attribute `frobnicate` is ignored"
         );
+        assert_eq!((a.warnings[0].span.start, a.warnings[0].span.end), (1, 11));
+        assert_eq!(a.tags, ["db", "slow", "ops"]);
         assert_eq!(
             one(r#"{"nmae":"x"}"#),
             (
@@ -563,11 +656,11 @@ mod tests {
             )
         );
         assert_eq!(
-            one("{name=-x}"),
+            one(r#"{"name":" x"}"#),
             (
-                "invalid value `-x` for `name`: a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`".into(),
-                6,
-                8
+                "invalid value ` x` for `name`: a name has no control characters and no blanks around it".into(),
+                8,
+                12
             )
         );
         assert_eq!(
@@ -706,6 +799,7 @@ mod tests {
         assert_eq!(suggest("Name"), Some("name"));
         assert_eq!(suggest("zzzzzz"), None);
         assert!(valid_name("a.b-c_1") && valid_name("_x") && valid_name("9"));
-        assert!(!valid_name("") && !valid_name(".a") && !valid_name("a b"));
+        assert!(valid_name("lint:nix") && valid_name("build:qcow2:image") && valid_name("../x"));
+        assert!(!valid_name("") && !valid_name(" a") && !valid_name("a\nb"));
     }
 }

@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod diagnostic;
 pub mod frontmatter;
 pub mod parse;
+pub mod prompts;
 pub mod source;
 pub mod splice;
 pub mod transcript;

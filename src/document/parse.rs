@@ -304,6 +304,11 @@ fn find_steps(
             Block::Step(b) => *b,
             Block::Prose | Block::Invalid => continue,
         };
+        warnings.extend(
+            attr_diagnostics(src, &attrs.warnings)
+                .into_iter()
+                .map(Diagnostic::warning),
+        );
 
         let (insert_at, needs_eol, eol) = insertion(src, end_line);
         let code = step_code(&cb.literal, sentinel);

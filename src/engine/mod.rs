@@ -7,6 +7,7 @@
 //! preconditions, then each step in turn — `when`, render, gate, execute
 //! through its kind ([`kinds`]), retry — and finally the run's settled result.
 
+mod background;
 pub mod context;
 pub mod events;
 pub mod gate;
@@ -14,6 +15,7 @@ pub mod journal;
 pub mod kinds;
 pub mod params;
 pub mod probe;
+pub mod select;
 mod step;
 
 pub use events::{RunEvent, SharedRecord, Sink, Sinks};
@@ -54,6 +56,10 @@ pub struct RunOptions {
     pub forks: usize,
     /// Where full step logs go when output is cut.
     pub logs_dir: PathBuf,
+    /// Run only these steps (`--only`, by name); with `tags`, either selects.
+    pub only: Vec<String>,
+    /// Run only steps with one of these Runme `tag`/`category` words (`--tag`).
+    pub tags: Vec<String>,
 }
 
 /// Facts about the run that the engine records but does not decide.
@@ -83,6 +89,8 @@ pub struct RunInputs {
     pub params: IndexMap<String, serde_json::Value>,
     pub secrets: Vec<(String, String)>,
     pub restored: Restored,
+    /// Values for Runme's `export NAME=...` prompts, settled by the caller.
+    pub prompted: Vec<(String, String)>,
 }
 
 pub struct Engine {
@@ -102,6 +110,10 @@ pub struct Engine {
     result: Option<RunResult>,
     operator: String,
     started: Instant,
+    /// Records of the steps started in the background, completed when the run ends.
+    background: Vec<StepRecord>,
+    /// Runme prompt values, exported where the step's `export NAME=...` stood.
+    prompted: IndexMap<String, String>,
 }
 
 /// How a step left the run.
@@ -125,8 +137,16 @@ impl Engine {
             params,
             secrets,
             restored,
+            prompted,
         } = inputs;
-        let redactor = Redactor::new(secrets.clone());
+        let mut hidden = secrets.clone();
+        hidden.extend(
+            prompted
+                .iter()
+                .filter(|(k, v)| !v.is_empty() && crate::document::prompts::looks_secret(k))
+                .cloned(),
+        );
+        let redactor = Redactor::new(hidden);
         let ctx = Context {
             params: params.clone(),
             env: std::env::vars().collect(),
@@ -167,6 +187,8 @@ impl Engine {
             result: None,
             operator: header.operator.clone(),
             started: Instant::now(),
+            background: Vec::new(),
+            prompted: prompted.into_iter().collect(),
         };
         engine.restore(restored.steps);
         let record = engine.header(header, &params);
@@ -182,6 +204,11 @@ impl Engine {
                 (k.clone(), serde_json::Value::String(shown))
             })
             .collect();
+        let mut masked: IndexMap<String, serde_json::Value> = masked;
+        for (k, v) in &self.prompted {
+            let shown = serde_json::Value::String(self.redactor.redact(v));
+            masked.insert(format!("export {k}"), shown);
+        }
         RunRecord {
             schema_version: SCHEMA_VERSION,
             runbook: RunbookInfo {
@@ -269,6 +296,9 @@ impl Engine {
             return code;
         }
         let mut render_failed = false;
+        if let Some(StepFlow::Stop(result)) = self.restart_background().await {
+            return self.stop(result);
+        }
         for i in self.first_step()..self.doc.steps.len() {
             if self.interrupted() {
                 break;
@@ -357,6 +387,7 @@ impl Engine {
     /// Closes connections, settles the result over every step in the record
     /// (including those an earlier run left) and tells the sinks.
     async fn finish(&mut self, mut code: i32) -> i32 {
+        self.stop_background().await;
         self.res.close().await;
         let mut result = self.result.unwrap_or(RunResult::Interrupted);
         if self.interrupted() && code != exit::INTERRUPTED {

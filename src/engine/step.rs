@@ -23,6 +23,9 @@ impl Engine {
         if step.attrs.skip {
             return self.skip(&mut rec, "marked {skip}");
         }
+        if let Some(reason) = self.not_selected(&step) {
+            return self.skip(&mut rec, &reason);
+        }
         // A dry run plans, without running, a safe step whose `when`, code
         // or target depends on a result it does not have.
         let mut unknown = match self.when(&step, &mut rec) {
@@ -59,6 +62,10 @@ impl Engine {
         rec.status = StepStatus::Running;
         self.sinks.emit(RunEvent::StepStarted { step: &rec });
         let ctx = self.attempts(&step, &mut rec, &rendered).await;
+        if step.attrs.background && rec.status == StepStatus::Ok {
+            rec.reason = Some("started in the background; stopped when the run ends".into());
+            self.background.push(rec.clone());
+        }
         if self.opts.dry_run && rec.status.is_failure() {
             // A plan: the safe step could not run here, the run goes on.
             let why = rec.reason.clone().unwrap_or_else(|| match rec.exit_code {
@@ -113,6 +120,10 @@ impl Engine {
         };
         let shown = render(&self.templates, &self.ctx.value(false, placeholders))
             .unwrap_or_else(|_| step.script().to_string());
+        let (rendered, shown) = (
+            self.prompted_into(step, rendered),
+            self.prompted_into(step, shown),
+        );
         rec.rendered = Some(self.redactor.redact(&shown));
         if let Some(h) = step.attrs.hosts.as_deref().or(step.attrs.host.as_deref())
             && h.contains("{{")

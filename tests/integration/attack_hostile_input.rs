@@ -84,7 +84,9 @@ fn thousands_of_unknown_attributes_on_one_line_stay_small() {
             "{n} unknown attributes: input {} bytes, output {output} bytes, {took:?}",
             text.len()
         );
-        assert_eq!(r.code, 2, "{}", r.stderr);
+        // Unknown attributes that are no near-miss are warnings now; still
+        // at most 20 shown, the rest counted.
+        assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(
             output < 16 * 1024 && output < text.len(),
             "output of {output} bytes for {} bytes of input",
@@ -94,13 +96,13 @@ fn thousands_of_unknown_attributes_on_one_line_stay_small() {
         let head = &all[..all.len().min(6000)];
         let more = n - 20;
         let summary = format!(
-            "error: {more} more problems in these attributes not shown\n --> rb.md:3:147\n  |\n\
+            "warning: {more} more problems in these attributes not shown\n --> rb.md:3:147\n  |\n\
              3 | ...1=1 zz12=1 zz13=1 zz14=1 zz15=1 zz16=1 zz17=1 zz18=1 zz19=1 zz20=1 zz21=1 zz22=1 zz23=1 zz24=1 zz25=1 zz26=1 zz27=1 zz28=1 z...\n  \
              |                                                                ^^^^\n"
         );
         assert!(all.contains(&summary), "{head}");
         assert!(
-            all.contains("error: unknown attribute `zz0`\n --> rb.md:3:17\n  |\n3 | ```bash {name=a zz0=1 zz1=1 zz2=1 zz3=1 zz4=1 zz5=1 zz6=1 zz7=1 zz8=1 zz9=1 zz1...\n  |                 ^^^\n"),
+            all.contains("warning: unknown attribute `zz0` is ignored\n --> rb.md:3:17\n  |\n3 | ```bash {name=a zz0=1 zz1=1 zz2=1 zz3=1 zz4=1 zz5=1 zz6=1 zz7=1 zz8=1 zz9=1 zz1...\n  |                 ^^^\n"),
             "{head}"
         );
         assert!(took < Duration::from_secs(60), "check took {took:?}");

@@ -229,8 +229,8 @@ fn errors_are_all_reported_in_order() {
 #[test]
 fn error_invalid_name_and_braces() {
     assert_eq!(
-        err("```bash {name=\"has space\"}\n```\n"),
-        "error: invalid value `has space` for `name`: a name is letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`\n --> runbooks/x.md:1:15\n  |\n1 | ```bash {name=\"has space\"}\n  |               ^^^^^^^^^^^"
+        err("```bash {name=\" has space\"}\n```\n"),
+        "error: invalid value ` has space` for `name`: a name has no control characters and no blanks around it\n --> runbooks/x.md:1:15\n  |\n1 | ```bash {name=\" has space\"}\n  |               ^^^^^^^^^^^^"
     );
     assert_eq!(
         err("```bash {name=a\n```\n"),

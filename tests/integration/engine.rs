@@ -112,6 +112,7 @@ fn run(
         params: Default::default(),
         secrets: vec![("TOKEN".into(), "hunter2-secret".into())],
         restored: Default::default(),
+        prompted: Vec::new(),
     };
     let opts = RunOptions {
         forks: 1,

@@ -34,6 +34,7 @@ mod pipeline;
 mod preconditions;
 mod publish;
 mod reports;
+mod runme;
 mod secrets;
 mod seed_runbook;
 mod ssh;

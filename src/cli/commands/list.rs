@@ -23,6 +23,10 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
                         "gate": gate_message(&doc, s, false),
                         "target": s.attrs.hosts.as_deref().or(s.attrs.host.as_deref()).unwrap_or("local"),
                         "safe": s.attrs.safe,
+                        "exclude_from_run_all": s.attrs.exclude_from_run_all,
+                        "background": s.attrs.background,
+                        "interactive": s.attrs.interactive.unwrap_or(false),
+                        "tags": s.attrs.tags,
                     })
                 })
                 .collect();
@@ -77,11 +81,12 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
                     .map(|m| format!("  gate: \"{m}\""))
                     .unwrap_or_default();
                 out.push_str(&format!(
-                    "  {:>3}  {:<width$}  {:<6} line {:<4} {target}{gate}\n",
+                    "  {:>3}  {:<width$}  {:<6} line {:<4} {target}{gate}{}\n",
                     s.index + 1,
                     s.name,
                     s.lang,
                     s.line,
+                    runme_notes(s),
                 ));
             }
             // A runbook is input too: its controls are shown, not obeyed.
@@ -90,4 +95,26 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Runme's cell options that change how a step runs, for the human list.
+fn runme_notes(s: &document::Step) -> String {
+    let mut notes = Vec::new();
+    if s.attrs.exclude_from_run_all {
+        notes.push("excludeFromRunAll: runs only when named".to_string());
+    }
+    if s.attrs.background {
+        notes.push("background".to_string());
+    }
+    if s.attrs.interactive == Some(true) {
+        notes.push("interactive".to_string());
+    }
+    if !s.attrs.tags.is_empty() {
+        notes.push(format!("tag: {}", s.attrs.tags.join(",")));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", notes.join("; "))
+    }
 }

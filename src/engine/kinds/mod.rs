@@ -88,9 +88,10 @@ impl AttemptCx<'_> {
     /// Where a step's output is kept: head and tail in the record, the full
     /// log beside it when cut.
     pub fn capture(&self, host: Option<&str>) -> Result<OutputCapture, String> {
+        let step = log_stem(&self.step.name);
         let name = match host {
-            Some(h) => format!("{}.{}.log", self.step.name, sanitize(h)),
-            None => format!("{}.log", self.step.name),
+            Some(h) => format!("{step}.{}.log", sanitize(h)),
+            None => format!("{step}.log"),
         };
         let cfg = CaptureConfig {
             // The command line wins over the front matter.
@@ -126,6 +127,7 @@ impl AttemptCx<'_> {
             Some(c) => Some(
                 self.templates
                     .render(c, Escape::None, &value)
+                    .map(|c| from_document_dir(self.doc, c))
                     .map_err(|e| format!("in `cwd`: {e}"))?,
             ),
             None => None,
@@ -143,6 +145,21 @@ impl AttemptCx<'_> {
     }
 }
 
+/// A relative `cwd=` is taken from the runbook's directory (as Runme does),
+/// not from wherever `runbook` was started or an earlier step `cd`-ed.
+fn from_document_dir(doc: &Document, cwd: String) -> String {
+    let path = std::path::Path::new(&cwd);
+    if path.is_absolute() || cwd.starts_with('~') {
+        return cwd;
+    }
+    let dir = match doc.source.path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.join(path).to_string_lossy().into_owned()
+}
+
 /// A local step's environment and working directory.
 pub type LocalEnv = (Vec<(String, String)>, Option<String>);
 
@@ -155,6 +172,8 @@ pub struct Resources {
     restored_shell: Option<ShellState>,
     /// EC2 lookups, built once per run.
     pub ec2: Box<dyn crate::exec::inventory::Ec2Resolver>,
+    /// Steps started in the background, by step name; stopped when the run ends.
+    pub background: Vec<(String, crate::exec::background::Background)>,
 }
 
 impl Resources {
@@ -169,6 +188,7 @@ impl Resources {
             ssh: None,
             restored_shell,
             ec2: super::probe::ec2_resolver(),
+            background: Vec::new(),
         })
     }
 
@@ -232,6 +252,20 @@ pub fn sanitize(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A step name as the start of a log file name: [`sanitize`]d, never a
+/// hidden or relative name (`..`), and with a short hash of the name when
+/// that changed it, so `a:b` and `a_b` do not share a log.
+pub fn log_stem(name: &str) -> String {
+    let clean = sanitize(name);
+    if clean == name && !name.starts_with('.') {
+        return clean;
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}-{:08x}", clean.trim_start_matches('.'), hash as u32)
 }
 
 /// Where a step's scripts and kernels keep their files.

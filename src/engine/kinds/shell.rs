@@ -9,6 +9,7 @@ use crate::exec::shell::ShellKernel;
 use crate::record::OutputRecord;
 use crate::secrets::Redactor;
 use crate::template::Escape;
+use std::io::IsTerminal;
 
 pub struct Shell;
 
@@ -51,7 +52,67 @@ async fn attempt(cx: AttemptCx<'_>) -> Attempt {
     for n in notes {
         cx.sinks.message(&n);
     }
+    if cx.step.attrs.background {
+        return background(cx, &spec);
+    }
+    if cx.step.attrs.interactive == Some(true) && std::io::stdin().is_terminal() {
+        return on_terminal(cx, &spec);
+    }
     run_local(cx, &spec).await
+}
+
+/// Runme's `interactive: true` with a terminal: the step gets it (what the
+/// operator types goes to the step; its output is not captured). Without a
+/// terminal (CI) the step runs like any other, stdin empty.
+fn on_terminal(cx: AttemptCx<'_>, spec: &process::ProcessSpec) -> Attempt {
+    let mut result = None;
+    cx.sinks.suspend(&mut || {
+        result = Some(crate::exec::terminal::run_on_terminal(spec));
+    });
+    match result {
+        Some(Ok(t)) => {
+            let (status, exit_code) = status_of(&t);
+            let note = "interactive: ran on the terminal; its output was not captured\n";
+            Attempt {
+                status,
+                exit_code,
+                output: Some(OutputRecord {
+                    head: note.into(),
+                    total_lines: 1,
+                    total_bytes: note.len() as u64,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        }
+        Some(Err(e)) => Attempt::error(format!("cannot start `{}`: {e}", spec.program)),
+        None => Attempt::error("the interactive step did not run".into()),
+    }
+}
+
+/// Runme's `background: true`: started detached, its output to a private
+/// file; the engine stops it and records its output when the run ends.
+fn background(cx: AttemptCx<'_>, spec: &process::ProcessSpec) -> Attempt {
+    let n = cx.res.background.len();
+    let log = state_path(cx.res, &format!("background-{n}.log"));
+    match crate::exec::background::Background::spawn(spec, &log) {
+        Ok(bg) => {
+            cx.sinks.message(&format!(
+                "step `{}` runs in the background (pid {}); it is stopped when the run ends",
+                cx.step.name,
+                bg.pid()
+            ));
+            cx.res.background.push((cx.step.name.clone(), bg));
+            Attempt {
+                status: crate::record::StepStatus::Ok,
+                ..Default::default()
+            }
+        }
+        Err(e) => Attempt::error(format!(
+            "cannot start `{}` in the background: {e}",
+            spec.program
+        )),
+    }
 }
 
 /// The kernel for `program`, started on first use (the saved state of an
