@@ -3,6 +3,7 @@
 //! that prints an error and turns it into an exit code. Each command's body
 //! is in [`commands`]; `run` turns its flags into the engine's options.
 
+mod ask;
 pub mod commands;
 pub mod outputs;
 mod prompt;

@@ -126,7 +126,7 @@ async fn ask(p: &Prompt, offered: Option<&str>) -> Result<String> {
 }
 
 /// Turns the terminal's echo off; the settings to restore.
-fn echo_off() -> Option<nix::sys::termios::Termios> {
+pub(super) fn echo_off() -> Option<nix::sys::termios::Termios> {
     use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
     let stdin = std::io::stdin();
     let saved = tcgetattr(&stdin).ok()?;
@@ -136,14 +136,14 @@ fn echo_off() -> Option<nix::sys::termios::Termios> {
     Some(saved)
 }
 
-fn restore(saved: nix::sys::termios::Termios) {
+pub(super) fn restore(saved: nix::sys::termios::Termios) {
     let _ =
         nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &saved);
 }
 
 /// Ctrl-C at a question, before anything ran: the terminal is as it was,
 /// and `runbook` ends as interrupted (SIGINT, exit 130 to the shell).
-fn interrupted() -> ! {
+pub(super) fn interrupted() -> ! {
     crate::console::err("\n");
     use nix::sys::signal::{SigHandler, Signal, raise, signal};
     // SAFETY: restoring the default disposition before re-raising.

@@ -60,11 +60,15 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     };
     let (previous, saved_params) = previous_run(&args, &outputs, &header.sha256)?;
     let answered = super::prompt_env::answered_by_p(&args, &doc);
-    let params = params(&args, &doc, saved_params.as_ref(), &answered)?;
+    let asked = super::ask::missing_params(&args, &doc, saved_params.as_ref()).await?;
+    let params = params(&args, &doc, saved_params.as_ref(), &answered, &asked)?;
     refuse_without_tty(&args, &doc)?;
     let prompted = super::prompt_env::resolve(&args, &doc).await?;
 
-    let secrets = crate::secrets::resolve(&doc.front.secrets).await?;
+    let asked = super::ask::missing_secrets(&args, &doc).await?;
+    let specs = &doc.front.secrets;
+    let resolved = crate::secrets::resolve(&super::ask::without(specs, &asked)).await?;
+    let secrets = super::ask::in_order(specs, resolved, asked);
     let redactor = Redactor::new(hidden(&secrets, &prompted));
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
@@ -205,6 +209,7 @@ fn params(
     doc: &Document,
     saved: Option<&IndexMap<String, serde_json::Value>>,
     answered: &[String],
+    asked: &[String],
 ) -> Result<IndexMap<String, serde_json::Value>> {
     let mut given = Vec::new();
     if let (Some(saved), true) = (saved, args.resume) {
@@ -221,6 +226,7 @@ fn params(
             })
             .cloned(),
     );
+    given.extend(asked.iter().cloned());
     let params = resolve_params(doc, &given, args.params_file.as_deref())?;
     check_selection(args, doc)?;
     Ok(params)

@@ -76,3 +76,26 @@ fn a_gate_shows_its_section_its_prose_and_on_v_the_earlier_output() {
     assert_eq!(code, 0, "{screen}");
     assert!(s.read("out.md").contains("cleaned"));
 }
+
+#[test]
+fn a_missing_param_and_secret_are_asked_on_a_terminal_the_secret_unechoed() {
+    let s = Scratch::new();
+    s.write(
+        "ask.md",
+        "---\nparams:\n  service: { required: true, choices: [api, worker], description: \"which service\" }\nsecrets:\n  TOKEN: { env: ASK_TEST_TOKEN_UNSET }\n---\n\n```bash {name=show}\necho \"service={{ params.service }} token-length=${#TOKEN}\"\n```\n",
+    );
+    let mut run = PtyRun::spawn(&s, &["run", "ask.md", "-o", "out.md"]);
+    run.wait_for("param service (which service) — one of: api, worker: ", 1);
+    run.answer("nope\n");
+    run.wait_for("one of: api, worker: ", 2);
+    run.answer("api\n");
+    run.wait_for("secret TOKEN ($ASK_TEST_TOKEN_UNSET is not set): ", 1);
+    run.answer("typed-secret-value\n");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(20));
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("typed-secret-value"), "{screen}");
+    assert!(screen.contains("service=api token-length=18"), "{screen}");
+    let copy = s.read("out.md");
+    assert!(copy.contains("`service=api`"), "{copy}");
+    assert!(!copy.contains("typed-secret-value"), "{copy}");
+}
