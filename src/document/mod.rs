@@ -14,7 +14,7 @@ pub mod splice;
 pub use attrs::{Attrs, Capture, Confirm};
 pub use diagnostic::{Diagnostic, Severity};
 pub use frontmatter::{FrontMatter, ParamSpec, Requires, SecretSpec};
-pub use parse::{parse, parse_file};
+pub use parse::{Parsed, parse, parse_all, parse_file};
 pub use source::{Source, Span};
 
 /// A parsed runbook.

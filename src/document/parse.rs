@@ -9,7 +9,7 @@
 use super::attrs::{self, AttrError, Attrs};
 use super::frontmatter::{self, FrontMatter};
 use super::splice::first_eol;
-use super::{Diagnostic, Document, Source, Span, Step, StepKind};
+use super::{Diagnostic, Document, Severity, Source, Span, Step, StepKind};
 use crate::error::{Error, Result};
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, parse_document};
@@ -29,27 +29,54 @@ const CR_SENTINEL: char = '\u{FDD0}';
 /// [`super::splice::strip`]). All problems found are returned at once as
 /// `Error::Invalid`.
 pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
+    let parsed = parse_all(path, text);
+    let mut errors = parsed.front_errors;
+    errors.extend(parsed.body_errors);
+    if !errors.is_empty() {
+        errors.sort_by_key(|d| (d.line, d.col));
+        return Err(Error::Invalid(errors));
+    }
+    Ok(parsed.doc)
+}
+
+/// A document with what could be parsed, and what could not.
+pub struct Parsed {
+    pub doc: Document,
+    /// Problems in the front matter: the body was still read in full.
+    pub front_errors: Vec<Diagnostic>,
+    /// Problems in the body (attributes, names): steps may be missing.
+    pub body_errors: Vec<Diagnostic>,
+}
+
+/// Parses what can be parsed: a front matter with errors still gives the
+/// body's steps (and the entries that were fine), so every problem of the
+/// file can be reported at once.
+pub fn parse_all(path: impl Into<PathBuf>, text: String) -> Parsed {
     let source = Source::new(path, text);
+    let mut front_errors: Vec<Diagnostic> = Vec::new();
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut warnings: Vec<Diagnostic> = Vec::new();
 
     let (front, front_span) = match frontmatter::locate(&source) {
-        Ok(Some(block)) => match frontmatter::parse_front(&source, &block) {
-            Ok(f) => (f, Some(block.span)),
-            Err(d) => {
-                errors.push(d);
-                (FrontMatter::default(), Some(block.span))
+        Ok(Some(block)) => {
+            let (f, problems) = frontmatter::parse_front(&source, &block);
+            for d in problems {
+                match d.severity {
+                    Severity::Error => front_errors.push(d),
+                    Severity::Warning => warnings.push(d),
+                }
             }
-        },
+            (f, Some(block.span))
+        }
         Ok(None) => (FrontMatter::default(), None),
         Err(d) => {
-            errors.push(d);
+            front_errors.push(d);
             (FrontMatter::default(), None)
         }
     };
     if let (Some(span), Some(t)) = (front_span, front.timeout.as_deref()) {
         if let Err(e) = crate::duration::parse_duration(t) {
-            errors.push(front_key_diagnostic(
+            front_errors.push(front_key_diagnostic(
                 &source,
                 span,
                 "timeout",
@@ -65,19 +92,18 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
     };
     let header_at = front_span.map_or(bom, |s| s.end);
     let steps = find_steps(&source, &front, header_at, &mut errors, &mut warnings);
-
-    if !errors.is_empty() {
-        errors.sort_by_key(|d| (d.line, d.col));
-        return Err(Error::Invalid(errors));
+    Parsed {
+        doc: Document {
+            source,
+            front,
+            front_span,
+            header_at,
+            steps,
+            warnings,
+        },
+        front_errors,
+        body_errors: errors,
     }
-    Ok(Document {
-        source,
-        front,
-        front_span,
-        header_at,
-        steps,
-        warnings,
-    })
 }
 
 /// A diagnostic at a top-level `key:` of the front matter.

@@ -112,7 +112,9 @@ fn parse_errors_are_reported_all_at_once() {
     assert_eq!(
         shorts("fixtures/broken/front-matter.md"),
         vec![
-            "fixtures/broken/front-matter.md:3:1: error: front matter: unknown field `paramz`, expected one of title, owner, description, tags, params, secrets, requires, hosts, shell, shell_options, timeout, confirm, interactive, max_output_lines",
+            "fixtures/broken/front-matter.md:3:1: error: front matter: unknown key `paramz` (did you mean `params`?)",
+            // The body is still checked: with `params:` misspelt, `x` is undeclared.
+            "fixtures/broken/front-matter.md:8:9: error: undefined param `x`: not declared under `params:` in the front matter",
         ]
     );
 }
@@ -186,7 +188,7 @@ fn a_directory_is_walked_for_markdown_files() {
     assert_eq!(report.exit_code(), 2);
     assert_eq!(
         render_human(&report, false).lines().last(),
-        Some("9 files checked: 19 errors, 3 warnings")
+        Some("9 files checked: 20 errors, 3 warnings")
     );
 }
 

@@ -8,7 +8,6 @@
 //! Output comes in three forms from the same [`CheckReport`]: human text,
 //! JSON, and JUnit XML for GitLab's test report widget.
 
-use crate::analyze::{AnalyzeOptions, analyze};
 use crate::document::{self, Diagnostic, Severity};
 use crate::report::junit;
 use serde::Serialize;
@@ -152,26 +151,11 @@ pub fn check_file(path: &Path) -> FileReport {
 
 /// Checks a runbook given as text (generated blocks already stripped).
 pub fn check_text(path: &Path, text: &str) -> FileReport {
-    let display = path.display().to_string();
-    match document::parse(path, text.to_string()) {
-        Ok(doc) => FileReport {
-            path: display,
-            steps: doc.steps.len(),
-            diagnostics: match analyze(&doc, &AnalyzeOptions::default()) {
-                Ok(analysis) => analysis.warnings,
-                Err(all) => all,
-            },
-        },
-        Err(crate::Error::Invalid(diagnostics)) => FileReport {
-            path: display,
-            diagnostics,
-            steps: 0,
-        },
-        Err(e) => FileReport {
-            path: display,
-            diagnostics: vec![file_diagnostic(path, e.to_string())],
-            steps: 0,
-        },
+    let loaded = crate::analyze::load(path, text.to_string());
+    FileReport {
+        path: path.display().to_string(),
+        steps: loaded.doc.steps.len(),
+        diagnostics: loaded.diagnostics,
     }
 }
 
