@@ -579,6 +579,63 @@ mod tests {
         );
     }
 
+    fn problems(text: &str) -> (FrontMatter, Vec<String>) {
+        let src = Source::new("rb.md", text.to_string());
+        let block = locate(&src).ok().flatten().expect("front matter");
+        let (f, problems) = parse_front(&src, &block);
+        (f, problems.iter().map(Diagnostic::short).collect())
+    }
+
+    #[test]
+    fn static_site_and_runme_keys_are_known() {
+        let (f, p) = problems(
+            "---\ntitle: Alert\nweight: 10\nbookCollapseSection: true\ntype: docs\nmenu:\n  main:\n    parent: x\nsidebar_position: 2\nbookHidden: true\ntags: [a]\ndescription: d\ndate: 2024-01-01\ndraft: false\nslug: s\naliases:\n- /a\nrunme:\n  id: 01HF7B0KJPF469EG9ZWDNKKACQ\n  version: v3\ncwd: ..\nshell: bash\nskipPrompts: true\nterminalRows: 20\ncategory: c\ntag: t\n---\n",
+        );
+        assert_eq!(p, Vec::<String>::new());
+        assert_eq!(f.title.as_deref(), Some("Alert"));
+        assert_eq!(f.cwd.as_deref(), Some(".."));
+        assert_eq!(f.skip_prompts, Some(true));
+        assert_eq!(f.shell.as_deref(), Some("bash"));
+    }
+
+    #[test]
+    fn unknown_keys_warn_and_near_misses_fail_all_at_once() {
+        let (f, p) = problems(
+            "---\ntitel: x\nparamz:\n  a: {}\nmy_team_key: 1\nparams:\n  env: {defualt: prod}\n  ok: {default: 1}\nmax_output_lines: lots\nowner: me\n---\n",
+        );
+        assert_eq!(
+            p,
+            [
+                "rb.md:2:1: error: front matter: unknown key `titel` (did you mean `title`?)",
+                "rb.md:3:1: error: front matter: unknown key `paramz` (did you mean `params`?)",
+                "rb.md:5:1: warning: front matter: `my_team_key` is not a runbook key; it is ignored",
+                "rb.md:7:9: error: front matter: unknown field `defualt`, expected one of default, required, choices, description",
+                "rb.md:9:19: error: front matter: invalid u64",
+            ]
+        );
+        // What parsed is kept; the params of a bad `params:` are still declared.
+        assert_eq!(f.owner.as_deref(), Some("me"));
+        assert_eq!(f.params.keys().collect::<Vec<_>>(), ["env", "ok"]);
+    }
+
+    #[test]
+    fn a_huge_front_matter_of_unknown_keys_is_summarised() {
+        let mut text = String::from("---\ntitle: t\n");
+        for i in 0..5000 {
+            text.push_str(&format!("key_number_{i}: {{a: [1, 2, 3]}}\n"));
+        }
+        text.push_str("---\n");
+        let started = std::time::Instant::now();
+        let (f, p) = problems(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(f.title.as_deref(), Some("t"));
+        assert_eq!(p.len(), 21);
+        assert_eq!(
+            p[20],
+            "rb.md:23:1: warning: front matter: 4980 more keys runbook does not know not shown; they are ignored"
+        );
+    }
+
     #[test]
     fn unclosed() {
         assert_eq!(

@@ -243,9 +243,20 @@ pub async fn run(
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", spec.program)))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        let p = &spec.program;
+        let missing = e.kind() == io::ErrorKind::NotFound
+            && !p.contains('/')
+            && crate::exec::path::find_on_path(p).is_none();
+        if missing {
+            io::Error::new(
+                e.kind(),
+                format!("cannot run {p}: `{p}` is not installed (not found on PATH)"),
+            )
+        } else {
+            io::Error::new(e.kind(), format!("cannot run {p}: {e}"))
+        }
+    })?;
     let mut guard = GroupGuard::new(
         child
             .id()
