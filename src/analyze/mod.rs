@@ -65,6 +65,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
     refs.preconditions(&mut out);
     for step in &doc.steps {
         fences::unclosed(doc, step, &mut out);
+        fences::runs_nothing(doc, step, &mut out);
         templates::literals(doc, step, &mut out);
         refs.body(step, &mut out);
         injection::unquoted(doc, step, &mut out);

@@ -398,15 +398,8 @@ fn find_steps(
             .count();
         let fence_at = line_start + fence_idx;
         if !cb.closed {
-            warnings.push(
-                Diagnostic::at(
-                    src,
-                    fence_at,
-                    fence_at + run,
-                    "unclosed code fence: the block runs to the end of the document",
-                )
-                .warning(),
-            );
+            let message = unclosed_message(src, end_line, &content[..fence_idx]);
+            warnings.push(Diagnostic::at(src, fence_at, fence_at + run, message).warning());
         }
         let raw_info = &content[fence_idx + run..];
         let lead = raw_info.len() - raw_info.trim_start().len();
@@ -452,6 +445,23 @@ fn find_steps(
         });
     }
     steps
+}
+
+/// What an unclosed fence swallows: the rest of the document, or (in a
+/// list item or a blockquote, which CommonMark closes it with) the rest of
+/// its container, through `end_line`.
+fn unclosed_message(src: &Source, end_line: usize, before_fence: &str) -> String {
+    let rest_is_blank =
+        (end_line + 1..=src.line_count()).all(|l| src.line_text(l).trim().is_empty());
+    if rest_is_blank {
+        return "unclosed code fence: the block runs to the end of the document".into();
+    }
+    let container = if before_fence.contains('>') {
+        "blockquote"
+    } else {
+        "list item"
+    };
+    format!("unclosed code fence: the block runs to the end of its {container} (line {end_line})")
 }
 
 /// Where a step's generated block goes (after the fence's last line), and

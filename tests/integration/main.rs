@@ -32,6 +32,7 @@ mod incident;
 mod pipeline;
 mod preconditions;
 mod publish;
+mod realworld;
 mod reports;
 mod secrets;
 mod seed_runbook;
