@@ -275,10 +275,20 @@ struct Names {
 /// keys (an error), or somebody else's (a warning).
 fn near_miss(key: &str) -> Option<&'static str> {
     let lower = key.to_ascii_lowercase();
-    OWN_KEYS.iter().copied().find(|k| {
-        let k_lower = k.to_ascii_lowercase();
-        lower == k_lower || crate::document::attrs::distance(&lower, &k_lower) <= 2
-    })
+    OWN_KEYS
+        .iter()
+        .copied()
+        // Cheap first: no edit distance ≤ 2 between lengths 3 apart.
+        .filter(|k| k.len().abs_diff(lower.len()) <= 2)
+        .map(|k| {
+            (
+                crate::document::attrs::distance(&lower, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 /// Parses the YAML of the front matter. Every problem comes back at once

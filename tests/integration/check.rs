@@ -222,9 +222,13 @@ fn hidden_directories_target_and_other_extensions_are_skipped() {
     assert_eq!(names, vec!["a.md", "sub/deeper/b.md"]);
     assert_eq!(report.files[0].steps, 1);
     assert_eq!(report.exit_code(), 0);
+    // Skipped, but never silently.
+    let root = root.display();
     assert_eq!(
         render_human(&report, false),
-        "2 files checked: 0 errors, 0 warnings\n"
+        format!(
+            "note: not checked (hidden, `target` or `node_modules` directories; name one to check it): {root}/.git/, {root}/target/\n2 files checked: 0 errors, 0 warnings\n"
+        )
     );
 }
 
@@ -493,6 +497,7 @@ fn json_lists_every_diagnostic_with_its_position() {
             "errors": 1,
             "warnings": 1,
             "strict": false,
+            "skipped": [],
             "ok": false
         })
     );
