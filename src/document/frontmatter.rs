@@ -166,6 +166,18 @@ pub const FOREIGN_KEYS: &[&str] = &[
     "status",
     "version",
     "lang",
+    // VuePress, Astro Starlight, MkDocs Material
+    "order",
+    "index",
+    "icon",
+    "sidebar",
+    "prev",
+    "next",
+    "comments",
+    "excerpt",
+    "published",
+    "hero",
+    "head",
 ];
 
 /// Unknown keys warned about one by one; the rest are counted.
@@ -271,8 +283,9 @@ struct Names {
     hosts: IndexMap<String, serde::de::IgnoredAny>,
 }
 
-/// What an unknown top-level key is: a near-miss of one of runbook's own
-/// keys (an error), or somebody else's (a warning).
+/// The runbook key an unknown top-level key is a near-miss of (edit
+/// distance at most 2, case ignored; at most 1 for keys of 4 characters or
+/// fewer), if any: then it is an error, else somebody else's (a warning).
 fn near_miss(key: &str) -> Option<&'static str> {
     let lower = key.to_ascii_lowercase();
     OWN_KEYS
@@ -286,7 +299,8 @@ fn near_miss(key: &str) -> Option<&'static str> {
                 k,
             )
         })
-        .filter(|(d, _)| *d <= 2)
+        // Short keys are close to everything: `time` is not `title`.
+        .filter(|(d, _)| *d <= if lower.len() <= 4 { 1 } else { 2 })
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -626,6 +640,17 @@ mod tests {
         // What parsed is kept; the params of a bad `params:` are still declared.
         assert_eq!(f.owner.as_deref(), Some("me"));
         assert_eq!(f.params.keys().collect::<Vec<_>>(), ["env", "ok"]);
+    }
+
+    #[test]
+    fn near_misses_of_short_keys_need_to_be_closer() {
+        assert_eq!(near_miss("titel"), Some("title"));
+        assert_eq!(near_miss("Timeout"), Some("timeout"));
+        assert_eq!(near_miss("host"), Some("hosts"));
+        assert_eq!(near_miss("cd"), Some("cwd"));
+        assert_eq!(near_miss("time"), None);
+        assert_eq!(near_miss("sha"), None);
+        assert_eq!(near_miss("maintainer"), None);
     }
 
     #[test]
