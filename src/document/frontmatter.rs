@@ -426,7 +426,9 @@ pub struct FrontMatter {
     pub title: Option<String>,
     pub owner: Option<String>,
     pub description: Option<String>,
-    #[serde(default)]
+    /// Strings; Docusaurus' `{label: …}` objects and a single word are
+    /// read too (the front matter is often the site's).
+    #[serde(default, deserialize_with = "lenient_tags")]
     pub tags: Vec<String>,
     #[serde(default)]
     pub params: IndexMap<String, ParamSpec>,
@@ -456,6 +458,35 @@ pub struct FrontMatter {
     /// confirmation gate of runbook.
     #[serde(rename = "skipPrompts")]
     pub skip_prompts: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TagsRaw {
+    One(String),
+    Many(Vec<TagRaw>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TagRaw {
+    Word(String),
+    Labelled { label: String },
+    Other(serde::de::IgnoredAny),
+}
+
+fn lenient_tags<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Option::<TagsRaw>::deserialize(d)? {
+        None => Vec::new(),
+        Some(TagsRaw::One(t)) => vec![t],
+        Some(TagsRaw::Many(v)) => v
+            .into_iter()
+            .filter_map(|t| match t {
+                TagRaw::Word(w) | TagRaw::Labelled { label: w } => Some(w),
+                TagRaw::Other(_) => None,
+            })
+            .collect(),
+    })
 }
 
 /// `confirm:` in the front matter: a closed set (`all`, `true`, `false`).
@@ -620,6 +651,9 @@ mod tests {
         assert_eq!(f.cwd.as_deref(), Some(".."));
         assert_eq!(f.skip_prompts, Some(true));
         assert_eq!(f.shell.as_deref(), Some("bash"));
+        let (f, p) = problems("---\ntags:\n  - label: Ops\n    permalink: /ops\n  - db\n---\n");
+        assert_eq!(p, Vec::<String>::new());
+        assert_eq!(f.tags, ["Ops", "db"]);
     }
 
     #[test]
