@@ -352,6 +352,7 @@ pub fn parse_front(src: &Source, block: &FrontBlock) -> (FrontMatter, Vec<Diagno
                 }
             }
         } else if FOREIGN_KEYS.contains(&entry.key.as_str()) {
+            // Another tool's (a static site's, Runme's): not a word.
         } else if let Some(own) = near_miss(&entry.key) {
             out.push(Diagnostic::at(
                 src,
