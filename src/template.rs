@@ -212,9 +212,11 @@ impl Templates {
             Escape::Shell => "shell:step",
             Escape::None => "text:step",
         };
+        // Go templates and `${{ }}` render as written (see `literal`).
+        let text = literal::protect(text);
         let tmpl = self
             .env
-            .template_from_named_str(name, text)
+            .template_from_named_str(name, &text)
             .map_err(convert)?;
         match escape {
             Escape::None => tmpl.render(ctx).map_err(convert),
@@ -240,7 +242,7 @@ impl Templates {
     /// Checks syntax only.
     pub fn syntax(&self, text: &str) -> Result<(), TemplateError> {
         self.env
-            .template_from_named_str("text:check", text)
+            .template_from_named_str("text:check", &literal::protect(text))
             .map(|_| ())
             .map_err(convert)
     }
@@ -272,6 +274,7 @@ pub fn shell_quote(s: &str) -> String {
     crate::exec::shell::quote(s)
 }
 
+pub mod literal;
 mod shellctx;
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 //! are not installed. A templated interpreter is left to the run.
 
 use super::position;
-use crate::document::{Diagnostic, Document, Step};
+use crate::document::{Diagnostic, Document, Step, StepKind};
 
 pub(super) fn interpreter(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
     let Some(interp) = &step.attrs.interpreter else {
-        return;
+        return language(doc, step, out);
     };
     let Some(program) = interp.split_whitespace().next() else {
         return;
@@ -28,7 +28,34 @@ pub(super) fn interpreter(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>
     );
 }
 
-/// Whether a program can be found: a path that exists, or a name on PATH.
+/// Blocks in a language whose program is often missing (`ksh`, `fish`,
+/// `pwsh`, TypeScript) are warned about when it is not on PATH here.
+fn language(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
+    let StepKind::Interpreter { command } = &step.kind else {
+        return;
+    };
+    let span = position::fence(doc, step);
+    let at = span.end;
+    let lang_span = (at, at + step.lang.len().max(1));
+    let message = if command == crate::document::parse::TYPESCRIPT {
+        if crate::engine::kinds::interpreter::typescript_interpreter().is_some() {
+            return;
+        }
+        format!(
+            "no TypeScript interpreter on PATH (tsx, ts-node, deno, bun): step `{}` will not run here",
+            step.name
+        )
+    } else if ["ksh", "fish", "pwsh"].contains(&command.as_str()) && !on_path(command) {
+        format!(
+            "`{command}` is not found on PATH: step `{}` will not run here",
+            step.name
+        )
+    } else {
+        return;
+    };
+    out.push(Diagnostic::at(&doc.source, lang_span.0, lang_span.1, message).warning());
+}
+
 /// Whether a program can be found: a path that exists, or a name on PATH.
 fn on_path(program: &str) -> bool {
     crate::exec::path::find_on_path(program).is_some()

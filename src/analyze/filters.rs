@@ -86,6 +86,7 @@ impl Checker<'_> {
 
     /// A template that compiles (syntax errors are reported elsewhere).
     fn text(&mut self, text: &str, map: &dyn Fn(usize) -> usize) {
+        let text = &*crate::template::literal::blank(text);
         if !(text.contains("{{") || text.contains("{%"))
             || self.env.template_from_str(text).is_err()
         {

@@ -10,10 +10,12 @@ pub(super) fn unquoted(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
     let StepKind::Interpreter { command } = &step.kind else {
         return;
     };
-    let Some(at) = step.code.find("{{") else {
+    // Literal Go / GitHub Actions text pastes no value.
+    let code = crate::template::literal::blank(&step.code);
+    let Some(at) = code.find("{{") else {
         return;
     };
-    let end = step.code[at..].find("}}").map_or(at + 2, |e| at + e + 2);
+    let end = code[at..].find("}}").map_or(at + 2, |e| at + e + 2);
     let start = map_code_offset(&doc.source, step, at);
     let stop = map_code_offset(&doc.source, step, end);
     let program = command.split_whitespace().next().unwrap_or(command);

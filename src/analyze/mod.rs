@@ -67,6 +67,8 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
     refs.preconditions(&mut out);
     for step in &doc.steps {
         fences::unclosed(doc, step, &mut out);
+        fences::runs_nothing(doc, step, &mut out);
+        templates::literals(doc, step, &mut out);
         refs.body(step, &mut out);
         injection::unquoted(doc, step, &mut out);
         refs.attributes(step, &mut out);
@@ -97,6 +99,55 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
 /// (exit 2), printed as `check` prints them.
 pub fn refuse_invalid(doc: &Document) -> crate::Result<Analysis> {
     analyze(doc, &AnalyzeOptions::default()).map_err(crate::Error::Invalid)
+}
+
+/// A runbook parsed and analyzed: the document (what could be parsed) and
+/// every problem, errors and warnings, sorted by position.
+pub struct Loaded {
+    pub doc: Document,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Parses and analyzes a runbook's text (generated blocks stripped), for
+/// `check` and `run` alike. Errors in the front matter do not hide the
+/// body's problems: every rule still runs over what parsed. Errors in the
+/// body (a bad attribute drops its step) stop the rules, which would
+/// otherwise report every reference to the dropped step as well.
+pub fn load(path: impl Into<std::path::PathBuf>, text: String) -> Loaded {
+    let parsed = crate::document::parse_all(path, text);
+    let mut diagnostics = parsed.front_errors;
+    if parsed.body_errors.is_empty() {
+        diagnostics.extend(self::diagnostics(&parsed.doc));
+    } else {
+        diagnostics.extend(parsed.body_errors);
+        diagnostics.extend(parsed.doc.warnings.iter().cloned());
+    }
+    diagnostics.sort_by_key(|d| (d.line, d.col));
+    diagnostics.dedup();
+    Loaded {
+        doc: parsed.doc,
+        diagnostics,
+    }
+}
+
+/// For `run`: reads, strips generated blocks, parses and analyzes; the
+/// document with its warnings, or every diagnostic as an invalid-runbook
+/// error (exit 2), printed as `check` prints them.
+pub fn load_file(path: &std::path::Path) -> crate::Result<Loaded> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let loaded = load(path, crate::document::splice::strip(&text));
+    if loaded.has_errors() {
+        return Err(crate::Error::Invalid(loaded.diagnostics));
+    }
+    Ok(loaded)
 }
 
 /// An error diagnostic at a byte range of the file.

@@ -8,6 +8,7 @@
 
 use super::position;
 use crate::document::{Diagnostic, Document, Source, Span, Step};
+use crate::template::literal::{self, LiteralKind};
 use std::collections::HashSet;
 
 /// The top-level names templates see.
@@ -59,6 +60,8 @@ pub(super) fn compile(
     origin: Origin<'_>,
     out: &mut Vec<Diagnostic>,
 ) -> Option<HashSet<String>> {
+    // Literal Go / GitHub Actions text is blanked: offsets stay the file's.
+    let text = &*literal::blank(text);
     match env.template_from_str(text) {
         Ok(t) => Some(t.undeclared_variables(true)),
         Err(e) => {
@@ -117,6 +120,44 @@ fn error_detail(e: &minijinja::Error) -> String {
     match e.detail() {
         Some(d) => d.to_string(),
         None => e.kind().to_string(),
+    }
+}
+
+/// Go template text and `${{ }}` in a step body are kept literally, in
+/// `check` as in `run` (one scanner, [`literal::literals`], decides for
+/// both): a warning says so, and how to write it so that it is explicit.
+pub(super) fn literals(doc: &Document, step: &Step, out: &mut Vec<Diagnostic>) {
+    let script = step.script();
+    for l in literal::literals(script) {
+        let text = &script[l.start..l.end];
+        let first = text.lines().next().unwrap_or_default();
+        let (shown, how) = if first.len() < text.len() || first.chars().count() > 60 {
+            let cut: String = first.chars().take(60).collect();
+            (
+                format!("{cut}…"),
+                "{% raw %}…{% endraw %} around it".to_string(),
+            )
+        } else {
+            (
+                text.to_string(),
+                format!("`{{% raw %}}{text}{{% endraw %}}`"),
+            )
+        };
+        let what = match l.kind {
+            LiteralKind::Go => "Go template syntax, not runbook's",
+            LiteralKind::Actions => "a GitHub Actions expression",
+        };
+        let start = map_code_offset(&doc.source, step, l.start);
+        let end = map_code_offset(&doc.source, step, l.start + first.len());
+        out.push(
+            Diagnostic::at(
+                &doc.source,
+                start,
+                end.max(start + 1),
+                format!("`{shown}` is {what}: it is kept literally (write {how} to say so)"),
+            )
+            .warning(),
+        );
     }
 }
 

@@ -8,7 +8,7 @@
 use super::outputs::{self, Outputs};
 use super::prompt::TerminalPrompter;
 use super::{RunArgs, color_choice};
-use crate::document::{self, Document};
+use crate::document::Document;
 use crate::engine::gate::{Approve, Prompter, gate_message};
 use crate::engine::journal::{self, Journal, JournalEntry};
 use crate::engine::params::resolve_params;
@@ -40,9 +40,13 @@ pub fn run_command(args: RunArgs) -> Result<i32> {
 }
 
 async fn run_async(args: RunArgs) -> Result<i32> {
-    let doc = document::parse_file(&args.file)?;
     // Whatever `runbook check` refuses, refuse before anything runs.
-    crate::analyze::refuse_invalid(&doc)?;
+    let doc = crate::analyze::load_file(&args.file)?.doc;
+    // The document's own warnings (an unclosed fence, an ignored front
+    // matter key), once, before anything starts.
+    for w in &doc.warnings {
+        crate::console::err(&format!("{w}\n"));
+    }
     let outputs = Outputs::new(&args);
     // Nothing runs until every output is known to be safe to write, and
     // this run is the only one writing it.
@@ -196,7 +200,7 @@ fn hidden(secrets: &[(String, String)], prompted: &[(String, String)]) -> Vec<(S
     out.extend(
         prompted
             .iter()
-            .filter(|(k, v)| !v.is_empty() && document::prompts::looks_secret(k))
+            .filter(|(k, v)| !v.is_empty() && crate::document::prompts::looks_secret(k))
             .cloned(),
     );
     out

@@ -16,7 +16,7 @@ pub mod transcript;
 pub use attrs::{Attrs, Capture, Confirm};
 pub use diagnostic::{Diagnostic, Severity};
 pub use frontmatter::{FrontMatter, ParamSpec, Requires, SecretSpec};
-pub use parse::{parse, parse_file};
+pub use parse::{Parsed, parse, parse_all, parse_file};
 pub use source::{Source, Span};
 pub use transcript::{Expect, Transcript};
 

@@ -9,17 +9,110 @@
 use super::attrs::{self, AttrError, Attrs};
 use super::frontmatter::{self, FrontMatter};
 use super::splice::first_eol;
-use super::{Diagnostic, Document, Source, Span, Step, StepKind};
+use super::{Diagnostic, Document, Severity, Source, Span, Step, StepKind};
 use crate::error::{Error, Result};
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, parse_document};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Languages whose blocks are steps.
+/// Languages whose blocks are steps (aliases included: `js` is node, `py`
+/// python3, `rb` ruby, `shellscript` bash, `ts` TypeScript).
 pub const STEP_LANGS: &[&str] = &[
-    "bash", "sh", "zsh", "shell", "python", "python3", "node", "ruby", "perl", "http",
+    "bash",
+    "sh",
+    "zsh",
+    "shell",
+    "shellscript",
+    "ksh",
+    "fish",
+    "pwsh",
+    "python",
+    "python3",
+    "py",
+    "node",
+    "js",
+    "javascript",
+    "mjs",
+    "ruby",
+    "rb",
+    "perl",
+    "ts",
+    "typescript",
+    "http",
 ];
+
+/// The interpreter command of a `ts`/`typescript` block: the engine runs it
+/// with the first of `tsx`, `ts-node`, `deno run`, `bun` found on PATH.
+pub const TYPESCRIPT: &str = "typescript";
+
+/// Shells the shell kernel drives (POSIX syntax for its state handling).
+const KERNEL_SHELLS: &[&str] = &["bash", "sh", "zsh", "dash"];
+
+/// What runs a block of a step language.
+fn step_kind(lower: &str, front: &FrontMatter) -> StepKind {
+    let interp = |c: &str| StepKind::Interpreter {
+        command: c.to_string(),
+    };
+    match lower {
+        "bash" | "zsh" => StepKind::Shell {
+            program: lower.to_string(),
+        },
+        // Generic shell blocks run with the front matter's `shell:` (Runme's
+        // meaning too); a shell the kernel cannot drive runs as a script.
+        "sh" | "shell" | "shellscript" => match front.shell.as_deref() {
+            Some(sh) => {
+                let base = sh.rsplit('/').next().unwrap_or(sh);
+                if KERNEL_SHELLS.contains(&base) {
+                    StepKind::Shell {
+                        program: sh.to_string(),
+                    }
+                } else {
+                    interp(sh)
+                }
+            }
+            None if lower == "sh" => StepKind::Shell {
+                program: "sh".into(),
+            },
+            None => StepKind::Shell {
+                program: "bash".into(),
+            },
+        },
+        "python" | "python3" | "py" => interp("python3"),
+        "node" | "js" | "javascript" | "mjs" => interp("node"),
+        "ruby" | "rb" => interp("ruby"),
+        "ts" | "typescript" => interp(TYPESCRIPT),
+        "http" => StepKind::Http,
+        other => interp(other),
+    }
+}
+
+/// A prose block that carries `{…}` attributes (other than Runme's `id`)
+/// was probably meant to run: say that it will not.
+fn prose_with_attributes(
+    src: &Source,
+    lang: &str,
+    raw: &[attrs::RawAttr],
+    info_at: usize,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    // Only `{…}` lists get here: Docusaurus' bare `title="x"` does not.
+    if raw.iter().all(|r| r.key == "id" || r.key == "skip") {
+        return;
+    }
+    let message = if lang.is_empty() {
+        "a block without a language is not run: it is prose, and its attributes are ignored"
+            .to_string()
+    } else {
+        format!(
+            "`{lang}` blocks are not run: this block is prose, and its attributes are ignored \
+             (runbook runs bash, sh, zsh, shellscript, ksh, fish, pwsh, python, py, node, js, \
+             mjs, ruby, rb, perl, ts, http, or any block with `interpreter=`)"
+        )
+    };
+    let end = info_at + lang.len().max(1);
+    warnings.push(Diagnostic::at(src, info_at, end, message).warning());
+}
 
 /// Stands in for a lone `\r` while comrak parses: CommonMark treats it as a
 /// line ending, the line index (and the splice) do not.
@@ -29,28 +122,55 @@ const CR_SENTINEL: char = '\u{FDD0}';
 /// [`super::splice::strip`]). All problems found are returned at once as
 /// `Error::Invalid`.
 pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
+    let parsed = parse_all(path, text);
+    let mut errors = parsed.front_errors;
+    errors.extend(parsed.body_errors);
+    if !errors.is_empty() {
+        errors.sort_by_key(|d| (d.line, d.col));
+        return Err(Error::Invalid(errors));
+    }
+    Ok(parsed.doc)
+}
+
+/// A document with what could be parsed, and what could not.
+pub struct Parsed {
+    pub doc: Document,
+    /// Problems in the front matter: the body was still read in full.
+    pub front_errors: Vec<Diagnostic>,
+    /// Problems in the body (attributes, names): steps may be missing.
+    pub body_errors: Vec<Diagnostic>,
+}
+
+/// Parses what can be parsed: a front matter with errors still gives the
+/// body's steps (and the entries that were fine), so every problem of the
+/// file can be reported at once.
+pub fn parse_all(path: impl Into<PathBuf>, text: String) -> Parsed {
     let source = Source::new(path, text);
+    let mut front_errors: Vec<Diagnostic> = Vec::new();
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut warnings: Vec<Diagnostic> = Vec::new();
 
     let (front, front_span) = match frontmatter::locate(&source) {
-        Ok(Some(block)) => match frontmatter::parse_front(&source, &block) {
-            Ok(f) => (f, Some(block.span)),
-            Err(d) => {
-                errors.push(d);
-                (FrontMatter::default(), Some(block.span))
+        Ok(Some(block)) => {
+            let (f, problems) = frontmatter::parse_front(&source, &block);
+            for d in problems {
+                match d.severity {
+                    Severity::Error => front_errors.push(d),
+                    Severity::Warning => warnings.push(d),
+                }
             }
-        },
+            (f, Some(block.span))
+        }
         Ok(None) => (FrontMatter::default(), None),
         Err(d) => {
-            errors.push(d);
+            front_errors.push(d);
             (FrontMatter::default(), None)
         }
     };
     if let (Some(span), Some(t)) = (front_span, front.timeout.as_deref())
         && let Err(e) = crate::duration::parse_duration(t)
     {
-        errors.push(front_key_diagnostic(
+        front_errors.push(front_key_diagnostic(
             &source,
             span,
             "timeout",
@@ -65,19 +185,18 @@ pub fn parse(path: impl Into<PathBuf>, text: String) -> Result<Document> {
     };
     let header_at = front_span.map_or(bom, |s| s.end);
     let steps = find_steps(&source, &front, header_at, &mut errors, &mut warnings);
-
-    if !errors.is_empty() {
-        errors.sort_by_key(|d| (d.line, d.col));
-        return Err(Error::Invalid(errors));
+    Parsed {
+        doc: Document {
+            source,
+            front,
+            front_span,
+            header_at,
+            steps,
+            warnings,
+        },
+        front_errors,
+        body_errors: errors,
     }
-    Ok(Document {
-        source,
-        front,
-        front_span,
-        header_at,
-        steps,
-        warnings,
-    })
 }
 
 /// A diagnostic at a top-level `key:` of the front matter.
@@ -185,6 +304,7 @@ fn classify(
     info_at: usize,
     front: &FrontMatter,
     errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
 ) -> Block {
     let (lang, rest, rest_off) = attrs::split_info(info);
     let base = info_at + rest_off;
@@ -208,7 +328,11 @@ fn classify(
                     return Block::Invalid;
                 }
             },
-            _ => return Block::Prose,
+            Ok(raw) => {
+                prose_with_attributes(src, lang, &raw, info_at, warnings);
+                return Block::Prose;
+            }
+            Err(_) => return Block::Prose,
         }
     };
     if attrs.skip {
@@ -219,19 +343,7 @@ fn classify(
             command: cmd.clone(),
         }
     } else {
-        match lower.as_str() {
-            "bash" | "sh" | "zsh" => StepKind::Shell { program: lower },
-            "shell" => StepKind::Shell {
-                program: front.shell.clone().unwrap_or_else(|| "bash".into()),
-            },
-            "python" | "python3" => StepKind::Interpreter {
-                command: "python3".into(),
-            },
-            "http" => StepKind::Http,
-            other => StepKind::Interpreter {
-                command: other.to_string(),
-            },
-        }
+        step_kind(&lower, front)
     };
     Block::Step(Box::new((lang.to_string(), kind, attrs)))
 }
@@ -286,21 +398,14 @@ fn find_steps(
             .count();
         let fence_at = line_start + fence_idx;
         if !cb.closed {
-            warnings.push(
-                Diagnostic::at(
-                    src,
-                    fence_at,
-                    fence_at + run,
-                    "unclosed code fence: the block runs to the end of the document",
-                )
-                .warning(),
-            );
+            let message = unclosed_message(src, end_line, &content[..fence_idx]);
+            warnings.push(Diagnostic::at(src, fence_at, fence_at + run, message).warning());
         }
         let raw_info = &content[fence_idx + run..];
         let lead = raw_info.len() - raw_info.trim_start().len();
         let info = raw_info.trim();
         let info_at = fence_at + run + lead;
-        let (lang, kind, attrs) = match classify(src, info, info_at, front, errors) {
+        let (lang, kind, attrs) = match classify(src, info, info_at, front, errors, warnings) {
             Block::Step(b) => *b,
             Block::Prose | Block::Invalid => continue,
         };
@@ -349,6 +454,23 @@ fn find_steps(
         });
     }
     steps
+}
+
+/// What an unclosed fence swallows: the rest of the document, or (in a
+/// list item or a blockquote, which CommonMark closes it with) the rest of
+/// its container, through `end_line`.
+fn unclosed_message(src: &Source, end_line: usize, before_fence: &str) -> String {
+    let rest_is_blank =
+        (end_line + 1..=src.line_count()).all(|l| src.line_text(l).trim().is_empty());
+    if rest_is_blank {
+        return "unclosed code fence: the block runs to the end of the document".into();
+    }
+    let container = if before_fence.contains('>') {
+        "blockquote"
+    } else {
+        "list item"
+    };
+    format!("unclosed code fence: the block runs to the end of its {container} (line {end_line})")
 }
 
 /// Where a step's generated block goes (after the fence's last line), and
@@ -516,6 +638,72 @@ mod tests {
         assert_eq!(
             err("```sh {name=a}\n```\n\n```sh {name=a}\n```\n"),
             "error: duplicate step name `a` (first used on line 1)\n --> t.md:4:8\n  |\n4 | ```sh {name=a}\n  |        ^^^^^^"
+        );
+    }
+
+    #[test]
+    fn language_aliases() {
+        let d = doc(
+            "```js\n```\n```javascript\n```\n```mjs\n```\n```py\n```\n```rb\n```\n```shellscript\n```\n```ksh\n```\n```fish\n```\n```pwsh\n```\n```ts\n```\n```typescript\n```\n",
+        );
+        let kinds: Vec<String> = d
+            .steps
+            .iter()
+            .map(|s| match &s.kind {
+                StepKind::Shell { program } => format!("shell {program}"),
+                StepKind::Interpreter { command } => command.clone(),
+                StepKind::Http => "http".into(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "node",
+                "node",
+                "node",
+                "python3",
+                "ruby",
+                "shell bash",
+                "ksh",
+                "fish",
+                "pwsh",
+                TYPESCRIPT,
+                TYPESCRIPT
+            ]
+        );
+        assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn front_matter_shell_runs_generic_shell_blocks() {
+        let d = doc("---\nshell: zsh\n---\n```sh\n```\n```shellscript\n```\n```bash\n```\n");
+        let programs: Vec<_> = d.steps.iter().map(|s| s.kind.clone()).collect();
+        let shell = |p: &str| StepKind::Shell { program: p.into() };
+        assert_eq!(programs, [shell("zsh"), shell("zsh"), shell("bash")]);
+        let d = doc("---\nshell: fish\n---\n```sh\n```\n");
+        assert_eq!(
+            d.steps[0].kind,
+            StepKind::Interpreter {
+                command: "fish".into()
+            }
+        );
+    }
+
+    #[test]
+    fn attributed_prose_blocks_warn() {
+        let d = doc(
+            "```json {name=x}\n{}\n```\n```yaml title=\"a.yml\"\n```\n```text {\"id\":\"01HF\"}\n```\n```go name=main\n```\n```{name=y}\n```\n",
+        );
+        let w: Vec<String> = d.warnings.iter().map(Diagnostic::short).collect();
+        // `title="a.yml"` (Docusaurus), `{"id":…}` (Runme) and `go name=main`
+        // (no braces) are plain prose.
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert!(
+            w[0].starts_with("t.md:1:4: warning: `json` blocks are not run: this block is prose")
+        );
+        assert_eq!(
+            w[1],
+            "t.md:10:4: warning: a block without a language is not run: it is prose, and its attributes are ignored"
         );
     }
 

@@ -212,6 +212,22 @@ enum Stopping {
     Terminal,
 }
 
+/// A spawn failure, naming the program; a program not found on PATH is
+/// said to be missing in so many words.
+fn spawn_error(p: &str, e: io::Error) -> io::Error {
+    let missing = e.kind() == io::ErrorKind::NotFound
+        && !p.contains('/')
+        && crate::exec::path::find_on_path(p).is_none();
+    if missing {
+        io::Error::new(
+            e.kind(),
+            format!("cannot run {p}: `{p}` is not installed (not found on PATH)"),
+        )
+    } else {
+        io::Error::new(e.kind(), format!("cannot run {p}: {e}"))
+    }
+}
+
 /// Runs `spec`, calling `on_output` with each chunk of stdout/stderr as it
 /// arrives. See the module documentation.
 ///
@@ -260,8 +276,7 @@ fn spawn(spec: &ProcessSpec) -> io::Result<tokio::process::Child> {
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
-    cmd.spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", spec.program)))
+    cmd.spawn().map_err(|e| spawn_error(&spec.program, e))
 }
 
 /// A running step: its pipes, the interrupts, and where its stop stands,

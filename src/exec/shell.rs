@@ -612,6 +612,17 @@ pub fn quote(s: &str) -> String {
 /// and run as `command... file`. The command line is
 /// split like a shell would (quotes, backslashes), without expansion.
 pub fn interpreter_spec(command: &str, code: &str, dir: &Path) -> io::Result<ProcessSpec> {
+    interpreter_spec_as(command, code, dir, None)
+}
+
+/// [`interpreter_spec`] with the script file's suffix chosen by the caller
+/// (`.mjs` for an ES module, `.ts` for TypeScript).
+pub fn interpreter_spec_as(
+    command: &str,
+    code: &str,
+    dir: &Path,
+    suffix: Option<&str>,
+) -> io::Result<ProcessSpec> {
     let words = shell_words::split(command).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -628,7 +639,9 @@ pub fn interpreter_spec(command: &str, code: &str, dir: &Path) -> io::Result<Pro
         .file_name()
         .and_then(OsStr::to_str)
         .unwrap_or(program);
-    let suffix = if base.starts_with("python") {
+    let suffix = if let Some(s) = suffix {
+        s
+    } else if base.starts_with("python") {
         ".py"
     } else if base.starts_with("node") {
         ".js"
@@ -636,6 +649,12 @@ pub fn interpreter_spec(command: &str, code: &str, dir: &Path) -> io::Result<Pro
         ".rb"
     } else if base.starts_with("perl") {
         ".pl"
+    } else if ["tsx", "ts-node", "deno", "bun"].contains(&base) {
+        ".ts"
+    } else if base.starts_with("pwsh") {
+        ".ps1"
+    } else if base == "fish" {
+        ".fish"
     } else {
         ""
     };

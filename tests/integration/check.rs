@@ -112,7 +112,9 @@ fn parse_errors_are_reported_all_at_once() {
     assert_eq!(
         shorts("fixtures/broken/front-matter.md"),
         vec![
-            "fixtures/broken/front-matter.md:3:1: error: front matter: unknown field `paramz`, expected one of title, owner, description, tags, params, secrets, requires, hosts, shell, shell_options, timeout, confirm, interactive, max_output_lines",
+            "fixtures/broken/front-matter.md:3:1: error: front matter: unknown key `paramz` (did you mean `params`?)",
+            // The body is still checked: with `params:` misspelt, `x` is undeclared.
+            "fixtures/broken/front-matter.md:8:9: error: undefined param `x`: not declared under `params:` in the front matter",
         ]
     );
 }
@@ -186,7 +188,7 @@ fn a_directory_is_walked_for_markdown_files() {
     assert_eq!(report.exit_code(), 2);
     assert_eq!(
         render_human(&report, false).lines().last(),
-        Some("9 files checked: 19 errors, 3 warnings")
+        Some("9 files checked: 20 errors, 3 warnings")
     );
 }
 
@@ -220,9 +222,13 @@ fn hidden_directories_target_and_other_extensions_are_skipped() {
     assert_eq!(names, vec!["a.md", "sub/deeper/b.md"]);
     assert_eq!(report.files[0].steps, 1);
     assert_eq!(report.exit_code(), 0);
+    // Skipped, but never silently.
+    let root = root.display();
     assert_eq!(
         render_human(&report, false),
-        "2 files checked: 0 errors, 0 warnings\n"
+        format!(
+            "note: not checked (hidden, `target` or `node_modules` directories; name one to check it): {root}/.git/, {root}/target/\n2 files checked: 0 errors, 0 warnings\n"
+        )
     );
 }
 
@@ -491,6 +497,7 @@ fn json_lists_every_diagnostic_with_its_position() {
             "errors": 1,
             "warnings": 1,
             "strict": false,
+            "skipped": [],
             "ok": false
         })
     );

@@ -218,7 +218,7 @@ fn errors_are_all_reported_in_order() {
     assert_eq!(
         heads,
         [
-            "error: front matter: unknown field `owners`, expected one of title, owner, description, tags, params, secrets, requires, hosts, shell, shell_options, timeout, confirm, interactive, max_output_lines",
+            "error: front matter: unknown key `owners` (did you mean `owner`?)",
             "error: invalid value `many` for `retries`: expected a whole number, e.g. 3",
             "error: unknown attribute `nmae` (did you mean `name`?)",
             "error: invalid value `maybe` for `safe`: expected true or false",

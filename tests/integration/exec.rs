@@ -584,7 +584,7 @@ async fn the_shell_is_found_in_path_once_and_a_missing_one_fails_by_name() {
         .expect_err("no such shell");
     assert_eq!(
         err.to_string(),
-        "cannot run no-such-shell-rb: No such file or directory (os error 2)"
+        "cannot run no-such-shell-rb: `no-such-shell-rb` is not installed (not found on PATH)"
     );
 }
 

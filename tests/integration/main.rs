@@ -33,6 +33,7 @@ mod ipynb;
 mod pipeline;
 mod preconditions;
 mod publish;
+mod realworld;
 mod reports;
 mod runme;
 mod secrets;

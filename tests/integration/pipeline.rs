@@ -149,6 +149,7 @@ fn check_lists_every_seeded_problem_with_its_position() {
         "fixtures/broken/attributes.md:3:17 error",
         "fixtures/broken/attributes.md:7:25 error",
         "fixtures/broken/front-matter.md:3:1 error",
+        "fixtures/broken/front-matter.md:8:9 error",
         "fixtures/broken/gates-in-pipeline.md:11:21 error",
         "fixtures/broken/gates-in-pipeline.md:4:1 error",
         "fixtures/broken/hosts.md:4:23 error",
@@ -179,7 +180,7 @@ fn check_lists_every_seeded_problem_with_its_position() {
         .run();
     assert!(
         h.stderr
-            .ends_with("9 files checked: 19 errors, 3 warnings\n"),
+            .ends_with("9 files checked: 20 errors, 3 warnings\n"),
         "{}",
         h.stderr
     );

@@ -8,7 +8,6 @@
 //! Output comes in three forms from the same [`CheckReport`]: human text,
 //! JSON, and JUnit XML for GitLab's test report widget.
 
-use crate::analyze::{AnalyzeOptions, analyze};
 use crate::document::{self, Diagnostic, Severity};
 use crate::report::junit;
 use serde::Serialize;
@@ -28,6 +27,9 @@ pub struct CheckReport {
     pub files: Vec<FileReport>,
     /// Whether warnings count as failures (`--strict`).
     pub strict: bool,
+    /// Directories a walk did not enter (hidden ones, `target`,
+    /// `node_modules`): said, never silent. Named explicitly, they are.
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,15 +76,17 @@ impl CheckReport {
 }
 
 /// Checks files and directories (recursively, `*.md` files only, skipping
-/// hidden directories and `target/`). A file named explicitly is checked
+/// hidden directories, `target/` and `node_modules/`, which the report
+/// names). A directory or file named explicitly is checked
 /// whatever its extension. A directory that cannot be read is reported (an
 /// error), not skipped: a green check must mean every runbook was checked.
 pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> CheckReport {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut found = Vec::new();
-            collect_markdown(p, &mut found);
+            collect_markdown(p, &mut found, &mut skipped);
             found.sort();
             files.extend(found);
         } else {
@@ -103,15 +107,21 @@ pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> CheckReport {
             },
         })
         .collect();
+    skipped.sort();
     CheckReport {
         files,
         strict: opts.strict,
+        skipped,
     }
 }
 
 /// The `*.md` files under `dir`, each with `None`; a directory that cannot
 /// be listed comes with its error instead.
-fn collect_markdown(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>) {
+fn collect_markdown(
+    dir: &Path,
+    out: &mut Vec<(PathBuf, Option<String>)>,
+    skipped: &mut Vec<String>,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -126,9 +136,10 @@ fn collect_markdown(dir: &Path, out: &mut Vec<(PathBuf, Option<String>)>) {
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
             if name.starts_with('.') || name == "target" || name == "node_modules" {
+                skipped.push(path.display().to_string());
                 continue;
             }
-            collect_markdown(&path, out);
+            collect_markdown(&path, out, skipped);
         } else if name.ends_with(".md") && !name.starts_with('.') {
             out.push((path, None));
         }
@@ -152,26 +163,11 @@ pub fn check_file(path: &Path) -> FileReport {
 
 /// Checks a runbook given as text (generated blocks already stripped).
 pub fn check_text(path: &Path, text: &str) -> FileReport {
-    let display = path.display().to_string();
-    match document::parse(path, text.to_string()) {
-        Ok(doc) => FileReport {
-            path: display,
-            steps: doc.steps.len(),
-            diagnostics: match analyze(&doc, &AnalyzeOptions::default()) {
-                Ok(analysis) => analysis.warnings,
-                Err(all) => all,
-            },
-        },
-        Err(crate::Error::Invalid(diagnostics)) => FileReport {
-            path: display,
-            diagnostics,
-            steps: 0,
-        },
-        Err(e) => FileReport {
-            path: display,
-            diagnostics: vec![file_diagnostic(path, e.to_string())],
-            steps: 0,
-        },
+    let loaded = crate::analyze::load(path, text.to_string());
+    FileReport {
+        path: path.display().to_string(),
+        steps: loaded.doc.steps.len(),
+        diagnostics: loaded.diagnostics,
     }
 }
 
@@ -207,6 +203,9 @@ pub fn render_human(report: &CheckReport, color: bool) -> String {
             out.push_str("\n\n");
         }
     }
+    if let Some(note) = skipped_note(&report.skipped) {
+        let _ = writeln!(out, "{note}");
+    }
     let files = report.files.len();
     let (e, w) = (report.errors(), report.warnings());
     let summary = format!(
@@ -228,6 +227,28 @@ pub fn render_human(report: &CheckReport, color: bool) -> String {
         let _ = writeln!(out, "{summary}");
     }
     out
+}
+
+/// Directories named in the note before the more are counted.
+const MAX_SKIPPED_SHOWN: usize = 10;
+
+/// `note: not checked: DIR, DIR (...)`: what the walk skipped.
+fn skipped_note(skipped: &[String]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut shown = skipped
+        .iter()
+        .take(MAX_SKIPPED_SHOWN)
+        .map(|s| format!("{s}/"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if skipped.len() > MAX_SKIPPED_SHOWN {
+        let _ = write!(shown, " and {} more", skipped.len() - MAX_SKIPPED_SHOWN);
+    }
+    Some(format!(
+        "note: not checked (hidden, `target` or `node_modules` directories; name one to check it): {shown}"
+    ))
 }
 
 fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
@@ -291,6 +312,7 @@ pub fn render_json(report: &CheckReport) -> String {
         "errors": report.errors(),
         "warnings": report.warnings(),
         "strict": report.strict,
+        "skipped": report.skipped,
         "ok": report.exit_code() == 0,
     });
     serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".to_string())
@@ -393,6 +415,7 @@ mod tests {
                 },
             ],
             strict,
+            skipped: vec![],
         }
     }
 
@@ -454,9 +477,22 @@ mod tests {
     }
 
     #[test]
+    fn skipped_directories_are_named() {
+        assert_eq!(skipped_note(&[]), None);
+        let many: Vec<String> = (0..12).map(|i| format!("d/.h{i}")).collect();
+        assert_eq!(
+            skipped_note(&many[..2]).as_deref(),
+            Some(
+                "note: not checked (hidden, `target` or `node_modules` directories; name one to check it): d/.h0/, d/.h1/"
+            )
+        );
+        assert!(skipped_note(&many).unwrap().ends_with("d/.h9/ and 2 more"));
+    }
+
+    #[test]
     fn an_unreadable_directory_is_reported_not_skipped() {
         let mut found = Vec::new();
-        collect_markdown(Path::new("/nonexistent/runbooks"), &mut found);
+        collect_markdown(Path::new("/nonexistent/runbooks"), &mut found, &mut vec![]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, Path::new("/nonexistent/runbooks"));
         assert!(found[0].1.is_some());

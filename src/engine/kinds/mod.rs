@@ -4,7 +4,7 @@
 //! [`registry`].
 
 mod http;
-mod interpreter;
+pub mod interpreter;
 mod remote;
 mod shell;
 
@@ -130,9 +130,35 @@ impl AttemptCx<'_> {
                     .map(|c| from_document_dir(self.doc, c))
                     .map_err(|e| format!("in `cwd`: {e}"))?,
             ),
-            None => None,
+            None => self.front_cwd(),
         };
         Ok((env, cwd))
+    }
+
+    /// The front matter's `cwd:` (Runme's), relative to the document's
+    /// directory: the default `cwd=` of every local step, as in Runme.
+    /// `""` is none.
+    fn front_cwd(&self) -> Option<String> {
+        let cwd = self
+            .doc
+            .front
+            .cwd
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())?;
+        let base = self
+            .doc
+            .source
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let dir = base.join(cwd);
+        Some(
+            std::path::absolute(&dir)
+                .unwrap_or(dir)
+                .display()
+                .to_string(),
+        )
     }
 
     /// Passes a chunk of output on to the sinks.
