@@ -53,7 +53,10 @@ pub async fn resolve(args: &RunArgs, doc: &Document) -> Result<Vec<(String, Stri
         .iter()
         .filter_map(|p| p.split_once('='))
         .collect();
-    let tty = std::io::stdin().is_terminal() && !args.dry_run;
+    // Runme's `skipPrompts: true`: take -p, the environment or the default
+    // without asking (never a confirmation gate: those are not prompts).
+    let skip = doc.front.skip_prompts == Some(true);
+    let tty = std::io::stdin().is_terminal() && !args.dry_run && !skip;
     let mut values = Vec::new();
     for p in unique(args, doc) {
         let from_p = given

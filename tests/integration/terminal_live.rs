@@ -99,3 +99,20 @@ fn a_missing_param_and_secret_are_asked_on_a_terminal_the_secret_unechoed() {
     assert!(copy.contains("`service=api`"), "{copy}");
     assert!(!copy.contains("typed-secret-value"), "{copy}");
 }
+
+#[test]
+fn skip_prompts_takes_the_default_without_asking_but_keeps_the_gate() {
+    let s = Scratch::new();
+    s.write(
+        "skip.md",
+        "---\nskipPrompts: true\n---\n\n```bash {name=p promptEnv=yes}\nexport REGION=\"eu-west-1\"\necho \"region=$REGION\"\n```\n\n```bash {name=g confirm=\"Go?\"}\necho gated\n```\n",
+    );
+    let mut run = PtyRun::spawn(&s, &["run", "skip.md", "-o", "out.md"]);
+    run.wait_for("Go?", 1);
+    let screen = run.screen();
+    assert!(!screen.contains("REGION ["), "asked: {screen}");
+    assert!(screen.contains("region=eu-west-1"), "{screen}");
+    run.answer("y\n");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(20));
+    assert_eq!(code, 0, "{screen}");
+}
