@@ -6,6 +6,7 @@
 mod ask;
 pub mod commands;
 pub mod outputs;
+mod plan;
 mod prompt;
 mod prompt_env;
 mod run;

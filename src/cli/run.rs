@@ -77,6 +77,9 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
     }
+    if let Some(code) = super::plan::confirm(&args, &doc, &params, &redactor).await? {
+        return Ok(code);
+    }
     let (tx, interrupts) = watch::channel(Interrupt::None);
     spawn_signal_handler(tx);
 

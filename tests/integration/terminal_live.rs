@@ -108,11 +108,37 @@ fn skip_prompts_takes_the_default_without_asking_but_keeps_the_gate() {
         "---\nskipPrompts: true\n---\n\n```bash {name=p promptEnv=yes}\nexport REGION=\"eu-west-1\"\necho \"region=$REGION\"\n```\n\n```bash {name=g confirm=\"Go?\"}\necho gated\n```\n",
     );
     let mut run = PtyRun::spawn(&s, &["run", "skip.md", "-o", "out.md"]);
-    run.wait_for("Go?", 1);
+    run.wait_for("── gate: step `g`", 1);
     let screen = run.screen();
     assert!(!screen.contains("REGION ["), "asked: {screen}");
     assert!(screen.contains("region=eu-west-1"), "{screen}");
     run.answer("y\n");
     let (code, screen, _) = run.wait_within(Duration::from_secs(20));
     assert_eq!(code, 0, "{screen}");
+}
+
+#[test]
+fn the_plan_comes_first_and_declining_starts_nothing() {
+    let s = Scratch::new();
+    s.write(
+        "plan.md",
+        "---\ntitle: Restart api\nparams:\n  service: { default: api }\n---\n\n```bash {name=check}\ntouch ran-check\n```\n\n```bash {name=restart confirm=\"Restart {{ params.service }}?\" when=\"params.service == 'api'\"}\ntouch ran-restart\n```\n",
+    );
+    let mut cmd_env = PtyRun::spawn_manual(&s, &["run", "plan.md", "-o", "out.md"]);
+    cmd_env.wait_for("Start? [y/N] ", 1);
+    let screen = cmd_env.screen();
+    for part in [
+        "runbook: Restart api (plan.md)",
+        "params: service=api",
+        "    1  check    bash   local",
+        "    2  restart  bash   local  gate: \"Restart {{ params.service }}?\"  when: params.service == 'api'",
+    ] {
+        assert!(screen.contains(part), "{part:?} in {screen}");
+    }
+    cmd_env.answer("\n");
+    let (code, screen, _) = cmd_env.wait_within(Duration::from_secs(20));
+    assert_eq!(code, 4, "{screen}");
+    assert!(screen.contains("not started: no step ran and no record was written"));
+    assert!(!s.path("ran-check").exists());
+    assert!(!s.path("out.md").exists());
 }

@@ -21,15 +21,43 @@ pub struct PtyRun {
 }
 
 impl PtyRun {
-    /// The pty is the child's stdio only (no controlling terminal).
+    /// The pty is the child's stdio only (no controlling terminal). The
+    /// operator answers `y` to the plan's `Start? [y/N]` when it shows.
     pub fn spawn(s: &Scratch, args: &[&str]) -> Self {
+        let run = Self::start(s, args, false);
+        run.start_when_asked();
+        run
+    }
+
+    /// Like [`PtyRun::spawn`], leaving `Start? [y/N]` to the test.
+    pub fn spawn_manual(s: &Scratch, args: &[&str]) -> Self {
         Self::start(s, args, false)
     }
 
     /// The pty is the child's controlling terminal, the child the leader of
-    /// a new session and its foreground process group.
+    /// a new session and its foreground process group; `Start?` answered.
     pub fn spawn_controlling(s: &Scratch, args: &[&str]) -> Self {
-        Self::start(s, args, true)
+        let run = Self::start(s, args, true);
+        run.start_when_asked();
+        run
+    }
+
+    /// Types `y` at the plan's question, once, if it comes (a run with
+    /// `--yes`, a dry run or another command never asks).
+    fn start_when_asked(&self) {
+        let screen = self.screen.clone();
+        let mut master = self.master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if screen.lock().unwrap().contains("Start? [y/N] ") {
+                    let _ = master.write_all(b"y\n");
+                    let _ = master.flush();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
     }
 
     fn start(s: &Scratch, args: &[&str], controlling: bool) -> Self {
