@@ -142,3 +142,27 @@ fn the_plan_comes_first_and_declining_starts_nothing() {
     assert!(!s.path("ran-check").exists());
     assert!(!s.path("out.md").exists());
 }
+
+#[test]
+fn in_a_gitlab_job_a_failed_step_gets_an_open_section_with_its_tail() {
+    let out = crate::common::test::Test::new()
+        .file(
+            "f.md",
+            "# F\n\n```bash {name=ok}\necho fine\n```\n\n```bash {name=broken}\necho 'psql: connection refused' >&2\nexit 2\n```\n",
+        )
+        .env("CI", "true")
+        .env("GITLAB_CI", "true")
+        .args(["run", "f.md", "-o", "out.md"])
+        .status(1)
+        .run();
+    let text = regex::Regex::new(r"section_(start|end):\d+:")
+        .unwrap()
+        .replace_all(&out.stderr, "section_${1}:TS:")
+        .into_owned();
+    let expected = "\x1b[0Ksection_start:TS:step_2_broken_failed[collapsed=false]\r\x1b[0K── last 1 line of `broken`:\n   psql: connection refused\n\x1b[0Ksection_end:TS:step_2_broken_failed\r\x1b[0K\n";
+    assert!(text.contains(expected), "{text:?}");
+    assert!(
+        text.contains("section_start:TS:step_1_ok[collapsed=true]"),
+        "{text:?}"
+    );
+}
