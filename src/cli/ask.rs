@@ -130,8 +130,8 @@ pub fn in_order(
 }
 
 /// One line from the terminal (`hidden`: echo off); Ctrl-C ends the run as
-/// interrupted, end of input refuses it.
-async fn read(prompt: &str, hidden: bool) -> Result<String> {
+/// interrupted (the terminal restored first); `None` at end of input.
+pub(super) async fn read_line(prompt: &str, hidden: bool) -> Option<String> {
     crate::console::err(prompt);
     let echo = hidden.then(echo_off).flatten();
     let answer = tokio::select! {
@@ -148,6 +148,12 @@ async fn read(prompt: &str, hidden: bool) -> Result<String> {
         crate::console::err("\n");
     }
     answer
+}
+
+/// [`read_line`], trimmed; end of input refuses the run.
+async fn read(prompt: &str, hidden: bool) -> Result<String> {
+    read_line(prompt, hidden)
+        .await
         .map(|a| a.trim().to_string())
         .ok_or_else(|| Error::Usage("no answer: end of input".into()))
 }

@@ -99,22 +99,8 @@ async fn ask(p: &Prompt, offered: Option<&str>) -> Result<String> {
         String::new()
     };
     loop {
-        crate::console::err(&format!("{}{hint}{shown}: ", p.name));
-        let echo = secret.then(echo_off).flatten();
-        let answer = tokio::select! {
-            a = crate::console::read_answer() => a,
-            _ = tokio::signal::ctrl_c() => {
-                if let Some(saved) = echo {
-                    restore(saved);
-                }
-                interrupted();
-            }
-        };
-        if let Some(saved) = echo {
-            restore(saved);
-            crate::console::err("\n");
-        }
-        let Some(answer) = answer else {
+        let question = format!("{}{hint}{shown}: ", p.name);
+        let Some(answer) = super::ask::read_line(&question, secret).await else {
             return Err(Error::Usage(format!(
                 "no value for {}: end of input",
                 p.name
