@@ -1,7 +1,8 @@
 //! The terminal's gate prompter: shows the step, its target and the command
 //! that will run (controls made visible, so a value carrying `\r` or
-//! `ESC[2K` cannot rewrite the question), then reads y/s/a. An interrupt
-//! while waiting wins at once.
+//! `ESC[2K` cannot rewrite the question), then reads y/s/a, `v` to see the
+//! earlier steps' output, `e` to change a param first. An interrupt while
+//! waiting wins at once.
 
 use crate::engine::Sinks;
 use crate::engine::gate::{Answer, Asking, Decision, GateQuestion, Prompter};
@@ -24,12 +25,13 @@ impl Prompter for TerminalPrompter {
             let prompt = question(q);
             sinks.suspend(&mut || crate::console::err(&prompt));
             loop {
-                match read(interrupts, !q.previous.is_empty()).await {
+                match read(interrupts, q).await {
                     Read::Answer(a) => return a,
                     Read::View => {
                         let text = previous(q);
                         sinks.suspend(&mut || crate::console::err(&text));
                     }
+                    Read::Edit => return edit(q, interrupts).await,
                 }
             }
         })
@@ -51,13 +53,67 @@ fn previous(q: &GateQuestion<'_>) -> String {
     out.push_str(&format!(
         "\n   {}\n   {}",
         visible_line(q.message),
-        CHOICES_WITH_VIEW
+        choices(q)
     ));
     out
 }
 
-const CHOICES: &str = "[y]es / [s]kip / [a]bort: ";
-const CHOICES_WITH_VIEW: &str = "[y]es / [s]kip / [a]bort / [v]iew previous output: ";
+/// `[y]es / [s]kip / [a]bort`, with `[v]iew` once an earlier step printed
+/// something and `[e]dit params` when the runbook declares any.
+fn choices(q: &GateQuestion<'_>) -> String {
+    let mut c = String::from("[y]es / [s]kip / [a]bort");
+    if !q.previous.is_empty() {
+        c.push_str(" / [v]iew previous output");
+    }
+    if !q.params.is_empty() {
+        c.push_str(" / [e]dit params");
+    }
+    c.push_str(": ");
+    c
+}
+
+/// The answers understood: `y, s or a`, `y, s, a or v`, …
+fn letters(q: &GateQuestion<'_>) -> String {
+    let mut l = vec!["y", "s", "a"];
+    if !q.previous.is_empty() {
+        l.push("v");
+    }
+    if !q.params.is_empty() {
+        l.push("e");
+    }
+    let last = l.pop().unwrap_or("a");
+    format!("{} or {last}", l.join(", "))
+}
+
+/// `e`: the params as they stand, then which one and its new value.
+async fn edit(q: &GateQuestion<'_>, interrupts: &mut Interrupts) -> Option<Answer> {
+    let mut list = String::from("\n   params:\n");
+    for (k, v) in q.params {
+        list.push_str(&format!("     {} = {}\n", visible_line(k), visible_line(v)));
+    }
+    list.push_str("   param to change: ");
+    crate::console::err(&list);
+    let name = line(interrupts).await?.unwrap_or_default();
+    crate::console::err(&format!("   new value for {}: ", visible_line(name.trim())));
+    let value = line(interrupts).await?.unwrap_or_default();
+    Some(Answer {
+        decision: Decision::Edit,
+        label: "edited",
+        edit: Some((name.trim().to_string(), value.trim().to_string())),
+    })
+}
+
+/// One line; `None` when interrupted, `Some(None)` at end of input.
+async fn line(interrupts: &mut Interrupts) -> Option<Option<String>> {
+    tokio::select! {
+        biased;
+        _ = interrupts.wait_for(|i| *i != Interrupt::None) => {
+            crate::console::err("\n");
+            None
+        }
+        line = crate::console::read_answer() => Some(line),
+    }
+}
 
 /// The section heading and the paragraph before the step, as context.
 fn context(q: &GateQuestion<'_>) -> String {
@@ -90,11 +146,7 @@ fn question(q: &GateQuestion<'_>) -> String {
             lines.len() - GATE_PREVIEW_LINES
         ));
     }
-    let choices = if q.previous.is_empty() {
-        CHOICES
-    } else {
-        CHOICES_WITH_VIEW
-    };
+    let choices = choices(q);
     format!(
         "\n── gate: step `{}` (line {}) on {}\n{}{preview}   {}\n   {choices}",
         visible_line(q.step),
@@ -105,23 +157,20 @@ fn question(q: &GateQuestion<'_>) -> String {
     )
 }
 
-/// What the operator typed: an answer (`None`: interrupted), or `v`.
+/// What the operator typed: an answer (`None`: interrupted), `v` or `e`.
 enum Read {
     Answer(Option<Answer>),
     View,
+    Edit,
 }
 
 /// Reads until an answer is understood.
-async fn read(interrupts: &mut Interrupts, can_view: bool) -> Read {
+async fn read(interrupts: &mut Interrupts, q: &GateQuestion<'_>) -> Read {
+    let can_view = !q.previous.is_empty();
     loop {
-        let line = tokio::select! {
-            biased;
-            _ = interrupts.wait_for(|i| *i != Interrupt::None) => {
-                // Leave the question's line; the read is abandoned.
-                crate::console::err("\n");
-                return Read::Answer(None);
-            }
-            line = crate::console::read_answer() => line,
+        // Interrupted: leave the question's line; the read is abandoned.
+        let Some(line) = line(interrupts).await else {
+            return Read::Answer(None);
         };
         // End of input: nobody is there to approve.
         let Some(line) = line else {
@@ -132,8 +181,8 @@ async fn read(interrupts: &mut Interrupts, can_view: bool) -> Read {
             "s" | "skip" | "n" | "no" => return Read::Answer(Some(answer(Decision::Skip))),
             "a" | "abort" | "q" | "quit" => return Read::Answer(Some(answer(Decision::Abort))),
             "v" | "view" if can_view => return Read::View,
-            _ if can_view => crate::console::err("   please answer y, s, a or v: "),
-            _ => crate::console::err("   please answer y, s or a: "),
+            "e" | "edit" if !q.params.is_empty() => return Read::Edit,
+            _ => crate::console::err(&format!("   please answer {}: ", letters(q))),
         }
     }
 }
@@ -143,6 +192,11 @@ fn answer(decision: Decision) -> Answer {
         Decision::Yes => "approved",
         Decision::Skip => "skipped",
         Decision::Abort => "aborted",
+        Decision::Edit => "edited",
     };
-    Answer { decision, label }
+    Answer {
+        decision,
+        label,
+        edit: None,
+    }
 }

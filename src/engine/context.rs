@@ -55,6 +55,12 @@ pub struct ValueCache {
 }
 
 impl Context {
+    /// Changes a param (an operator's edit at a gate) for every later render.
+    pub fn set_param(&mut self, name: &str, value: serde_json::Value) {
+        self.params.insert(name.to_string(), value);
+        self.cache.fixed = std::sync::OnceLock::new();
+    }
+
     /// Sets the result of a step as later steps see it.
     pub fn set_step(&mut self, name: String, ctx: StepCtx) {
         self.cache.steps.insert(name.clone(), to_value(&ctx));

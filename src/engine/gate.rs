@@ -13,6 +13,8 @@ pub enum Decision {
     Yes,
     Skip,
     Abort,
+    /// Change a param (`Answer::edit`), then ask again.
+    Edit,
 }
 
 /// An answer and how the record words it (`approved (--yes)`, `skipped`).
@@ -20,6 +22,8 @@ pub enum Decision {
 pub struct Answer {
     pub decision: Decision,
     pub label: &'static str,
+    /// With [`Decision::Edit`]: the param and its new value.
+    pub edit: Option<(String, String)>,
 }
 
 /// What the operator is asked: the question, the step, where it runs and
@@ -38,6 +42,9 @@ pub struct GateQuestion<'a> {
     pub prose: Option<&'a str>,
     /// What the steps that ran before printed (name, last lines), redacted.
     pub previous: &'a [(String, String)],
+    /// The declared params and their values now (secrets masked), for an
+    /// `[e]dit` before answering.
+    pub params: &'a [(String, String)],
 }
 
 /// The heading of the section a step is in and the paragraph right before
@@ -95,6 +102,7 @@ impl Prompter for Approve {
             Some(Answer {
                 decision: Decision::Yes,
                 label: "approved (--yes)",
+                edit: None,
             })
         })
     }

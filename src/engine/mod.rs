@@ -9,6 +9,7 @@
 
 mod background;
 pub mod context;
+mod edit;
 pub mod events;
 pub mod gate;
 pub mod journal;

@@ -53,10 +53,13 @@ impl Engine {
             rec.reason = Some(reason);
             return self.settle(rec, StepCtx::default(), false);
         }
-        if let (Some(message), false) = (gate, self.opts.dry_run)
-            && let Some(flow) = self.ask(&step, &mut rec, message).await
-        {
-            return flow;
+        let mut rendered = rendered;
+        if let (Some(message), false) = (gate, self.opts.dry_run) {
+            match self.ask(&step, &mut rec, message).await {
+                Ok(Some(edited)) => rendered = edited,
+                Ok(None) => {}
+                Err(flow) => return flow,
+            }
         }
         rec.started_at = Some(now_rfc3339());
         rec.status = StepStatus::Running;
@@ -162,53 +165,91 @@ impl Engine {
     }
 
     /// Asks the gate; the flow when the step does not go on.
+    /// Asks the gate until it is answered; an `[e]dit` changes a param and
+    /// asks again with the step rendered anew. `Ok(Some(code))`: the code to
+    /// run after an edit; `Err`: the step does not go on.
     async fn ask(
         &mut self,
         step: &Step,
         rec: &mut StepRecord,
-        message: String,
-    ) -> Option<StepFlow> {
+        mut message: String,
+    ) -> Result<Option<String>, StepFlow> {
         self.sinks.emit(RunEvent::GateAsked { step: rec });
-        let command = rec.rendered.clone().unwrap_or_default();
-        let (heading, prose) = context_of(&self.doc, step);
-        let previous = self.previous_output();
-        let question = GateQuestion {
-            step: &step.name,
-            line: step.line,
-            target: &rec.target,
-            command: &command,
-            message: &message,
-            heading,
-            prose,
-            previous: &previous,
+        let mut edits: Vec<String> = Vec::new();
+        let mut rendered = None;
+        let answer = loop {
+            let answer = self.ask_once(step, rec, &message).await;
+            let Some(answer) = answer else {
+                rec.status = StepStatus::Interrupted;
+                rec.reason = Some("interrupted at the gate".into());
+                self.settle(rec.clone(), StepCtx::default(), false);
+                return Err(StepFlow::Stop(RunResult::Interrupted));
+            };
+            let Some((name, value)) = answer
+                .edit
+                .clone()
+                .filter(|_| answer.decision == Decision::Edit)
+            else {
+                break answer;
+            };
+            match self.edit_param(&name, &value) {
+                Ok(note) => edits.push(note),
+                Err(e) => {
+                    self.sinks.message(&e);
+                    continue;
+                }
+            }
+            rendered = Some(self.render(step, rec)?.0);
+            message = self.gate_text(step).unwrap_or(message);
         };
-        let answer = self
-            .prompter
-            .ask(&question, &mut self.sinks, &mut self.interrupts)
-            .await;
-        let Some(answer) = answer else {
-            rec.status = StepStatus::Interrupted;
-            rec.reason = Some("interrupted at the gate".into());
-            self.settle(rec.clone(), StepCtx::default(), false);
-            return Some(StepFlow::Stop(RunResult::Interrupted));
-        };
+        let mut decision = answer.label.to_string();
+        if !edits.is_empty() {
+            decision.push_str(&format!(" after editing params: {}", edits.join(", ")));
+        }
         rec.gate = Some(GateRecord {
             message,
-            decision: answer.label.into(),
+            decision,
             operator: self.operator.clone(),
             at: now_rfc3339(),
         });
         self.sinks.emit(RunEvent::GateAnswered { step: rec });
         match answer.decision {
-            Decision::Yes => None,
-            Decision::Skip => Some(self.skip(rec, "skipped by the operator at the gate")),
+            Decision::Yes | Decision::Edit => Ok(rendered),
+            Decision::Skip => Err(self.skip(rec, "skipped by the operator at the gate")),
             Decision::Abort => {
                 rec.status = StepStatus::Aborted;
                 rec.reason = Some("aborted by the operator at the gate".into());
                 self.settle(rec.clone(), StepCtx::default(), true);
-                Some(StepFlow::Stop(RunResult::Aborted))
+                Err(StepFlow::Stop(RunResult::Aborted))
             }
         }
+    }
+
+    /// One question to the prompter, with the step as it renders now.
+    async fn ask_once(
+        &mut self,
+        step: &Step,
+        rec: &StepRecord,
+        message: &str,
+    ) -> Option<super::gate::Answer> {
+        let command = rec.rendered.clone().unwrap_or_default();
+        let (heading, prose) = context_of(&self.doc, step);
+        let previous = self.previous_output();
+        let params = self.shown_params();
+        let question = GateQuestion {
+            step: &step.name,
+            line: step.line,
+            target: &rec.target,
+            command: &command,
+            message,
+            heading,
+            prose,
+            previous: &previous,
+            params: &params,
+        };
+        self.prompter
+            .ask(&question, &mut self.sinks, &mut self.interrupts)
+            .await
     }
 
     /// The last lines each earlier step printed, redacted, for a gate's

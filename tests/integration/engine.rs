@@ -38,6 +38,7 @@ impl Prompter for Scripted {
             Some(Answer {
                 decision,
                 label: "scripted",
+                edit: None,
             })
         })
     }

@@ -166,3 +166,43 @@ fn in_a_gitlab_job_a_failed_step_gets_an_open_section_with_its_tail() {
         "{text:?}"
     );
 }
+
+#[test]
+fn a_param_edited_at_a_gate_renders_the_step_anew_and_is_recorded() {
+    let s = Scratch::new();
+    s.write(
+        "edit.md",
+        "---\nparams:\n  service: { default: api, choices: [api, worker] }\n---\n\n```bash {name=restart confirm=\"Restart {{ params.service }}?\"}\necho \"restarting {{ params.service }}\"\n```\n",
+    );
+    let mut run = PtyRun::spawn(&s, &["run", "edit.md", "-o", "out.md"]);
+    run.wait_for("[e]dit params: ", 1);
+    run.answer("e\n");
+    run.wait_for("param to change: ", 1);
+    run.answer("service\n");
+    run.wait_for("new value for service: ", 1);
+    run.answer("nope\n");
+    // Refused (not a choice): asked again, nothing changed.
+    run.wait_for("param `service` must be one of api, worker", 1);
+    run.wait_for("[e]dit params: ", 2);
+    run.answer("e\n");
+    run.wait_for("param to change: ", 2);
+    run.answer("service\n");
+    run.wait_for("new value for service: ", 2);
+    run.answer("worker\n");
+    run.wait_for("Restart worker?", 1);
+    assert!(
+        run.screen().contains("│ echo 'restarting worker'")
+            || run.screen().contains("│ echo \"restarting worker\""),
+        "{}",
+        run.screen()
+    );
+    run.answer("y\n");
+    let (code, screen, _) = run.wait_within(Duration::from_secs(20));
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("restarting worker"), "{screen}");
+    let copy = s.read("out.md");
+    assert!(
+        copy.contains("approved after editing params: service: api → worker"),
+        "{copy}"
+    );
+}
