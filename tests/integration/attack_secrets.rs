@@ -8,7 +8,7 @@ use crate::common::{Scratch, repo};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const KEY: &str = "K3y/w<i&th> \"all+the'bad\\chars-0123456789-abcdefghij";
 const PEM: &str =
@@ -21,20 +21,7 @@ fn attack(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
+use crate::common::walk;
 
 /// The JSON string body as serde_json writes it.
 fn json_inner(s: &str) -> String {

@@ -127,3 +127,19 @@ pub fn block_of(annotated: &str, step: &str) -> String {
     let end = rest.find("<!-- runbook:end").unwrap_or(rest.len());
     rest[..end].to_string()
 }
+
+/// Every file below `dir`, recursively (none when it cannot be read).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
