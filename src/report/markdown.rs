@@ -5,9 +5,14 @@
 //!
 //! Every body line is either plain text that starts with a character that
 //! cannot open a Markdown block (so it can never break out of the list or
-//! blockquote the step lives in) or part of a fenced block whose fence is
-//! longer than any backtick run inside it. Values from the record are
-//! flattened to one line and escaped, so output can never forge structure.
+//! blockquote the step lives in), part of a fenced block whose fence is
+//! longer than any backtick run inside it, or one of the fixed lines of a
+//! fold (`<details><summary>Output: N lines</summary>` and `</details>`,
+//! each followed or preceded by a blank line, so each is an HTML block of
+//! its own and the fenced block between them is Markdown). Values from the
+//! record are flattened to one line and escaped, so output can never forge
+//! structure; output inside a fold is inside the fence, so a `</details>` in
+//! it is text.
 
 use super::{one_line, output_lines, status_symbol, visible_controls};
 use crate::document::Document;
@@ -15,12 +20,17 @@ use crate::document::splice::Insert;
 use crate::duration::format_duration_ms;
 use crate::record::{HostResult, HttpRecord, OutputRecord, RunRecord, StepRecord, StepStatus};
 
+/// Output blocks longer than this many lines are folded in `<details>`.
+pub const FOLD_LINES: usize = 20;
+
 /// What goes into the step bodies besides status and output.
 #[derive(Debug, Clone, Default)]
 pub struct MarkdownOptions {
-    /// Also show the command as rendered (templates resolved, secrets still
-    /// shown as their template) for executed steps. Dry-run steps always
-    /// show it: it is all they have.
+    /// Always show the command as rendered (templates resolved, secrets
+    /// still shown as their template), even where it is the step's code as
+    /// written. Without it the copy shows it exactly when it differs
+    /// ([`step_body_for`]); dry-run steps always show it: it is all they
+    /// have.
     pub show_rendered: bool,
 }
 
@@ -89,11 +99,35 @@ pub fn header_body(rec: &RunRecord) -> String {
     out
 }
 
-/// One step's generated block: a summary line, then its output.
+/// One step's generated block: a summary line, then its output. The
+/// rendered command is shown for dry-run steps, or for every step with
+/// [`MarkdownOptions::show_rendered`].
 pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
+    body(
+        step,
+        step.status == StepStatus::DryRun || opts.show_rendered,
+    )
+}
+
+/// One step's generated block in the copy of the runbook whose step runs
+/// `script` (its code as written; for a transcript, its commands): as
+/// [`step_body`], and the rendered command is also shown whenever it is not
+/// `script` (line endings and trailing newlines aside) — the code block
+/// above keeps the template source, this shows what ran.
+pub fn step_body_for(step: &StepRecord, script: &str, opts: &MarkdownOptions) -> String {
+    let differs = step
+        .rendered
+        .as_deref()
+        .is_some_and(|r| text_lines(r) != text_lines(script));
+    body(
+        step,
+        step.status == StepStatus::DryRun || opts.show_rendered || differs,
+    )
+}
+
+fn body(step: &StepRecord, show_rendered: bool) -> String {
     let mut lines = vec![summary_line(step)];
 
-    let show_rendered = step.status == StepStatus::DryRun || opts.show_rendered;
     if show_rendered
         && step.status != StepStatus::NotRun
         && let Some(rendered) = &step.rendered
@@ -122,7 +156,7 @@ pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
             block.extend(body);
         }
         lines.push(String::new());
-        fenced(&mut lines, &block);
+        output_block(&mut lines, &block);
     } else if !step.hosts.is_empty() {
         for host in &step.hosts {
             lines.push(String::new());
@@ -133,6 +167,12 @@ pub fn step_body(step: &StepRecord, opts: &MarkdownOptions) -> String {
         push_output(&mut lines, out);
     }
     push_expected(&mut lines, step);
+    if lines.last().is_some_and(|l| l == "</details>") {
+        // `</details>` opens an HTML block that only a blank line ends: the
+        // end marker and the source after it must not be swallowed. (The
+        // splice drops one final line ending: the body ends in two.)
+        lines.extend([String::new(), String::new()]);
+    }
     lines.join("\n")
 }
 
@@ -165,7 +205,8 @@ pub fn inserts(doc: &Document, rec: &RunRecord, opts: &MarkdownOptions) -> Vec<I
     let mut out = vec![doc.header_insert(header_body(rec))];
     for step in &doc.steps {
         if let Some(sr) = rec.steps.iter().find(|s| s.index == step.index) {
-            out.push(step.insert(format!("step={}", step.name), step_body(sr, opts)));
+            let body = step_body_for(sr, step.script(), opts);
+            out.push(step.insert(format!("step={}", step.name), body));
         }
     }
     out
@@ -270,8 +311,26 @@ fn push_output(lines: &mut Vec<String>, out: &OutputRecord) {
     if body.is_empty() {
         lines.push("No output.".to_string());
     } else {
-        fenced(lines, &body);
+        output_block(lines, &body);
     }
+}
+
+/// Output in a fenced `text` block; longer than [`FOLD_LINES`], folded in
+/// `<details>` (the blank lines make the tags HTML blocks of their own, so
+/// GitHub and GitLab render the fence between them as Markdown).
+fn output_block(lines: &mut Vec<String>, content: &[String]) {
+    if content.len() <= FOLD_LINES {
+        fenced(lines, content);
+        return;
+    }
+    lines.push(format!(
+        "<details><summary>Output: {} lines</summary>",
+        content.len()
+    ));
+    lines.push(String::new());
+    fenced(lines, content);
+    lines.push(String::new());
+    lines.push("</details>".to_string());
 }
 
 fn text_lines(text: &str) -> Vec<String> {

@@ -403,7 +403,8 @@ fn document() -> impl Strategy<Value = String> {
         })
 }
 
-/// Step output: anything, including fences, forged and real markers, CRs.
+/// Step output: anything, including fences, forged and real markers, CRs,
+/// the fold's `<details>` lines.
 fn body() -> impl Strategy<Value = String> {
     prop::collection::vec(
         prop_oneof![
@@ -414,6 +415,9 @@ fn body() -> impl Strategy<Value = String> {
             Just("\r\n".to_string()),
             Just("-->".to_string()),
             Just("> ".to_string()),
+            Just("<details><summary>Output: 21 lines</summary>\n\n".to_string()),
+            Just("\n\n</details>".to_string()),
+            Just("</summary>".to_string()),
             Just("<!-- runbook:end 0123456789abcdef -->".to_string()),
             Just("<!-- runbook:begin e3b0c44298fc1c14 step=x -->".to_string()),
             Just("<!-- runbook:end e3b0c44298fc1c14 -->".to_string()),

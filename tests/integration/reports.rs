@@ -6,7 +6,7 @@ use crate::common::samples;
 
 use comrak::nodes::NodeValue;
 use runbook::document::splice::Insert;
-use runbook::record::{RunRecord, StepStatus};
+use runbook::record::{OutputRecord, RunRecord, StepRecord, StepStatus};
 use runbook::report::html::{HtmlOptions, to_html};
 use runbook::report::json::to_json;
 use runbook::report::junit::to_junit;
@@ -219,6 +219,223 @@ fn hostile_output_cannot_forge_structure_or_end_the_fence() {
             assert!(!"#>-+*|<=_~ \t0123456789[!`".contains(c), "{line:?}");
         }
     }
+}
+
+/// A step of the sample `ok` run (its `restart`, in a list item, or its
+/// `verify`, in a block quote) with `output` as its whole output.
+fn with_output(mut step: StepRecord, output: &str) -> StepRecord {
+    step.output = Some(OutputRecord {
+        head: output.to_string(),
+        total_bytes: output.len() as u64,
+        total_lines: output.lines().count() as u64,
+        ..OutputRecord::default()
+    });
+    step
+}
+
+fn numbered(n: usize) -> String {
+    (1..=n).map(|i| format!("line {i}\n")).collect()
+}
+
+#[test]
+fn markdown_folds_output_longer_than_twenty_lines() {
+    let step = samples::ok().steps[3].clone();
+    let at_threshold = step_body(
+        &with_output(step.clone(), &numbered(20)),
+        &Default::default(),
+    );
+    assert!(!at_threshold.contains("<details>"), "{at_threshold}");
+    assert!(at_threshold.ends_with("line 20\n```"), "{at_threshold}");
+
+    let folded = step_body(&with_output(step, &numbered(21)), &Default::default());
+    let lines: Vec<&str> = folded.split('\n').collect();
+    assert_eq!(
+        lines[1..6],
+        [
+            "",
+            "<details><summary>Output: 21 lines</summary>",
+            "",
+            "```text",
+            "line 1"
+        ]
+    );
+    // A blank line ends the `</details>` HTML block: the end marker and the
+    // source after it are not swallowed into it.
+    assert_eq!(
+        lines[lines.len() - 6..],
+        ["line 21", "```", "", "</details>", "", ""]
+    );
+    assert_eq!(folded.matches("<details>").count(), 1);
+}
+
+#[test]
+fn markdown_folds_http_and_per_host_output_too() {
+    let rec = samples::ok();
+    // HTTP: the request line, a blank line and the response are one block.
+    let http = with_output(rec.steps[0].clone(), &numbered(18));
+    assert!(!step_body(&http, &Default::default()).contains("<details>"));
+    let http = with_output(rec.steps[0].clone(), &numbered(19));
+    assert!(
+        step_body(&http, &Default::default())
+            .contains("\n<details><summary>Output: 21 lines</summary>\n\n```text\nGET ")
+    );
+    // Fan-out: each host's block on its own.
+    let mut fan = rec.steps[1].clone();
+    assert!(fan.hosts.len() >= 2);
+    fan.hosts[0].output = with_output(fan.clone(), &numbered(21)).output.unwrap();
+    let body = step_body(&fan, &Default::default());
+    assert_eq!(body.matches("<details>").count(), 1, "{body}");
+}
+
+/// Output that tries to close the fold, open another, end the fence or
+/// the block, or forge markers and comments.
+const HOSTILE_FOLD: &str = "</details>\n</summary>\n<summary>forged</summary>\n\
+<details><summary>Output: 1 lines</summary>\n\n```\n````\n~~~\n\
+<!-- a comment\n-->\n<!-- runbook:end 0123456789abcdef -->\n> quote\n- item\n\
+    indented\n</details>\n\n\n</details>\n# heading\n<script>x</script>\n\
+```````text\n</pre></code></details>\n";
+
+#[test]
+fn a_fold_in_a_list_item_or_block_quote_holds_hostile_output() {
+    let doc = samples::document();
+    let mut rec = samples::ok();
+    let output = HOSTILE_FOLD.repeat(2);
+    rec.steps[2] = with_output(rec.steps[2].clone(), &output);
+    rec.steps[3] = with_output(rec.steps[3].clone(), &output);
+    let shown: String = runbook::report::output_lines(rec.steps[2].output.as_ref().unwrap())
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let n = shown.lines().count();
+    assert!(n > 20);
+
+    let copy = runbook::report::markdown::annotate(&doc, &rec, &MarkdownOptions::default());
+    assert_eq!(runbook::document::splice::strip(&copy), doc.source.text);
+    // The fold lines carry the container prefix.
+    let summary = format!("<details><summary>Output: {n} lines</summary>");
+    assert!(
+        copy.contains(&format!("\n  {summary}\n\n  ````````text\n")),
+        "{copy}"
+    );
+    assert!(
+        copy.contains("\n  ````````\n\n  </details>\n\n  <!-- runbook:end "),
+        "{copy}"
+    );
+    assert!(
+        copy.contains(&format!("\n> {summary}\n>\n> ````````text\n")),
+        "{copy}"
+    );
+    assert!(
+        copy.contains("\n> ````````\n>\n> </details>\n>\n> <!-- runbook:end "),
+        "{copy}"
+    );
+
+    let arena = comrak::Arena::new();
+    let root = parse_md(&arena, &copy);
+    let kinds: Vec<&str> = root
+        .children()
+        .map(|n| match &n.data().value {
+            NodeValue::List(_) => "list",
+            NodeValue::BlockQuote => "blockquote",
+            NodeValue::ThematicBreak => "hr",
+            NodeValue::Heading(_) => "heading",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "list").count(), 1, "{copy}");
+    assert_eq!(kinds.iter().filter(|k| **k == "blockquote").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "heading").count(), 1);
+    for kind in [
+        |v: &NodeValue| matches!(v, NodeValue::List(_)),
+        |v: &NodeValue| matches!(v, NodeValue::BlockQuote),
+    ] {
+        let container = root.children().find(|c| kind(&c.data().value)).unwrap();
+        // Inside: the fold's opening tag, the output as one code block,
+        // the closing tag, in that order, and nothing else of the output.
+        let blocks: Vec<String> = container
+            .descendants()
+            .filter_map(|c| match &c.data().value {
+                NodeValue::HtmlBlock(h) if !h.literal.starts_with("<!-- runbook:") => {
+                    Some(format!("html:{}", h.literal))
+                }
+                NodeValue::CodeBlock(c) if c.info == "text" => Some(format!("code:{}", c.literal)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                format!("html:{summary}\n"),
+                format!("code:{shown}"),
+                "html:</details>\n".to_string()
+            ],
+            "{copy}"
+        );
+    }
+    // Rendered as GitHub would (raw HTML allowed): exactly the two folds.
+    let mut o = comrak::Options::default();
+    o.extension.front_matter_delimiter = Some("---".into());
+    o.render.r#unsafe = true;
+    let html = comrak::markdown_to_html(&copy, &o);
+    assert_eq!(html.matches("<details>").count(), 2, "{html}");
+    assert_eq!(html.matches("</details>").count(), 2, "{html}");
+    assert_eq!(html.matches("<summary>").count(), 2, "{html}");
+    assert!(html.contains("&lt;/details&gt;"));
+}
+
+#[test]
+fn the_copy_shows_the_rendered_command_exactly_when_it_differs() {
+    let doc = samples::document();
+    let mut rec = samples::ok();
+    // As the engine records it: templates resolved; one trailing newline
+    // less (minijinja) is not a difference.
+    rec.steps[2].rendered = Some("systemctl restart api && journalctl -u api -n 200".into());
+    rec.steps[3].rendered = Some("curl -fsS localhost:8080/health\r\n".into());
+    let copy = runbook::report::markdown::annotate(&doc, &rec, &MarkdownOptions::default());
+    assert!(!copy.contains("Rendered:"), "{copy}");
+
+    // A template and a secret: the code block keeps the source, the
+    // generated block shows what ran, the secret still as its template.
+    let step = {
+        let mut s = rec.steps[3].clone();
+        s.rendered = Some("curl -fsS -H 'X: {{ secrets.TOKEN }}' web-1:8080/health\n".into());
+        s
+    };
+    let script = "curl -fsS -H 'X: {{ secrets.TOKEN }}' {{ params.host }}:8080/health\n";
+    let body = runbook::report::markdown::step_body_for(&step, script, &Default::default());
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines[1..7],
+        [
+            "",
+            "Rendered:",
+            "",
+            "```text",
+            "curl -fsS -H 'X: {{ secrets.TOKEN }}' web-1:8080/health",
+            "```"
+        ],
+        "{body}"
+    );
+    let same = step_body_for_script(&step, step.rendered.as_deref().unwrap());
+    assert!(!same.contains("Rendered:"), "{same}");
+    // In the copy, through `inserts`: the differing step shows it.
+    rec.steps[3] = step;
+    rec.steps[3].rendered = Some("curl -fsS localhost:8080/health?x=1\n".into());
+    let copy = runbook::report::markdown::annotate(&doc, &rec, &MarkdownOptions::default());
+    assert_eq!(copy.matches("Rendered:").count(), 1, "{copy}");
+    assert!(
+        copy.contains(
+            "\n> Rendered:\n>\n> ```text\n> curl -fsS localhost:8080/health?x=1\n> ```\n"
+        )
+    );
+    // A step that did not run shows none.
+    rec.steps[3].status = StepStatus::NotRun;
+    let copy = runbook::report::markdown::annotate(&doc, &rec, &MarkdownOptions::default());
+    assert!(!copy.contains("Rendered:"), "{copy}");
+}
+
+fn step_body_for_script(step: &StepRecord, script: &str) -> String {
+    runbook::report::markdown::step_body_for(step, script, &MarkdownOptions::default())
 }
 
 // ---------------------------------------------------------------- JSON
@@ -872,8 +1089,10 @@ mod properties {
 
         #[test]
         fn a_step_body_is_one_paragraph_then_one_fence_holding_the_output(
-            name in nasty(), reason in nasty(), output in nasty(),
+            name in nasty(), reason in nasty(), output in nasty(), long in 0usize..30,
         ) {
+            // Long enough to fold about half the time.
+            let output = "</details>\n".repeat(long) + &output;
             let step = step_with(name, reason, output.clone());
             let body = step_body(&step, &MarkdownOptions::default());
             // Inside a block quote, as the splice would put it.
@@ -888,6 +1107,7 @@ mod properties {
                 .map(|n| match &n.data().value {
                     NodeValue::Paragraph => "p".to_string(),
                     NodeValue::CodeBlock(c) => format!("code:{}", c.literal),
+                    NodeValue::HtmlBlock(h) => format!("html:{}", h.literal),
                     other => format!("{other:?}"),
                 })
                 .collect();
@@ -899,9 +1119,69 @@ mod properties {
                     .iter()
                     .map(|l| runbook::report::visible_controls(l).replace('\0', "\u{fffd}") + "\n")
                     .collect();
-                vec!["p".to_string(), format!("code:{text}")]
+                if lines.len() > runbook::report::markdown::FOLD_LINES {
+                    vec![
+                        "p".to_string(),
+                        format!("html:<details><summary>Output: {} lines</summary>\n", lines.len()),
+                        format!("code:{text}"),
+                        "html:</details>\n".to_string(),
+                    ]
+                } else {
+                    vec!["p".to_string(), format!("code:{text}")]
+                }
             };
             prop_assert_eq!(inner, expected, "{}", quoted);
+        }
+
+        #[test]
+        fn the_copy_with_folds_strips_back_and_keeps_its_containers(
+            restart in nasty(), verify in nasty(), long in 0usize..30,
+        ) {
+            let doc = samples::document();
+            let mut rec = samples::ok();
+            let pad = "<details>\n</summary>\n".repeat(long);
+            rec.steps[2] = with_output(rec.steps[2].clone(), &(pad.clone() + &restart));
+            rec.steps[3] = with_output(rec.steps[3].clone(), &(restart + &pad + &verify));
+            for crlf in [false, true] {
+                let source = if crlf {
+                    doc.source.text.replace('\n', "\r\n")
+                } else {
+                    doc.source.text.clone()
+                };
+                let d = runbook::document::parse("runbooks/latency.md", source.clone())
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let copy = runbook::report::markdown::annotate(&d, &rec, &MarkdownOptions::default());
+                prop_assert_eq!(runbook::document::splice::strip(&copy), source);
+            }
+            let copy = runbook::report::markdown::annotate(&doc, &rec, &MarkdownOptions::default());
+            let arena = comrak::Arena::new();
+            let root = parse_md(&arena, &copy);
+            let top: Vec<&str> = root
+                .children()
+                .filter_map(|n| match &n.data().value {
+                    NodeValue::List(_) => Some("list"),
+                    NodeValue::BlockQuote => Some("blockquote"),
+                    NodeValue::Heading(_) => Some("heading"),
+                    NodeValue::ThematicBreak => Some("hr"),
+                    _ => None,
+                })
+                .collect();
+            prop_assert_eq!(top, ["heading", "list", "blockquote"], "{}", copy);
+            // Every fold opened is closed, in the container it opened in.
+            for c in root.children() {
+                let html: String = c
+                    .descendants()
+                    .filter_map(|n| match &n.data().value {
+                        NodeValue::HtmlBlock(h) => Some(h.literal.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                prop_assert_eq!(
+                    html.matches("<details>").count(),
+                    html.matches("</details>").count(),
+                    "{}", copy
+                );
+            }
         }
 
         #[test]
