@@ -92,7 +92,6 @@ table { border-collapse: collapse; } th, td { border: 1px solid var(--line); pad
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   .toggle-label { display: none; }
-  details.template > *:not(summary) { display: block; }
   header.run { background: none; }
   .card pre.output { max-height: none; overflow: visible; background: #f6f8fa; color: #000;
     border: 1px solid var(--line); }
