@@ -450,6 +450,7 @@ fn write_reports(
 ) -> Result<Vec<PathBuf>> {
     let opts = ReportOptions {
         hide_code: args.html_hide_code,
+        report_dir: outputs.report_dir.clone(),
     };
     let copy = crate::report::registry::by_name(crate::report::registry::COPY)
         .ok_or_else(|| Error::Other("no annotated-copy report".into()))?;

@@ -8,10 +8,13 @@ use crate::document::Document;
 use crate::record::RunRecord;
 
 /// What a report may be asked to do differently.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
     /// HTML: start with the step code hidden.
     pub hide_code: bool,
+    /// The directory the reports are written to (`--report-dir`), as the
+    /// run named it: HTML links to the logs are relative to it.
+    pub report_dir: Option<std::path::PathBuf>,
 }
 
 /// A report rendered from the (redacted) record and the runbook's source.
@@ -91,6 +94,7 @@ impl Report for Html {
     fn render(&self, doc: &Document, record: &RunRecord, opts: &ReportOptions) -> String {
         let opts = html::HtmlOptions {
             hide_code: opts.hide_code,
+            report_dir: opts.report_dir.clone(),
         };
         html::to_html(doc, record, &opts)
     }

@@ -90,6 +90,40 @@ fn report_dir_gets_every_format() {
     );
 }
 
+/// A failed run's HTML report, written by the real binary: the failure
+/// linked from the header, what ran with the template behind a toggle, and
+/// the full log linked relative to the report (the link resolves).
+#[test]
+fn html_report_of_a_failed_run_links_the_failure_and_its_log() {
+    let s = Test::new()
+        .file(
+            "f.md",
+            "---\nparams:\n  n: { default: 5 }\n---\n# Fail\n\n```bash {name=ok}\necho fine\n```\n\n```bash {name=boom}\nseq 1 {{ params.n }}; echo '<img src=x onerror=alert(1)>' >&2; exit 3\n```\n",
+        )
+        .args(["run", "f.md", "-p", "n=50", "--report-dir", "reports"])
+        .args(["--max-output-lines", "4"])
+        .status(1)
+        .run();
+    let html = s.read("reports/f.html");
+    assert!(
+        html.contains("Failed: <a href=\"#step-2\">step 2 “boom”</a> (line 11, failed)"),
+        "{html}"
+    );
+    assert!(html.contains("<pre class=\"rendered\"><code>seq 1 50; echo"));
+    assert!(html.contains("seq 1 {{ params.n }}; echo"));
+    let href = regex::Regex::new(
+        r#"<p class="log">Full log \(51 lines, [0-9 ]+ bytes\): <a href="([^"]+)">"#,
+    )
+    .unwrap()
+    .captures(&html)
+    .map(|c| c[1].to_string())
+    .unwrap_or_else(|| panic!("no log link: {html}"));
+    assert!(href.starts_with("logs/") && !href.contains(".."), "{href}");
+    let log = s.read(&format!("reports/{href}"));
+    assert!(log.contains("onerror=alert(1)"), "{log}");
+    assert!(!html.contains("<img"));
+}
+
 #[test]
 fn gitlab_ci_log_has_one_section_pair_per_step() {
     let out = Test::new()

@@ -876,7 +876,7 @@ fn tty_progress_ends_with_result_lines() {
 #[test]
 fn html_is_self_contained_and_escaped() {
     let doc = samples::document();
-    let html = to_html(&doc, &samples::failed(), &HtmlOptions { hide_code: false });
+    let html = to_html(&doc, &samples::failed(), &HtmlOptions::default());
     for banned in [
         "<script",
         "<link",
@@ -926,8 +926,114 @@ fn html_is_self_contained_and_escaped() {
         .expect("a section for unplaced steps");
     assert!(tail.contains("id=\"step-4\""));
     assert_eq!(html.matches("<section ").count(), 4);
-    let hidden = to_html(&doc, &samples::failed(), &HtmlOptions { hide_code: true });
+    let hidden = to_html(
+        &doc,
+        &samples::failed(),
+        &HtmlOptions {
+            hide_code: true,
+            ..Default::default()
+        },
+    );
     assert!(hidden.contains("<input type=\"checkbox\" id=\"hide-code\" class=\"toggle\" checked>"));
+}
+
+/// The failed run of a runbook whose restart block is a template, with
+/// hostile prose after the last block (line numbers unchanged), and the
+/// record's logs under `reports/logs/`.
+fn templated_failed() -> (runbook::document::Document, RunRecord) {
+    let text = samples::RUNBOOK.replace(
+        "systemctl restart api && journalctl -u api -n 200",
+        "systemctl restart {{ params.service }} && journalctl -u {{ params.service }} -n 200",
+    ) + "\n## After <img src=x onerror=alert(1)>\n\nIf it *still* fails, page the `api` owners: <img src=x onerror=alert(2)> [run](javascript:alert(3)).\n\n1. first\n2. second\n";
+    let doc = runbook::document::parse("runbooks/latency.md", text).expect("parses");
+    let mut rec = samples::failed();
+    rec.steps[2].rendered = Some("systemctl restart api && journalctl -u api -n 200\n".into());
+    let out = rec.steps[2].output.as_mut().unwrap();
+    out.log_path = Some("reports/logs/restart.log".into());
+    out.head.push_str("<img src=x onerror=alert(4)>\n");
+    (doc, rec)
+}
+
+#[test]
+fn html_shows_the_index_the_failure_what_ran_and_the_logs() {
+    let (doc, rec) = templated_failed();
+    let opts = HtmlOptions {
+        report_dir: Some(PathBuf::from("reports")),
+        ..Default::default()
+    };
+    let html = to_html(&doc, &rec, &opts);
+    // The header names the first failure and links to its card.
+    assert!(html.contains(
+        "<p class=\"failed-at\">Failed: <a href=\"#step-3\">step 3 “restart”</a> (line 24, failed)</p>"
+    ));
+    // The index: every step, in order, before the document.
+    let index = html
+        .split("<nav class=\"index\" aria-label=\"Steps\">")
+        .nth(1)
+        .and_then(|t| t.split("</nav>").next())
+        .expect("a step index");
+    let rows: Vec<&str> = index
+        .lines()
+        .filter(|l| l.starts_with("<tr class"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "<tr class=\"ok\"><td>1</td><td><a href=\"#step-1\"><span class=\"sym\">✓</span> levels</a></td><td>ok</td><td>182 ms</td><td>local</td></tr>",
+            "<tr class=\"ok\"><td>2</td><td><a href=\"#step-2\"><span class=\"sym\">✓</span> disks</a></td><td>ok</td><td>1.2 s</td><td>web</td></tr>",
+            "<tr class=\"bad\"><td>3</td><td><a href=\"#step-3\"><span class=\"sym\">✗</span> restart</a></td><td>failed</td><td>12.0 s</td><td>local</td></tr>",
+            "<tr class=\"none\"><td>4</td><td><a href=\"#step-4\"><span class=\"sym\">○</span> verify</a></td><td>not run</td><td>—</td><td>local</td></tr>",
+        ]
+    );
+    assert!(html.find("<nav class=\"index\"").unwrap() < html.find("<main").unwrap());
+    // What ran, then the template behind a toggle, then the card.
+    let ran = html
+        .find("<pre class=\"rendered\"><code>systemctl restart api &amp;&amp; journalctl -u api -n 200</code></pre>")
+        .expect("the rendered command");
+    let details = html[ran..]
+        .find("<details class=\"template\"><summary>Template (the runbook's block, line 24)</summary>\n<pre data-sourcepos=\"24:")
+        .map(|i| i + ran)
+        .expect("the template toggle");
+    let template = html[details..]
+        .find("{{ params.service }}")
+        .map(|i| i + details);
+    let card = html[details..].find("id=\"step-3\"").map(|i| i + details);
+    assert!(
+        template < card,
+        "template inside the toggle, before the card"
+    );
+    // A block that rendered to itself is shown once, with no toggle.
+    assert_eq!(html.matches("<details class=\"template\">").count(), 1);
+    // The full log, relative to the report's directory.
+    assert!(html.contains(
+        "<p class=\"log\">Full log (123 464 lines, 9 876 543 bytes): <a href=\"logs/restart.log\">reports/logs/restart.log</a></p>"
+    ));
+    // The prose reads as the runbook: headings, emphasis, code, lists.
+    for rendered in [
+        "<h1 data-sourcepos=\"7:1-7:13\">P90 latency</h1>",
+        "<h2 data-sourcepos=\"34:1-34:37\">After <!-- raw HTML omitted --></h2>",
+        "\">still</em> fails",
+        "\">api</code> owners",
+        "<a data-sourcepos=\"36:74-36:99\" href=\"\">run</a>",
+        "<li data-sourcepos=",
+        "<ol",
+    ] {
+        assert!(html.contains(rendered), "{rendered} missing");
+    }
+    // Untrusted runbook and output: no markup gets in, no script URL.
+    for banned in ["<script", "<img", "javascript:"] {
+        assert!(!html.contains(banned), "{banned} in the page");
+    }
+    assert!(html.contains("&lt;img src=x onerror=alert(4)&gt;"));
+    assert_eq!(html.matches("<!-- raw HTML omitted -->").count(), 3);
+    // The ok run has no failure line.
+    let ok = to_html(
+        &samples::document(),
+        &samples::ok(),
+        &HtmlOptions::default(),
+    );
+    assert!(!ok.contains("<p class=\"failed-at\">"));
+    assert!(ok.contains("<nav class=\"index\""));
 }
 
 fn chromium() -> Option<PathBuf> {
@@ -956,12 +1062,12 @@ fn html_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
     let shot = dir.path().join("report.png");
-    let html = to_html(
-        &samples::document(),
-        &samples::failed(),
-        &HtmlOptions { hide_code: false },
-    );
-    std::fs::write(&page, html).unwrap();
+    let (doc, rec) = templated_failed();
+    let opts = HtmlOptions {
+        report_dir: Some(PathBuf::from("reports")),
+        ..Default::default()
+    };
+    std::fs::write(&page, to_html(&doc, &rec, &opts)).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let status = Command::new(&browser)
         .args([
@@ -979,7 +1085,7 @@ fn html_renders_in_headless_chromium() {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1200,1600")
+        .arg("--window-size=1200,2300")
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("chromium runs");
@@ -994,7 +1100,7 @@ fn html_renders_in_headless_chromium() {
     // IHDR: width and height as rendered.
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
-    assert_eq!((width, height), (1200, 1600));
+    assert_eq!((width, height), (1200, 2300));
     // A blank page compresses to a few kilobytes; a rendered report does not.
     assert!(png.len() > 60_000, "screenshot is only {} bytes", png.len());
     // Printing works too (the page has print styles; nothing to fetch).
@@ -1026,7 +1132,7 @@ fn html_renders_in_headless_chromium() {
         pdf_bytes.len()
     );
     if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOT").is_some() {
-        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-screenshot.png");
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-screenshot-failed.png");
         std::fs::copy(&shot, dest).unwrap();
     }
 }

@@ -1,12 +1,19 @@
-//! A self-contained HTML page for the incident ticket: the run header, then
-//! the runbook rendered as it reads, with a result card after each step's
-//! code block. One file, inline CSS, no scripts and no remote assets, so it
-//! opens anywhere (and prints) exactly as it was written.
+//! A self-contained HTML page for the incident ticket: the run header (the
+//! first failed step linked from it), the step index, then the runbook
+//! rendered as it reads, with a result card after each step's code block.
+//! One file, inline CSS, no scripts and no remote assets, so it opens
+//! anywhere (and prints) exactly as it was written.
 //!
 //! The document is rendered by comrak with `sourcepos`, so each `<pre>`
 //! carries the line of its opening fence and the card goes after the block
-//! of the step that starts on that line. Raw HTML in the runbook is not
-//! passed through, and remote images become plain links.
+//! of the step that starts on that line. Where the rendered command (what
+//! ran) differs from the block, it is shown instead, the block behind a
+//! `<details>` toggle. Raw HTML in the runbook is not passed through (comrak
+//! omits it and drops `javascript:` links), and remote images become plain
+//! links.
+
+mod css;
+mod index;
 
 use super::{cut_marker, escape_markup, status_symbol};
 use crate::document::Document;
@@ -14,13 +21,18 @@ use crate::duration::format_duration_ms;
 use crate::record::{HostResult, OutputRecord, RunRecord, StepRecord, StepStatus};
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, format_html, parse_document};
+use css::CSS;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
 pub struct HtmlOptions {
     /// Start with the step code hidden, showing only the results (the page
     /// has a checkbox to show it again).
     pub hide_code: bool,
+    /// The directory the report is written to, as the run named it: links
+    /// to the full logs are made relative to it.
+    pub report_dir: Option<PathBuf>,
 }
 
 /// The report page.
@@ -35,13 +47,10 @@ pub fn to_html(doc: &Document, rec: &RunRecord, opts: &HtmlOptions) -> String {
     let mut body = render_document(doc);
     let mut unplaced = Vec::new();
     for step in &rec.steps {
-        let line = doc
-            .steps
-            .iter()
-            .find(|s| s.index == step.index)
-            .map(|s| s.line)
-            .unwrap_or(step.line);
-        if !place_card(&mut body, line, &card(step)) {
+        let source = doc.steps.iter().find(|s| s.index == step.index);
+        let line = source.map(|s| s.line).unwrap_or(step.line);
+        let template = source.map(|s| s.code.as_str());
+        if !place_card(&mut body, line, step, template, &card(step, opts)) {
             unplaced.push(step);
         }
     }
@@ -57,12 +66,13 @@ pub fn to_html(doc: &Document, rec: &RunRecord, opts: &HtmlOptions) -> String {
         if opts.hide_code { " checked" } else { "" }
     );
     header(&mut h, rec, &title);
+    h.push_str(&index::step_index(rec));
     h.push_str("<main class=\"doc\">\n");
     h.push_str(&body);
     if !unplaced.is_empty() {
         h.push_str("<h2>Steps not found in the document</h2>\n");
         for step in unplaced {
-            h.push_str(&card(step));
+            h.push_str(&card(step, opts));
         }
     }
     h.push_str("</main>\n");
@@ -122,8 +132,16 @@ fn is_remote(url: &str) -> bool {
     u.starts_with("http:") || u.starts_with("https:") || u.starts_with("//")
 }
 
-/// Wraps the `<pre>` that starts on `line` and puts the card after it.
-fn place_card(body: &mut String, line: usize, card: &str) -> bool {
+/// Replaces the `<pre>` that starts on `line` with what ran (the rendered
+/// command), the block as written in a `<details>` toggle when the two
+/// differ, and the step's card.
+fn place_card(
+    body: &mut String,
+    line: usize,
+    step: &StepRecord,
+    template: Option<&str>,
+    card: &str,
+) -> bool {
     let needle = format!("<pre data-sourcepos=\"{line}:");
     let Some(start) = body.find(&needle) else {
         return false;
@@ -132,10 +150,19 @@ fn place_card(body: &mut String, line: usize, card: &str) -> bool {
         return false;
     };
     let end = start + rel_end + "</pre>".len();
-    let wrapped = format!(
-        "<div class=\"step-code\">{}</div>\n{card}",
-        &body[start..end]
-    );
+    let written = &body[start..end];
+    let rendered = step
+        .rendered
+        .as_deref()
+        .filter(|r| template.is_none_or(|t| r.trim_end() != t.trim_end()));
+    let code = match rendered {
+        Some(r) => format!(
+            "<p class=\"label\">Ran (rendered)</p>\n<pre class=\"rendered\"><code>{}</code></pre>\n<details class=\"template\"><summary>Template (the runbook's block, line {line})</summary>\n{written}\n</details>",
+            esc(r.trim_end_matches('\n'))
+        ),
+        None => written.to_string(),
+    };
+    let wrapped = format!("<div class=\"step-code\">{code}</div>\n{card}");
     body.replace_range(start..end, &wrapped);
     true
 }
@@ -194,6 +221,9 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
             .map(|c| format!(" · exit {c}"))
             .unwrap_or_default()
     );
+    if let Some(failed) = index::failed_link(rec) {
+        let _ = writeln!(h, "{failed}");
+    }
     h.push_str("<dl class=\"facts\">\n");
     let mut fact = |k: &str, v: String| {
         let _ = writeln!(h, "<dt>{k}</dt><dd>{v}</dd>");
@@ -277,7 +307,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
     h.push_str("</header>\n");
 }
 
-fn card(step: &StepRecord) -> String {
+fn card(step: &StepRecord, opts: &HtmlOptions) -> String {
     let mut c = String::new();
     let _ = writeln!(
         c,
@@ -314,15 +344,6 @@ fn card(step: &StepRecord) -> String {
         let _ = writeln!(c, "<p class=\"reason\">{}</p>", esc(r));
     }
     if step.status != StepStatus::NotRun {
-        if step.status == StepStatus::DryRun
-            && let Some(r) = &step.rendered
-        {
-            let _ = writeln!(
-                c,
-                "<p class=\"label\">Rendered</p><pre class=\"output\">{}</pre>",
-                esc(r.trim_end_matches('\n'))
-            );
-        }
         if let Some(http) = &step.http {
             let mut lines = vec![format!("{} {}", esc(&http.method), esc(&http.url))];
             let body = step.output.as_ref().map(output_html).unwrap_or_default();
@@ -345,7 +366,7 @@ fn card(step: &StepRecord) -> String {
             let _ = writeln!(c, "<pre class=\"output\">{}</pre>", lines.join("\n"));
         }
         for host in &step.hosts {
-            host_html(&mut c, host);
+            host_html(&mut c, host, opts);
         }
         if step.http.is_none()
             && let Some(out) = &step.output
@@ -353,14 +374,14 @@ fn card(step: &StepRecord) -> String {
             if let Some(expected) = &step.expected {
                 // Side by side: what came out, what the runbook shows.
                 c.push_str("<div class=\"compare\"><div><p class=\"label\">Output</p>\n");
-                output_block(&mut c, out);
+                output_block(&mut c, out, opts);
                 let _ = writeln!(
                     c,
                     "</div><div><p class=\"label\">Expected (from the runbook)</p><pre class=\"output expected\">{}</pre></div></div>",
                     esc(expected.trim_end_matches('\n'))
                 );
             } else {
-                output_block(&mut c, out);
+                output_block(&mut c, out, opts);
             }
         }
         expect_html(&mut c, step);
@@ -398,7 +419,7 @@ fn expect_html(c: &mut String, step: &StepRecord) {
     }
 }
 
-fn host_html(c: &mut String, host: &HostResult) {
+fn host_html(c: &mut String, host: &HostResult, opts: &HtmlOptions) {
     let mut meta = Vec::new();
     if let Some(a) = &host.address {
         meta.push(esc(a));
@@ -413,18 +434,34 @@ fn host_html(c: &mut String, host: &HostResult) {
         card_head(host.status, &host.host, &meta)
     );
     if let Some(e) = &host.error {
-        let _ = writeln!(c, "<p class=\"reason\">{}</p>", esc(e));
+        let _ = writeln!(c, "<p class=\"error\">{}</p>", esc(e));
     }
-    output_block(c, &host.output);
+    output_block(c, &host.output, opts);
     c.push_str("</div>\n");
 }
 
-fn output_block(c: &mut String, out: &OutputRecord) {
+/// The output as the record keeps it: stdout and stderr interleaved in
+/// the order they arrived (the record does not tell them apart), then the
+/// link to the full log when one was written.
+fn output_block(c: &mut String, out: &OutputRecord, opts: &HtmlOptions) {
     let body = output_html(out);
     if body.is_empty() {
         c.push_str("<p class=\"empty\">No output.</p>\n");
     } else {
-        let _ = writeln!(c, "<pre class=\"output\">{body}</pre>");
+        let _ = writeln!(
+            c,
+            "<pre class=\"output\" title=\"stdout and stderr, interleaved as they arrived\">{body}</pre>"
+        );
+    }
+    if let Some(log) = &out.log_path {
+        let _ = writeln!(
+            c,
+            "<p class=\"log\">Full log ({} lines, {} bytes): <a href=\"{}\">{}</a></p>",
+            super::group_thousands(out.total_lines),
+            super::group_thousands(out.total_bytes),
+            esc(&index::log_href(log, opts.report_dir.as_deref())),
+            esc(log)
+        );
     }
     if out.leaked {
         c.push_str("<p class=\"reason\">A background process kept the output open.</p>\n");
@@ -472,94 +509,6 @@ fn esc(s: &str) -> String {
         c => out.push(c),
     })
 }
-
-const CSS: &str = r#"
-:root { --fg:#1f2328; --muted:#59636e; --bg:#ffffff; --line:#d1d9e0; --code:#f6f8fa;
-  --ok:#1a7f37; --okbg:#dafbe1; --bad:#cf222e; --badbg:#ffebe9; --warn:#9a6700; --warnbg:#fff8c5;
-  --skip:#8250df; --skipbg:#fbefff; --none:#59636e; --nonebg:#eff2f5; --dry:#0969da; --drybg:#ddf4ff; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 980px; padding: 24px 32px 48px; color: var(--fg); background: var(--bg);
-  font: 15px/1.55 -apple-system, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; }
-code, pre { font: 13px/1.45 ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
-h1 { font-size: 28px; margin: 0 0 8px; }
-h2 { border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-a { color: #0969da; }
-blockquote { margin: 0 0 16px; padding: 0 0 0 16px; border-left: 4px solid var(--line); }
-header.run { border: 1px solid var(--line); border-radius: 10px; padding: 20px 24px; margin-bottom: 28px;
-  background: linear-gradient(180deg, #f6f8fa, #fff); }
-header.run h2 { font-size: 16px; border: 0; margin: 16px 0 4px; }
-.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 12px 0 0; }
-.facts dt { color: var(--muted); font-weight: 600; }
-.facts dd { margin: 0; overflow-wrap: anywhere; }
-.hash { font-size: 12px; }
-ul.pre { list-style: none; padding: 0; margin: 0; }
-ul.pre li { margin: 4px 0; }
-.badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 13px; font-weight: 600;
-  white-space: nowrap; border: 1px solid currentColor; }
-.badge.big { font-size: 15px; padding: 3px 14px; }
-.ok { color: var(--ok); } .badge.ok { background: var(--okbg); }
-.bad { color: var(--bad); } .badge.bad { background: var(--badbg); }
-.warn { color: var(--warn); } .badge.warn { background: var(--warnbg); }
-.skip { color: var(--skip); } .badge.skip { background: var(--skipbg); }
-.none { color: var(--none); } .badge.none { background: var(--nonebg); }
-.dry { color: var(--dry); } .badge.dry { background: var(--drybg); }
-main pre { background: var(--code); border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px;
-  overflow-x: auto; }
-main :not(pre) > code { background: var(--code); padding: 1px 5px; border-radius: 4px; }
-.step-code pre { margin-bottom: 0; border-bottom-left-radius: 0; border-bottom-right-radius: 0; }
-.card { color: var(--fg); border: 1px solid var(--line); border-left: 5px solid currentColor; border-radius: 0 0 8px 8px;
-  padding: 10px 16px 12px; margin: 0 0 22px; background: #fff; break-inside: avoid; }
-.card.ok { border-left-color: var(--ok); } .card.bad { border-left-color: var(--bad); }
-.card.warn { border-left-color: var(--warn); } .card.skip { border-left-color: var(--skip); }
-.card.none { border-left-color: var(--none); } .card.dry { border-left-color: var(--dry); }
-.card-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px; }
-.meta { color: var(--muted); font-size: 13px; }
-.card p { margin: 6px 0; }
-.gate { font-size: 14px; }
-.reason { color: var(--muted); font-style: italic; }
-.label { font-weight: 600; font-size: 13px; color: var(--muted); }
-.card pre.output { background: #0d1117; color: #e6edf3; border: 0; margin: 8px 0 0; max-height: 560px;
-  overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
-.card pre.output .cut { color: #f2cc60; font-style: italic; }
-.card pre.output .hk { color: #79c0ff; }
-.card pre.output .err { color: #ff7b72; }
-.card pre.output .add { color: #7ee787; }
-.card pre.output .del { color: #ff7b72; }
-.card .compare { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
-.card .compare > div { min-width: 0; }
-.card p.expect.match { color: #1a7f37; }
-.card p.expect.mismatch { color: #cf222e; font-weight: 600; }
-.host { border-top: 1px dashed var(--line); margin-top: 10px; padding-top: 8px; }
-.empty { color: var(--muted); font-size: 13px; }
-.toggle { position: absolute; opacity: 0; }
-.toggle-label { display: inline-flex; align-items: center; gap: 8px; margin-top: 14px; cursor: pointer;
-  font-size: 14px; user-select: none; color: var(--muted); }
-.toggle-label .box { width: 30px; height: 16px; border-radius: 8px; background: var(--line); position: relative; }
-.toggle-label .box::after { content: ""; position: absolute; top: 2px; left: 2px; width: 12px; height: 12px;
-  border-radius: 50%; background: #fff; transition: left .15s; }
-#hide-code:checked ~ header .toggle-label .box { background: var(--dry); }
-#hide-code:checked ~ header .toggle-label .box::after { left: 16px; }
-#hide-code:focus-visible ~ header .toggle-label { outline: 2px solid var(--dry); }
-#hide-code:checked ~ main .step-code { display: none; }
-#hide-code:checked ~ main .card { border-radius: 8px; border-top: 1px solid var(--line); }
-footer { color: var(--muted); font-size: 12px; margin-top: 40px; border-top: 1px solid var(--line); padding-top: 8px; }
-table { border-collapse: collapse; } th, td { border: 1px solid var(--line); padding: 4px 10px; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 11pt; }
-  .toggle-label { display: none; }
-  header.run { background: none; }
-  .card pre.output { max-height: none; overflow: visible; background: #f6f8fa; color: #000;
-    border: 1px solid var(--line); }
-  .card pre.output .cut { color: #7d4e00; }
-  .card pre.output .hk { color: #0550ae; }
-  .card pre.output .err { color: #a40e26; }
-  .card pre.output .add { color: #116329; }
-  .card pre.output .del { color: #a40e26; }
-  main pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-  .card, .step-code { break-inside: avoid; }
-  a { color: inherit; }
-}
-"#;
 
 #[cfg(test)]
 mod tests {
