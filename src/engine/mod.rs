@@ -230,6 +230,7 @@ impl Engine {
             mode: h.mode,
             preconditions: Vec::new(),
             steps: self.plan.clone(),
+            chain_head: None,
         }
     }
 
