@@ -42,6 +42,11 @@ pub struct RunRecord {
     #[serde(default)]
     pub preconditions: Vec<PreconditionResult>,
     pub steps: Vec<StepRecord>,
+    /// The head of the annotated copy's hash chain (docs/annotated-copy.md,
+    /// "Hash chain"): set when the copy is written, so the other reports of
+    /// the same run carry it.
+    #[serde(default)]
+    pub chain_head: Option<String>,
 }
 
 impl RunRecord {

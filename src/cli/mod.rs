@@ -49,6 +49,22 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Check that an annotated copy is exactly what the run wrote (its hash chain).
+    #[command(
+        after_help = "Exit codes: 0 the record verifies, 1 it does not (the first step and line that no longer match, and why).\n\nExamples:\n  runbook verify incident-42.annotated.md\n  runbook verify incident-42.annotated.md --source runbooks/disk-pressure.md --report reports/incident-42.json\n  runbook verify incident-42.annotated.md --format json"
+    )]
+    Verify {
+        /// The annotated copy.
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+        format: VerifyFormat,
+        /// The runbook: the copy's source part must equal it byte for byte.
+        #[arg(long, value_name = "RUNBOOK.md")]
+        source: Option<PathBuf>,
+        /// The JSON report of the same run: it must carry the same chain head.
+        #[arg(long, value_name = "REPORT.json")]
+        report: Option<PathBuf>,
+    },
     /// List a runbook's steps and params.
     #[command(
         after_help = "Examples:\n  runbook list runbooks/disk-pressure.md\n  runbook list runbooks/disk-pressure.md --format json | jq '.steps[].name'"
@@ -118,6 +134,12 @@ const CHECK_EXAMPLES: &str = "Examples:
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
     Human,
     Json,
 }
@@ -253,6 +275,17 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Run(args) => run::run_command(args),
         Command::Check(args) => check::check_command(args),
         Command::Strip { file, output } => strip::strip_command(&file, output.as_deref()),
+        Command::Verify {
+            file,
+            format,
+            source,
+            report,
+        } => verify::verify_command(&verify::VerifyArgs {
+            copy: &file,
+            format,
+            source: source.as_deref(),
+            report: report.as_deref(),
+        }),
         Command::List { file, format } => list::list_command(&file, format),
         Command::Init { name, dir, force } => init::init_command(&name, &dir, force),
         Command::Publish {

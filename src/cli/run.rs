@@ -455,10 +455,14 @@ fn write_reports(
     let copy = crate::report::registry::by_name(crate::report::registry::COPY)
         .ok_or_else(|| Error::Other("no annotated-copy report".into()))?;
     let mut written = Vec::new();
-    let mut targets = vec![(copy, outputs.markdown.clone())];
-    targets.extend(outputs.report_files());
-    for (report, path) in targets {
-        let text = report.render(doc, record, &opts);
+    // The copy first: the other reports carry its chain head.
+    let text = copy.render(doc, record, &opts);
+    crate::safe_fs::write_private(&outputs.markdown, text.as_bytes())?;
+    written.push(outputs.markdown.clone());
+    let mut record = record.clone();
+    record.chain_head = crate::document::chain::head(&text);
+    for (report, path) in outputs.report_files() {
+        let text = report.render(doc, &record, &opts);
         crate::safe_fs::write_private(&path, text.as_bytes())?;
         written.push(path);
     }

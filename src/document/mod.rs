@@ -5,6 +5,7 @@
 //! Nothing in here runs anything.
 
 pub mod attrs;
+pub mod chain;
 pub mod diagnostic;
 pub mod frontmatter;
 pub mod parse;

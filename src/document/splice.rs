@@ -10,18 +10,36 @@
 //! mistaken for a generated one:
 //!
 //! ```text
-//! PREFIX<!-- runbook:begin TOKEN LABEL[ eol] -->EOL
+//! PREFIX<!-- runbook:begin TOKEN LABEL[ chain=HEX][ eol] -->EOL
 //! PREFIX<body line>EOL
 //! PREFIX<!-- runbook:end TOKEN -->EOL
 //! ```
 //!
+//! `chain=HEX` links the step blocks into a hash chain sealed by the run
+//! header ([`super::chain`]).
+//!
 //! `strip(splice(doc, inserts)) == doc`, byte for byte.
 
-use super::{Document, Step};
+use super::{Document, Step, chain};
+use std::ops::Range;
 
 const BEGIN: &str = "<!-- runbook:begin ";
 const END: &str = "<!-- runbook:end ";
 const CLOSE: &str = " -->";
+const CHAIN: &str = "chain=";
+
+/// How a block takes part in the hash chain ([`super::chain`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Link {
+    /// Not chained.
+    #[default]
+    None,
+    /// A step's block: linked over these source bytes (its fenced block)
+    /// and its own body.
+    Step(Range<usize>),
+    /// The run header: seals the chain (its head) over its own body.
+    Seal,
+}
 
 /// One generated block to put into the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +60,8 @@ pub struct Insert {
     /// Markdown lines joined with `\n`, without prefix. One trailing `\n` is
     /// a terminator, not an extra blank line; an empty body has no lines.
     pub body: String,
+    /// Its place in the hash chain.
+    pub link: Link,
 }
 
 impl Step {
@@ -54,6 +74,7 @@ impl Step {
             eol: self.eol,
             label: label.into(),
             body: body.into(),
+            link: Link::Step(self.block.start..self.block.end),
         }
     }
 }
@@ -71,6 +92,7 @@ impl Document {
             eol: first_eol(text),
             label: "header".into(),
             body: body.into(),
+            link: Link::Seal,
         }
     }
 }
@@ -83,11 +105,11 @@ pub(crate) fn first_eol(text: &str) -> &'static str {
     }
 }
 
-fn token(bytes: &[u8]) -> String {
+pub(crate) fn token(bytes: &[u8]) -> String {
     crate::text::sha256_hex(bytes, 8)
 }
 
-fn clean_label(label: &str) -> String {
+pub(crate) fn clean_label(label: &str) -> String {
     let l: String = label
         .chars()
         .map(|c| {
@@ -109,6 +131,65 @@ fn floor_boundary(s: &str, mut at: usize) -> usize {
     at
 }
 
+/// The line ending and container prefix an insert is written with: only
+/// what strip recognises (LF or CRLF; spaces, tabs and `>`).
+fn eol_and_prefix(ins: &Insert) -> (&'static str, String) {
+    let eol = if ins.eol == "\r\n" { "\r\n" } else { "\n" };
+    let prefix = ins
+        .prefix
+        .chars()
+        .map(|c| {
+            if matches!(c, ' ' | '\t' | '>') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    (eol, prefix)
+}
+
+/// The bytes between an insert's two marker lines.
+fn block_body(ins: &Insert, eol: &str, prefix: &str) -> String {
+    let blank_prefix = prefix.trim_end_matches([' ', '\t']);
+    let mut body = String::new();
+    let text = ins.body.strip_suffix('\n').unwrap_or(&ins.body);
+    if !ins.body.is_empty() {
+        for line in text.split('\n') {
+            if line.is_empty() {
+                body.push_str(blank_prefix);
+            } else {
+                body.push_str(prefix);
+                body.push_str(line);
+            }
+            body.push_str(eol);
+        }
+    }
+    body
+}
+
+/// The chain hash of each insert (in the given order, which is the
+/// document's): step blocks link one after the other, the seal closes the
+/// chain after the last one.
+fn chain_hashes(source: &str, sorted: &[&Insert], bodies: &[String]) -> Vec<Option<String>> {
+    let mut prev = chain::GENESIS.to_string();
+    let mut out: Vec<Option<String>> = vec![None; sorted.len()];
+    for (i, ins) in sorted.iter().enumerate() {
+        if let Link::Step(r) = &ins.link {
+            let src = source.as_bytes();
+            let r = r.start.min(src.len())..r.end.min(src.len());
+            prev = chain::link(&prev, &src[r.start.min(r.end)..r.end], bodies[i].as_bytes());
+            out[i] = Some(prev.clone());
+        }
+    }
+    for (i, ins) in sorted.iter().enumerate() {
+        if ins.link == Link::Seal {
+            out[i] = Some(chain::link(&prev, b"", bodies[i].as_bytes()));
+        }
+    }
+    out
+}
+
 /// Puts the generated blocks into `source`. Inserts are applied in order of
 /// `at` (a stable sort keeps the given order for equal offsets). A line
 /// ending is added before a block whenever the output so far does not end
@@ -116,48 +197,25 @@ fn floor_boundary(s: &str, mut at: usize) -> usize {
 pub fn splice(source: &str, inserts: &[Insert]) -> String {
     let mut sorted: Vec<&Insert> = inserts.iter().collect();
     sorted.sort_by_key(|i| i.at);
-    let extra: usize = sorted
+    let shapes: Vec<(&'static str, String)> = sorted.iter().map(|i| eol_and_prefix(i)).collect();
+    let bodies: Vec<String> = sorted
         .iter()
-        .map(|i| i.body.len() + i.prefix.len() * (i.body.lines().count() + 2) + 80)
-        .sum();
+        .zip(&shapes)
+        .map(|(i, (eol, prefix))| block_body(i, eol, prefix))
+        .collect();
+    let chains = chain_hashes(source, &sorted, &bodies);
+    let extra: usize = bodies.iter().map(|b| b.len() + 240).sum();
     let mut out = String::with_capacity(source.len() + extra);
     let mut last = 0;
-    for ins in sorted {
+    for (k, ins) in sorted.iter().enumerate() {
+        let (eol, prefix) = (shapes[k].0, shapes[k].1.as_str());
+        let body = &bodies[k];
         let at = floor_boundary(source, ins.at).max(last);
         out.push_str(&source[last..at]);
         last = at;
         let add_eol = !out.is_empty() && !out.ends_with('\n');
-        // Only what strip recognises: LF or CRLF, and a prefix of spaces,
-        // tabs and `>`.
-        let eol = if ins.eol == "\r\n" { "\r\n" } else { "\n" };
-        let prefix: String = ins
-            .prefix
-            .chars()
-            .map(|c| {
-                if matches!(c, ' ' | '\t' | '>') {
-                    c
-                } else {
-                    ' '
-                }
-            })
-            .collect();
-        let prefix = prefix.as_str();
         if add_eol {
             out.push_str(eol);
-        }
-        let blank_prefix = prefix.trim_end_matches([' ', '\t']);
-        let mut body = String::new();
-        let text = ins.body.strip_suffix('\n').unwrap_or(&ins.body);
-        if !ins.body.is_empty() {
-            for line in text.split('\n') {
-                if line.is_empty() {
-                    body.push_str(blank_prefix);
-                } else {
-                    body.push_str(prefix);
-                    body.push_str(line);
-                }
-                body.push_str(eol);
-            }
         }
         let tok = token(body.as_bytes());
         out.push_str(prefix);
@@ -165,12 +223,17 @@ pub fn splice(source: &str, inserts: &[Insert]) -> String {
         out.push_str(&tok);
         out.push(' ');
         out.push_str(&clean_label(&ins.label));
+        if let Some(c) = &chains[k] {
+            out.push(' ');
+            out.push_str(CHAIN);
+            out.push_str(c);
+        }
         if add_eol {
             out.push_str(" eol");
         }
         out.push_str(CLOSE);
         out.push_str(eol);
-        out.push_str(&body);
+        out.push_str(body);
         out.push_str(prefix);
         out.push_str(END);
         out.push_str(&tok);
@@ -188,7 +251,7 @@ struct Region {
 }
 
 /// Line starts and ends (`end` includes the line ending).
-fn lines(text: &str) -> Vec<(usize, usize)> {
+pub(crate) fn lines(text: &str) -> Vec<(usize, usize)> {
     let mut v = Vec::new();
     let mut start = 0;
     let b = text.as_bytes();
@@ -204,7 +267,7 @@ fn lines(text: &str) -> Vec<(usize, usize)> {
 }
 
 /// The content of a line without its ending, and the ending.
-fn split_eol(line: &str) -> (&str, &str) {
+pub(crate) fn split_eol(line: &str) -> (&str, &str) {
     if let Some(s) = line.strip_suffix("\r\n") {
         (s, "\r\n")
     } else if let Some(s) = line.strip_suffix('\n') {
@@ -214,23 +277,40 @@ fn split_eol(line: &str) -> (&str, &str) {
     }
 }
 
-/// A begin marker line: (prefix, token, eol flag).
-fn parse_begin(content: &str) -> Option<(&str, &str, bool)> {
+/// A parsed begin marker line.
+pub(crate) struct Begin<'a> {
+    pub prefix: &'a str,
+    pub token: &'a str,
+    pub label: &'a str,
+    /// The `chain=` hash, when the block is chained.
+    pub chain: Option<&'a str>,
+    /// The splice added a line ending before the block.
+    pub eol: bool,
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A begin marker line (without its line ending).
+pub(crate) fn parse_begin(content: &str) -> Option<Begin<'_>> {
     let pos = content.find(BEGIN)?;
     let prefix = &content[..pos];
     if !prefix.bytes().all(|c| matches!(c, b' ' | b'\t' | b'>')) {
         return None;
     }
     let rest = content[pos + BEGIN.len()..].strip_suffix(CLOSE)?;
-    let mut parts = rest.split(' ');
-    let tok = parts.next()?;
-    if tok.len() != 16 || !tok.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    let label = parts.next()?;
-    if label.is_empty() {
-        return None;
-    }
+    let mut parts = rest.split(' ').peekable();
+    let token = parts.next().filter(|t| is_hex(t, 16))?;
+    let label = parts.next().filter(|l| !l.is_empty())?;
+    let chain = match parts.peek().and_then(|p| p.strip_prefix(CHAIN)) {
+        Some(c) if is_hex(c, 64) => {
+            parts.next();
+            Some(c)
+        }
+        Some(_) => return None,
+        None => None,
+    };
     let eol = match parts.next() {
         None => false,
         Some("eol") => true,
@@ -239,7 +319,18 @@ fn parse_begin(content: &str) -> Option<(&str, &str, bool)> {
     if parts.next().is_some() {
         return None;
     }
-    Some((prefix, tok, eol))
+    Some(Begin {
+        prefix,
+        token,
+        label,
+        chain,
+        eol,
+    })
+}
+
+/// The end marker line (without its line ending) that closes a block.
+pub(crate) fn end_line(prefix: &str, token: &str) -> String {
+    format!("{prefix}{END}{token}{CLOSE}")
 }
 
 fn regions(text: &str) -> Vec<Region> {
@@ -249,11 +340,17 @@ fn regions(text: &str) -> Vec<Region> {
     while i < lines.len() {
         let (ls, le) = lines[i];
         let (content, line_eol) = split_eol(&text[ls..le]);
-        let Some((prefix, tok, eol_flag)) = parse_begin(content) else {
+        let Some(Begin {
+            prefix,
+            token: tok,
+            eol: eol_flag,
+            ..
+        }) = parse_begin(content)
+        else {
             i += 1;
             continue;
         };
-        let end_line = format!("{prefix}{END}{tok}{CLOSE}");
+        let end_line = end_line(prefix, tok);
         let mut matched = None;
         for (j, &(ms, me)) in lines.iter().enumerate().skip(i + 1) {
             let (c, e) = split_eol(&text[ms..me]);
@@ -318,6 +415,7 @@ mod tests {
             eol,
             label: "step=a".into(),
             body: body.into(),
+            link: Link::None,
         }
     }
 

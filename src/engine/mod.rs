@@ -231,6 +231,7 @@ impl Engine {
             mode: h.mode,
             preconditions: Vec::new(),
             steps: self.plan.clone(),
+            chain_head: None,
         }
     }
 

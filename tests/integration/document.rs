@@ -494,6 +494,7 @@ proptest! {
                 eol: if crlf { "\r\n" } else { "\n" },
                 label: "x".into(),
                 body,
+                link: Default::default(),
             })
             .collect();
         let out = splice(&text, &inserts);

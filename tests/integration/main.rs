@@ -43,3 +43,4 @@ mod ssh_host_keys;
 mod structure;
 mod terminal_live;
 mod transcripts;
+mod verify;

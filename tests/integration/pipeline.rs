@@ -330,6 +330,7 @@ fn man_writes_a_page_per_subcommand_with_the_sections_people_look_for() {
             "runbook-publish.1",
             "runbook-run.1",
             "runbook-strip.1",
+            "runbook-verify.1",
             "runbook.1",
         ]
     );

@@ -7,3 +7,4 @@ pub mod list;
 pub mod man;
 pub mod publish;
 pub mod strip;
+pub mod verify;

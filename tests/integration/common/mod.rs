@@ -119,9 +119,10 @@ pub fn normalize(text: &str, scratch: &Path) -> String {
 
 /// The generated block of a step in an annotated copy.
 pub fn block_of(annotated: &str, step: &str) -> String {
-    let marker = format!(" step={step} -->");
-    let start = annotated
-        .find(&marker)
+    // The label is followed by ` chain=…`, ` eol` or the marker's end.
+    let start = [" chain=", " -->", " eol -->"]
+        .iter()
+        .find_map(|end| annotated.find(&format!(" step={step}{end}")))
         .unwrap_or_else(|| panic!("no block for {step} in:\n{annotated}"));
     let rest = &annotated[start..];
     let end = rest.find("<!-- runbook:end").unwrap_or(rest.len());

@@ -86,6 +86,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
             },
         ],
         steps: Vec::new(),
+        chain_head: None,
     }
 }
 
