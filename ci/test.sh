@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs the real components the
-# tests start (sshd, Prometheus, moto's EC2 server, Chromium, zsh, jq,
+# tests start (sshd, Prometheus, moto's EC2 server, Chromium, zsh, fish, jq,
 # nbformat/nbconvert), then
 # formatting, clippy and every test. Safe to run again: installs are skipped
 # when present.
@@ -16,6 +16,7 @@ command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
+command -v fish >/dev/null 2>&1 || need_apt+=(fish)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v setsid >/dev/null 2>&1 || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then

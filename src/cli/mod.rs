@@ -72,6 +72,7 @@ pub enum Command {
     List {
         /// The runbook.
         file: PathBuf,
+        /// `names`/`tags`: one per line (what shell completion of `run --from` asks).
         #[arg(long, value_enum, default_value_t = ListFormat::Human)]
         format: ListFormat,
     },
@@ -101,8 +102,11 @@ pub enum Command {
         #[arg(long, env = "CI_API_V4_URL")]
         gitlab_url: Option<String>,
     },
-    /// Print shell completions.
-    #[command(after_help = "Example:\n  runbook completions bash > /etc/bash_completion.d/runbook")]
+    /// Print shell completions (`run --from`/`--only` complete the runbook's step names).
+    #[command(after_help = "Examples:
+  runbook completions bash > ~/.local/share/bash-completion/completions/runbook
+  runbook completions zsh > \"${fpath[1]}/_runbook\"
+  runbook completions fish > ~/.config/fish/completions/runbook.fish")]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -136,6 +140,8 @@ const CHECK_EXAMPLES: &str = "Examples:
 pub enum ListFormat {
     Human,
     Json,
+    Names,
+    Tags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -293,13 +299,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             to,
             gitlab_url,
         } => publish::publish_command(&report_dir, &to, gitlab_url),
-        Command::Completions { shell } => {
-            // Into memory first: the generator panics on a write error.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut script);
-            crate::console::out(&script).map_err(|e| Error::io("<stdout>", e))?;
-            Ok(exit::OK)
-        }
+        Command::Completions { shell } => completions::completions_command(shell, Cli::command()),
         Command::Man { out } => man::man_command(Cli::command(), out.as_deref()),
     }
 }

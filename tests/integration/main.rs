@@ -15,6 +15,7 @@ mod check;
 mod check_equals_run;
 mod ci_templates;
 mod cli;
+mod completions;
 mod document;
 mod dry_run_plan;
 #[cfg(feature = "ec2")]

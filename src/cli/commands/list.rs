@@ -11,6 +11,23 @@ use std::path::Path;
 pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
     let doc = document::parse_file(file)?;
     match format {
+        ListFormat::Names | ListFormat::Tags => {
+            let mut seen = std::collections::BTreeSet::new();
+            let words: Vec<&str> = match format {
+                ListFormat::Names => doc.steps.iter().map(|s| s.name.as_str()).collect(),
+                _ => doc
+                    .steps
+                    .iter()
+                    .flat_map(|s| s.attrs.tags.iter().map(String::as_str))
+                    .collect(),
+            };
+            let mut out = String::new();
+            for w in words.into_iter().filter(|w| seen.insert(*w)) {
+                out.push_str(w);
+                out.push('\n');
+            }
+            crate::console::out(out.as_bytes()).map_err(|e| Error::io("<stdout>", e))?;
+        }
         ListFormat::Json => {
             let steps: Vec<serde_json::Value> = doc
                 .steps
