@@ -101,6 +101,15 @@ CONF
 
 commands=()
 names=()
+# The floor: plain ssh, one fresh connection per entry, $forks at a time.
+floor_cmd="seq 0 $((hosts - 1)) | xargs -P $forks -I{} ssh -F $work/ssh_config -p $port $user@127.0.0.1 'echo \"hello from \$(hostname)\"' >/dev/null"
+if ! bash -c "$floor_cmd" 2>"$work/floor.err"; then
+    echo "fanout.sh: plain ssh failed:" >&2
+    cat "$work/floor.err" >&2
+    exit 1
+fi
+commands+=("$floor_cmd")
+names+=("ssh under xargs -P $forks")
 if [ "$only" != ansible ]; then
     if [ ! -x "$runbook" ]; then
         (cd "$root" && cargo build --release --bin runbook >&2)
@@ -152,9 +161,19 @@ if command -v hyperfine >/dev/null; then
     for i in "${!commands[@]}"; do
         args+=(--command-name "${names[$i]}" "${commands[$i]}")
     done
-    hyperfine --shell bash --warmup 1 --runs "$runs" --export-markdown "$work/hyperfine.md" "${args[@]}" >&2
+    hyperfine --shell bash --warmup 1 --runs "$runs" --export-markdown "$work/hyperfine.md" \
+        --export-json "$work/hyperfine.json" "${args[@]}" >&2
     cat "$work/hyperfine.md" >> "$out"
+    python3 - "$work/hyperfine.json" >> "$out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+floor = r[0]["mean"]
+print()
+for x in r[1:]:
+    print(f"ratio to the ssh floor: {x['command']}: {x['mean'] / floor:.2f}x")
+PY
 else
+    means=()
     {
         echo "| Command | Mean [s] | Runs |"
         echo "|:---|---:|---:|"
@@ -165,6 +184,12 @@ else
         end=$(date +%s.%N)
         mean=$(python3 -c "print(f'{($end - $start) / $runs:.3f}')")
         echo "| \`${names[$i]}\` | $mean | $runs |" >> "$out"
+        means+=("$mean")
+    done
+    echo >> "$out"
+    for i in "${!means[@]}"; do
+        [ "$i" = 0 ] && continue
+        python3 -c "print(f'ratio to the ssh floor: ${names[$i]}: {${means[$i]} / ${means[0]}:.2f}x')" >> "$out"
     done
 fi
 if [ -n "${runbook_rss:-}" ]; then

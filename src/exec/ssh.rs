@@ -11,7 +11,6 @@
 //! period, the escalation of [`super::kill`] that local steps follow too.
 
 use super::kill::{self, Escalation, Kill};
-use super::shell::quote;
 use crate::exec::inventory::SshTarget;
 use crate::exec::process::{Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
@@ -19,6 +18,7 @@ use openssh::{ChildStderr, ChildStdout, Session, Stdio};
 use remote::{EndMarker, Pipe, RemoteStep};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -105,7 +105,10 @@ impl SshError {
 /// One open connection and the remote state directory of its shell kernel.
 struct Conn {
     session: Session,
-    state_dir: String,
+    /// The state directory's name (`remote::state_path`).
+    state: String,
+    /// The directory is gone: the target's last step removed it.
+    removed: AtomicBool,
 }
 
 /// A target's place in the pool: its connection once made, and a lock so
@@ -114,6 +117,8 @@ struct Conn {
 struct SlotInner {
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     busy: tokio::sync::Mutex<()>,
+    /// The next step here is the last of the run ([`SshPool::mark_last`]).
+    last: AtomicBool,
 }
 
 type Slot = Arc<SlotInner>;
@@ -202,7 +207,9 @@ impl SshPool {
                 return Ok(interrupted_outcome());
             }
         };
-        let step = RemoteStep::new(&conn.state_dir);
+        let last = slot.last.swap(false, Ordering::Relaxed);
+        let step = RemoteStep::new(&conn.state, last);
+        conn.removed.store(false, Ordering::Relaxed);
         let (child, stdout, stderr) = start(&conn.session, &step, target, script).await?;
 
         let mut follow = Follow {
@@ -227,6 +234,9 @@ impl SshPool {
         tokio::pin!(wait);
         follow.run(wait).await;
         let (termination, leaked) = follow.termination(target).await?;
+        if last && termination == Termination::Exited(0) {
+            conn.removed.store(true, Ordering::Relaxed);
+        }
         Ok(ProcessOutcome {
             termination,
             leaked,
@@ -274,7 +284,19 @@ impl SshPool {
         results.into_iter().map(|(_, t, r)| (t, r)).collect()
     }
 
-    /// Removes the remote state directories and closes every connection.
+    /// Says that the next step on each of `targets` is the last one of the
+    /// run there: when it succeeds it removes the remote state directory
+    /// itself, and [`close_all`](Self::close_all) has one session less to
+    /// open per target. A later step on the target makes the directory
+    /// anew, and the pool removes it at the end as before.
+    pub fn mark_last(&self, targets: &[SshTarget]) {
+        for t in targets {
+            self.slot(t).last.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes the remote state directories the last steps did not, and
+    /// closes every connection, all at once.
     pub async fn close_all(&self) {
         let slots: Vec<(SshTarget, Slot)> = match self.conns.lock() {
             Ok(mut conns) => conns.drain().collect(),
@@ -284,14 +306,16 @@ impl SshPool {
             let Some(conn) = Arc::into_inner(slot).and_then(|s| s.conn.into_inner()) else {
                 return;
             };
-            let _ = conn
-                .session
-                .raw_command(format!("rm -rf -- {}", quote(&conn.state_dir)))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await;
+            if !conn.removed.load(Ordering::Relaxed) {
+                let _ = conn
+                    .session
+                    .raw_command(format!("rm -rf -- {}", remote::state_path(&conn.state)))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .await;
+            }
             if let Some(conn) = Arc::into_inner(conn) {
                 let _ = conn.session.close().await;
             }
@@ -325,7 +349,7 @@ impl SshPool {
             if conn.session.check().await.is_ok() {
                 return Ok(conn.clone());
             }
-            previous_state = Some(conn.state_dir.clone());
+            previous_state = Some(conn.state.clone());
         }
         *current = None;
         let conn = self.connect(target, previous_state.as_deref()).await?;
@@ -362,32 +386,14 @@ impl SshPool {
                 });
             }
         };
-        let make_state = r#"mktemp -d "${TMPDIR:-/tmp}/runbook.XXXXXXXX""#;
-        let command = match previous_state {
-            Some(dir) => format!(
-                "if [ -d {d} ] && [ -w {d} ]; then printf '%s\\n' {d}; else {make_state}; fi",
-                d = quote(dir)
-            ),
-            None => make_state.to_string(),
-        };
-        let output = session
-            .raw_command(command)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| classify(target, "cannot create the remote state directory", e))?;
-        let state_dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        if !output.status.success() || state_dir.is_empty() || !state_dir.starts_with('/') {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(SshError::Remote {
-                target: target.display_name(),
-                message: format!(
-                    "cannot create the remote state directory with mktemp: {}",
-                    one_line(&stderr)
-                ),
-            });
-        }
-        Ok(Arc::new(Conn { session, state_dir }))
+        // The state directory is made by the first step (see `remote`); a
+        // new master after an outage keeps the old one.
+        let state = previous_state.map_or_else(remote::state_name, str::to_string);
+        Ok(Arc::new(Conn {
+            session,
+            state,
+            removed: AtomicBool::new(false),
+        }))
     }
 }
 
@@ -709,9 +715,17 @@ mod tests {
     }
 
     #[test]
-    fn quoting_for_the_remote_shell() {
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
+    fn the_state_directory_is_unpredictable_and_a_single_word() {
+        let (a, b) = (remote::state_name(), remote::state_name());
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("runbook.") && a.len() == "runbook.".len() + 32,
+            "{a}"
+        );
+        assert_eq!(
+            remote::state_path("runbook.ab"),
+            "\"${TMPDIR:-/tmp}\"/'runbook.ab'"
+        );
     }
 
     #[test]

@@ -714,3 +714,96 @@ async fn wrong_key_fails_authentication_with_a_clear_message() {
         )
     );
 }
+
+/// The step's own state directory, as the wrapper named it.
+async fn state_dir(pool: &SshPool, t: &SshTarget) -> std::path::PathBuf {
+    let (r, c) = run(pool, t, "printf '%s\\n' \"$__runbook_state\"\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    let dir = std::path::PathBuf::from(c.out().trim());
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("runbook.") && name.len() == 40, "{name}");
+    dir
+}
+
+#[tokio::test]
+async fn the_last_step_removes_the_state_directory_in_its_own_session() {
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = sshd.target("db1");
+    let dir = state_dir(&pool, &t).await;
+    let meta = std::fs::symlink_metadata(&dir).expect("state directory");
+    assert!(meta.is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    pool.mark_last(std::slice::from_ref(&t));
+    let (r, c) = run(&pool, &t, "export X=1\necho last\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    assert_eq!(c.out(), "last\n");
+    // Gone before the pool closes anything: no session is left to spend.
+    assert!(!dir.exists(), "{} survived the last step", dir.display());
+    // A step after all makes it anew (without the old state), and the pool
+    // removes that one at the end.
+    let (r, c) = run(
+        &pool,
+        &t,
+        "echo \"${X:-fresh}\"; printf '%s\\n' \"$__runbook_state\"\n",
+        None,
+    )
+    .await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    assert_eq!(c.out(), format!("fresh\n{}\n", dir.display()));
+    assert!(dir.exists());
+    pool.close_all().await;
+    assert!(!dir.exists(), "close_all left {}", dir.display());
+}
+
+#[tokio::test]
+async fn a_failing_last_step_keeps_its_state_for_a_retry_and_the_pool_cleans_up() {
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = sshd.target("db1");
+    let dir = state_dir(&pool, &t).await;
+    pool.mark_last(std::slice::from_ref(&t));
+    let (r, _) = run(&pool, &t, "export TRIED=1\nexit 4\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(4));
+    assert!(
+        dir.exists(),
+        "a failed last step removed the state a retry needs"
+    );
+    pool.mark_last(std::slice::from_ref(&t));
+    let (r, c) = run(&pool, &t, "echo \"retry sees TRIED=$TRIED\"\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(0));
+    assert_eq!(c.out(), "retry sees TRIED=1\n");
+    assert!(!dir.exists());
+    pool.close_all().await;
+}
+
+#[tokio::test]
+async fn a_state_directory_replaced_by_a_symlink_is_refused() {
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(sshd.options()).unwrap();
+    let t = sshd.target("db1");
+    let dir = state_dir(&pool, &t).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), &dir).unwrap();
+    let (r, c) = run(&pool, &t, "echo must-not-run\n", None).await;
+    assert_eq!(r.unwrap().termination, Termination::Exited(1));
+    assert_eq!(c.out(), "");
+    assert_eq!(
+        c.err(),
+        format!(
+            "runbook: the remote state directory {} is not ours\n",
+            dir.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "wrote through the link"
+    );
+    pool.close_all().await;
+    // The pool's rm removes the link, never what it points to.
+    assert!(elsewhere.path().exists());
+    std::fs::remove_file(&dir).ok();
+}

@@ -93,6 +93,9 @@ async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
     let Some(pool) = cx.res.ssh.as_ref() else {
         return Attempt::error("cannot set up SSH".into());
     };
+    if last_remote_step(&cx) {
+        pool.mark_last(&targets);
+    }
     let results = pool
         .run_many(
             &targets,
@@ -115,6 +118,20 @@ async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
         }
     }
     combine(&mut cx, &name, &targets, per_host)
+}
+
+/// No remote step follows this one in the document (rollback blocks and
+/// unselected steps included: when one runs after all, it makes the state
+/// directory anew and the pool removes it at the end).
+fn last_remote_step(cx: &AttemptCx<'_>) -> bool {
+    let remote = |s: &&crate::document::Step| s.attrs.host.is_some() || s.attrs.hosts.is_some();
+    let mut after = cx
+        .doc
+        .steps
+        .iter()
+        .skip_while(|s| s.name != cx.step.name)
+        .skip(1);
+    !after.any(|s| remote(&s))
 }
 
 /// The rendered `host=`/`hosts=` and the targets it resolves to.

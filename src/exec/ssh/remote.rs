@@ -32,13 +32,24 @@ pub(super) fn token() -> String {
 /// leader (sshd starts every session with setsid, and the login shell
 /// `exec`s bash), so `$$` is the group to signal.
 ///
+/// The state directory is `${TMPDIR:-/tmp}/NAME`, NAME chosen here at
+/// random: the first step on a target makes it (mode 0700; a symlink or a
+/// directory of another user there is refused), so no session is spent on
+/// `mktemp`. The last step on the target removes it when it succeeds (no
+/// session is spent on `rm` at the end either); otherwise the pool does.
+///
 /// The script arrives on stdin and is stored in the state directory, then
 /// stdin becomes /dev/null. The EXIT trap saves `export -p` and `pwd`, then
 /// writes an end marker with the exit status to stderr; the marker is
 /// stripped from the output and gives the exact status even when a
 /// background process keeps the channel open.
-const WRAPPER: &str = r#"__runbook_state=$1 __runbook_token=$2
+const WRAPPER: &str = r#"__runbook_state="${TMPDIR:-/tmp}/$1" __runbook_token=$2 __runbook_last=$3
 set --
+if [ -L "$__runbook_state" ] || { [ -e "$__runbook_state" ] && [ ! -O "$__runbook_state" ]; }; then
+  printf 'runbook: the remote state directory %s is not ours\n' "$__runbook_state" >&2
+  exit 1
+fi
+[ -d "$__runbook_state" ] || mkdir -m 700 -- "$__runbook_state" || exit 1
 printf '%s\n' "$$" > "$__runbook_state/pgid.$__runbook_token" || exit 1
 cat > "$__runbook_state/step.$__runbook_token" || exit 1
 exec </dev/null
@@ -46,9 +57,13 @@ __runbook_exit() {
   __runbook_rc=$?
   set +e
   trap - EXIT
-  export -p > "$__runbook_state/env.new" && mv -f "$__runbook_state/env.new" "$__runbook_state/env"
-  pwd > "$__runbook_state/cwd.new" && mv -f "$__runbook_state/cwd.new" "$__runbook_state/cwd"
-  rm -f "$__runbook_state/step.$__runbook_token"
+  if [ "$__runbook_last" = 1 ] && [ "$__runbook_rc" = 0 ]; then
+    rm -rf -- "$__runbook_state"
+  else
+    export -p > "$__runbook_state/env.new" && mv -f "$__runbook_state/env.new" "$__runbook_state/env"
+    pwd > "$__runbook_state/cwd.new" && mv -f "$__runbook_state/cwd.new" "$__runbook_state/cwd"
+    rm -f "$__runbook_state/step.$__runbook_token"
+  fi
   printf '\036RUNBOOK-END-%s:%d\036' "$__runbook_token" "$__runbook_rc" >&2
   exit "$__runbook_rc"
 }
@@ -59,26 +74,51 @@ set -eo pipefail
 . "$__runbook_state/step.$__runbook_token"
 "#;
 
+/// A state directory name nobody can predict: 128 bits from the kernel
+/// (the hashed clock and counter only where /dev/urandom is unreadable).
+pub(super) fn state_name() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    match random {
+        Ok(()) => bytes
+            .iter()
+            .fold("runbook.".to_string(), |s, b| s + &format!("{b:02x}")),
+        Err(_) => format!("runbook.{}{}", token(), token()),
+    }
+}
+
+/// The state directory as a word for the remote shell.
+pub(super) fn state_path(name: &str) -> String {
+    format!("\"${{TMPDIR:-/tmp}}\"/{}", quote(name))
+}
+
 pub(super) struct RemoteStep {
-    pub(super) state_dir: String,
+    /// The state directory's name (see [`state_path`]).
+    pub(super) state: String,
     pub(super) token: String,
+    /// The last step on this target: it removes the state directory when
+    /// it succeeds.
+    pub(super) last: bool,
 }
 
 impl RemoteStep {
-    pub(super) fn new(state_dir: &str) -> Self {
+    pub(super) fn new(state: &str, last: bool) -> Self {
         RemoteStep {
-            state_dir: state_dir.to_string(),
+            state: state.to_string(),
             token: token(),
+            last,
         }
     }
 
     /// The command line for the remote login shell.
     pub(super) fn command(&self) -> String {
         format!(
-            "exec bash --noprofile --norc -c {} runbook {} {}",
+            "exec bash --noprofile --norc -c {} runbook {} {} {}",
             quote(WRAPPER),
-            quote(&self.state_dir),
-            quote(&self.token)
+            quote(&self.state),
+            quote(&self.token),
+            if self.last { "1" } else { "0" }
         )
     }
 
@@ -89,7 +129,11 @@ impl RemoteStep {
     /// connection.
     pub(super) async fn signal(&self, session: &Session, kill: Kill) -> bool {
         let sig = kill.name();
-        let pgid_file = quote(&format!("{}/pgid.{}", self.state_dir, self.token));
+        let pgid_file = format!(
+            "{}/{}",
+            state_path(&self.state),
+            quote(&format!("pgid.{}", self.token))
+        );
         let cmd = format!(
             "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
         );
