@@ -8,6 +8,7 @@
 //! all. Positions come from [`position`] and [`templates`], so every rule
 //! points at the same spot for the same thing.
 
+mod blast;
 mod commands;
 mod fences;
 mod filters;
@@ -64,6 +65,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
     gates::runbook(doc, &mut out);
     params::declarations(doc, &mut out);
     inventory::groups(doc, &mut out);
+    blast::front(doc, &mut out);
     refs.preconditions(&mut out);
     for step in &doc.steps {
         fences::unclosed(doc, step, &mut out);
@@ -73,6 +75,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         injection::unquoted(doc, step, &mut out);
         refs.attributes(step, &mut out);
         refs.hosts(step, &mut out);
+        blast::local_step(doc, step, &mut out);
         gates::step(doc, step, &mut out);
         commands::interpreter(doc, step, &mut out);
         transcripts::mixed(doc, step, &mut out);

@@ -212,6 +212,10 @@ pub struct RunArgs {
     /// How many hosts a fan-out step runs on at once.
     #[arg(long, default_value_t = 10)]
     pub forks: usize,
+    /// Let steps run on up to N hosts, over their `max_hosts` (the blast radius the operator
+    /// accepts for this run).
+    #[arg(long, value_name = "N")]
+    pub allow_hosts: Option<usize>,
     /// HTML report: show outputs only, not the code.
     #[arg(long)]
     pub html_hide_code: bool,
@@ -238,9 +242,13 @@ pub struct CheckArgs {
     pub strict: bool,
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,
-    /// Evaluate the runbooks' preconditions (`requires:`) too.
+    /// Evaluate the runbooks' preconditions (`requires:`) too, and resolve each remote step's
+    /// hosts (groups, EC2) to show its blast radius and check it against `max_hosts`.
     #[arg(long)]
     pub preconditions: bool,
+    /// With --preconditions: the `run --allow-hosts N` the check assumes.
+    #[arg(long, value_name = "N", requires = "preconditions")]
+    pub allow_hosts: Option<usize>,
     /// Params for the precondition templates.
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,

@@ -135,6 +135,7 @@ fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
         resume: args.resume,
         max_output_lines: args.max_output_lines,
         forks: args.forks,
+        allow_hosts: args.allow_hosts,
         logs_dir: outputs.logs.clone(),
         only: args.only.clone(),
         tags: args.tag.clone(),
@@ -532,6 +533,7 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
     }
     mode.extend(args.only.iter().map(|n| format!("--only {n}")));
     mode.extend(args.tag.iter().map(|t| format!("--tag {t}")));
+    mode.extend(args.allow_hosts.map(|n| format!("--allow-hosts {n}")));
     for (on, flag) in [
         (args.dry_run, "--dry-run"),
         (args.yes, "--yes"),

@@ -46,6 +46,9 @@ pub struct Attrs {
     pub host: Option<String>,
     /// An inventory entry that stands for several hosts (fan-out).
     pub hosts: Option<String>,
+    /// The most hosts this step may run on (its blast radius); more is
+    /// refused before anything runs, unless `run --allow-hosts`.
+    pub max_hosts: Option<usize>,
     pub cwd: Option<String>,
     /// `env="K=V K2=V2"`: extra environment for this step.
     pub env: Vec<(String, String)>,
@@ -123,6 +126,7 @@ pub const KEYS: &[&str] = &[
     "when",
     "host",
     "hosts",
+    "max_hosts",
     "cwd",
     "env",
     "capture",
@@ -397,6 +401,14 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
         "when" => a.when = Some(v.to_string()),
         "host" => a.host = Some(v.to_string()),
         "hosts" => a.hosts = Some(v.to_string()),
+        "max_hosts" => {
+            a.max_hosts = Some(
+                v.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid("expected a whole number of hosts, at least 1"))?,
+            )
+        }
         "cwd" => a.cwd = Some(v.to_string()),
         "interpreter" => a.interpreter = Some(v.to_string()),
         "env" => {

@@ -85,6 +85,7 @@ pub const OWN_KEYS: &[&str] = &[
     "confirm",
     "interactive",
     "max_output_lines",
+    "max_hosts",
     "cwd",
     "skipPrompts",
 ];
@@ -452,6 +453,9 @@ pub struct FrontMatter {
     pub interactive: Option<bool>,
     /// Lines of output kept in the annotated copy (head + tail).
     pub max_output_lines: Option<usize>,
+    /// The most hosts any step may run on, unless the step sets its own
+    /// `max_hosts` or the run `--allow-hosts`.
+    pub max_hosts: Option<usize>,
     /// Runme's `cwd`: the working directory local steps start in, relative
     /// to the document's directory.
     pub cwd: Option<String>,

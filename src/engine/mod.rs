@@ -8,6 +8,7 @@
 //! through its kind ([`kinds`]), retry — and finally the run's settled result.
 
 mod background;
+pub mod blast;
 pub mod context;
 mod edit;
 pub mod events;
@@ -61,6 +62,9 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Run only steps with one of these Runme `tag`/`category` words (`--tag`).
     pub tags: Vec<String>,
+    /// `--allow-hosts N`: steps may run on up to N hosts whatever their
+    /// `max_hosts` says.
+    pub allow_hosts: Option<usize>,
 }
 
 /// Facts about the run that the engine records but does not decide.
@@ -291,6 +295,9 @@ impl Engine {
         if let Some(code) = self.refuse_unsafe_values() {
             return code;
         }
+        if let Some(code) = self.refuse_wide_steps().await {
+            return code;
+        }
         if !self.doc.front.requires.is_empty()
             && !self.opts.dry_run
             && let Some(code) = self.preconditions().await
@@ -351,6 +358,20 @@ impl Engine {
         })?;
         let mut rec = self.plan[i].clone();
         let _ = self.render_failure(&mut rec, &e.message, e.line);
+        self.result = Some(RunResult::Failed);
+        Some(exit::INVALID)
+    }
+
+    /// Before anything runs (preconditions included): a step whose hosts
+    /// are known and more than its `max_hosts` stops the run with exit 2.
+    /// A dry run reports it on the step instead.
+    async fn refuse_wide_steps(&mut self) -> Option<i32> {
+        if self.opts.dry_run {
+            return None;
+        }
+        let (i, why) = self.too_wide().await?;
+        let mut rec = self.plan[i].clone();
+        self.refuse_step(&mut rec, &why);
         self.result = Some(RunResult::Failed);
         Some(exit::INVALID)
     }

@@ -63,7 +63,7 @@ fn walk(v: &mut serde_json::Value, f: &dyn Fn(&str) -> Option<String>) {
     }
 }
 
-fn render_hosts(
+pub(super) fn render_hosts(
     doc: &Document,
     templates: &Templates,
     value: &minijinja::Value,

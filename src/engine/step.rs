@@ -46,9 +46,17 @@ impl Engine {
         }
         if self.opts.dry_run && (!step.attrs.safe || unknown) {
             rec.status = StepStatus::DryRun;
-            let mut reason = dry_run_summary(&step, gate.as_deref(), &rec.target);
+            let reach = self.reach(&step, true).await;
+            let mut reason = dry_run_summary(&step, gate.as_deref(), &reach.summary());
             if step.attrs.safe {
                 reason.push_str("; not run: it depends on a result the dry run does not have");
+            }
+            if let Some(why) = self.wider_than_allowed(&step, &reach) {
+                rec.status = StepStatus::Failed;
+                rec.reason = Some(format!("{reason}; a run would be refused: {why}"));
+                self.sinks.message(&format!("dry run: {why}"));
+                self.settle(rec, StepCtx::default(), false);
+                return StepFlow::RenderFailed;
             }
             rec.reason = Some(reason);
             return self.settle(rec, StepCtx::default(), false);
@@ -233,13 +241,17 @@ impl Engine {
         message: &str,
     ) -> Option<super::gate::Answer> {
         let command = rec.rendered.clone().unwrap_or_default();
+        let target = match self.reach(step, false).await {
+            super::blast::Reach::Local => rec.target.clone(),
+            reach => reach.summary(),
+        };
         let (heading, prose) = context_of(&self.doc, step);
         let previous = self.previous_output();
         let params = self.shown_params();
         let question = GateQuestion {
             step: &step.name,
             line: step.line,
-            target: &rec.target,
+            target: &target,
             command: &command,
             message,
             heading,
@@ -438,7 +450,7 @@ impl Engine {
 
     /// The step is done: later steps see `ctx`, the sinks get its final
     /// record (`journal`: with the local shell's state, for `--resume`).
-    fn settle(&mut self, rec: StepRecord, ctx: StepCtx, journal: bool) -> StepFlow {
+    pub(super) fn settle(&mut self, rec: StepRecord, ctx: StepCtx, journal: bool) -> StepFlow {
         let dry_failure = self.opts.dry_run && rec.status.is_failure();
         // A dry run keeps a failed safe step's result a placeholder, so
         // later steps are still planned against it.

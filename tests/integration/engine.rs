@@ -210,3 +210,14 @@ fn a_report_that_cannot_be_written_is_its_own_exit_code() {
     // What could be written was: the copy says the step ran.
     assert!(run.read("reports/r.md").contains("step=a"));
 }
+
+#[test]
+fn a_gate_says_how_many_hosts_the_step_will_run_on_and_which() {
+    let text = "---\nhosts:\n  web00: { ssh: \"root@127.0.0.1:9\" }\n  web01: { ssh: \"root@127.0.0.1:9\" }\n  web02: { ssh: \"root@127.0.0.1:9\" }\n  fleet: { group: [web00, web01, web02] }\n---\n\n```bash {name=fix hosts=fleet confirm=\"Restart?\"}\nsystemctl restart app\n```\n";
+    let (code, _, asked, _) = run(text, vec![Decision::Abort]);
+    assert_eq!(code, 4);
+    assert_eq!(
+        asked,
+        ["fix on fleet: 3 hosts (web00, web01, web02): Restart? | systemctl restart app"]
+    );
+}

@@ -11,6 +11,7 @@ mod attack_injection;
 mod attack_record;
 mod attack_secrets;
 mod attack_signals;
+mod blast_radius;
 mod check;
 mod check_equals_run;
 mod ci_templates;

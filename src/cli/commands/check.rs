@@ -3,8 +3,9 @@
 //! evaluated as `run` evaluates them, rendered for people, JSON or JUnit.
 
 use crate::analyze::position::front_key_line_col;
+use crate::cli::commands::check_report::{FileReport, StepHosts};
 use crate::cli::{CheckArgs, CheckFormat, color_choice};
-use crate::document::{self, Diagnostic};
+use crate::document::{self, Diagnostic, Document};
 use crate::engine::params::resolve_params;
 use crate::error::{Error, Result, exit};
 use crate::report::terminal;
@@ -72,6 +73,17 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
                 &render,
                 ec2.as_ref(),
             ));
+            // Later results stand as placeholders, as in run's check.
+            let with_steps = minijinja::context! { steps => crate::template::placeholder("steps"), ..value.clone() };
+            blast_radius(
+                file,
+                &doc,
+                &templates,
+                &with_steps,
+                ec2.as_ref(),
+                &rt,
+                args.allow_hosts,
+            );
             let (line, col, width) = front_key_line_col(&doc, &["requires"]);
             for r in results.iter().filter(|r| !r.ok) {
                 file.diagnostics.push(Diagnostic::at_line_col(
@@ -113,4 +125,37 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Each remote step's hosts, resolved as `run` resolves them before the
+/// first step; a step over its `max_hosts` is the error `run` would stop on.
+fn blast_radius(
+    file: &mut FileReport,
+    doc: &Document,
+    templates: &Templates,
+    value: &minijinja::Value,
+    ec2: &dyn crate::exec::inventory::Ec2Resolver,
+    rt: &tokio::runtime::Runtime,
+    allow: Option<usize>,
+) {
+    use crate::engine::blast::{self, Reach};
+    for step in doc.steps.iter().filter(|s| !s.attrs.skip) {
+        let reach = rt.block_on(blast::reach(doc, step, templates, value, ec2));
+        let targets = match &reach {
+            Reach::Local => continue,
+            Reach::Hosts { targets, .. } => Some(targets.clone()),
+            _ => None,
+        };
+        if let Some(t) = &targets
+            && let Some(why) = blast::over_limit(doc, step, allow, t.len())
+        {
+            file.diagnostics.push(blast::refusal(doc, step, why));
+        }
+        file.hosts.push(StepHosts {
+            step: step.name.clone(),
+            line: step.line,
+            summary: reach.summary(),
+            targets,
+        });
+    }
 }

@@ -38,6 +38,20 @@ pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Number of executable steps found (0 when the file did not parse).
     pub steps: usize,
+    /// `--preconditions`: where each remote step will run (its blast radius).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<StepHosts>,
+}
+
+/// One remote step's blast radius, as `check --preconditions` resolved it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepHosts {
+    pub step: String,
+    pub line: usize,
+    /// `web: 3 hosts (web[0], web[1], web[2])`, or why it is not known.
+    pub summary: String,
+    /// The resolved targets; absent when they depend on a result.
+    pub targets: Option<Vec<String>>,
 }
 
 impl FileReport {
@@ -104,6 +118,7 @@ pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> CheckReport {
                     format!("cannot read directory {}: {e}", path.display()),
                 )],
                 steps: 0,
+                hosts: Vec::new(),
             },
         })
         .collect();
@@ -157,6 +172,7 @@ pub fn check_file(path: &Path) -> FileReport {
                 format!("cannot read {}: {e}", path.display()),
             )],
             steps: 0,
+            hosts: Vec::new(),
         },
     }
 }
@@ -168,6 +184,7 @@ pub fn check_text(path: &Path, text: &str) -> FileReport {
         path: path.display().to_string(),
         steps: loaded.doc.steps.len(),
         diagnostics: loaded.diagnostics,
+        hosts: Vec::new(),
     }
 }
 
@@ -201,6 +218,13 @@ pub fn render_human(report: &CheckReport, color: bool) -> String {
         for d in &f.diagnostics {
             render_diagnostic(&mut out, d, color);
             out.push_str("\n\n");
+        }
+        for h in &f.hosts {
+            let _ = writeln!(
+                out,
+                "{}:{}: step `{}` runs on {}",
+                f.path, h.line, h.step, h.summary
+            );
         }
     }
     if let Some(note) = skipped_note(&report.skipped) {
@@ -407,11 +431,13 @@ mod tests {
                     path: "runbooks/bad.md".into(),
                     diagnostics: diagnostics(&d),
                     steps: 1,
+                    hosts: Vec::new(),
                 },
                 FileReport {
                     path: "runbooks/good.md".into(),
                     diagnostics: vec![],
                     steps: 3,
+                    hosts: Vec::new(),
                 },
             ],
             strict,

@@ -76,6 +76,13 @@ async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
         Ok(t) => t,
         Err(e) => return Attempt::error(e),
     };
+    // Checked again here: a target that depended on a result was not
+    // known before the run.
+    if let Some(why) =
+        crate::engine::blast::over_limit(cx.doc, cx.step, cx.opts.allow_hosts, targets.len())
+    {
+        return Attempt::error(format!("refused: {why}"));
+    }
     if cx.res.ssh.is_none() {
         match SshPool::new(SshOptions::from_env()) {
             Ok(pool) => cx.res.ssh = Some(pool),
