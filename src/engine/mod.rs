@@ -16,6 +16,7 @@ pub mod journal;
 pub mod kinds;
 pub mod params;
 pub mod probe;
+mod rollback;
 pub mod select;
 mod step;
 
@@ -61,6 +62,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Run only steps with one of these Runme `tag`/`category` words (`--tag`).
     pub tags: Vec<String>,
+    /// `--no-rollback`: a failed or aborted run undoes nothing.
+    pub no_rollback: bool,
 }
 
 /// Facts about the run that the engine records but does not decide.
@@ -115,6 +118,8 @@ pub struct Engine {
     background: Vec<StepRecord>,
     /// Runme prompt values, exported where the step's `export NAME=...` stood.
     prompted: IndexMap<String, String>,
+    /// While an undo runs on a fan-out: the hosts its step succeeded on.
+    only_hosts: Option<Vec<String>>,
 }
 
 /// How a step left the run.
@@ -190,6 +195,7 @@ impl Engine {
             started: Instant::now(),
             background: Vec::new(),
             prompted: prompted.into_iter().collect(),
+            only_hosts: None,
         };
         engine.restore(restored.steps);
         let record = engine.header(header, &params);
@@ -232,6 +238,7 @@ impl Engine {
             preconditions: Vec::new(),
             steps: self.plan.clone(),
             chain_head: None,
+            rollback: None,
         }
     }
 
@@ -283,6 +290,7 @@ impl Engine {
     /// in them).
     pub async fn run(mut self) -> (i32, Sinks) {
         let code = self.run_steps().await;
+        let code = self.roll_back(code).await;
         let code = self.finish(code).await;
         (code, self.sinks)
     }
@@ -304,6 +312,10 @@ impl Engine {
         for i in self.first_step()..self.doc.steps.len() {
             if self.interrupted() {
                 break;
+            }
+            if self.doc.steps[i].is_rollback() {
+                self.plan_rollback_block(i);
+                continue;
             }
             match self.run_step(i).await {
                 StepFlow::Continue => {}
@@ -412,17 +424,26 @@ impl Engine {
     }
 }
 
-/// Every step of the document as not yet run.
+/// Every step of the document as not yet run; a rollback block says which
+/// step it undoes.
 fn plan(doc: &Document) -> Vec<StepRecord> {
     doc.steps
         .iter()
-        .map(|s| StepRecord {
+        .map(|s| {
+            let undoes = s.is_rollback().then(|| rollback::undoes(doc, s)).flatten();
+            let reason = s.is_rollback().then(|| match &undoes {
+                Some(step) => format!("rollback block: runs only to undo `{step}`"),
+                None => "rollback block: no step names it".to_string(),
+            });
+            (s, undoes, reason)
+        })
+        .map(|(s, undoes, reason)| StepRecord {
             index: s.index,
             name: s.name.clone(),
             lang: s.lang.clone(),
             line: s.line,
             status: StepStatus::NotRun,
-            reason: None,
+            reason,
             exit_code: None,
             started_at: None,
             duration_ms: None,
@@ -441,6 +462,7 @@ fn plan(doc: &Document) -> Vec<StepRecord> {
             json: None,
             expected: None,
             expect: None,
+            undoes,
         })
         .collect()
 }

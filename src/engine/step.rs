@@ -226,7 +226,7 @@ impl Engine {
     }
 
     /// One question to the prompter, with the step as it renders now.
-    async fn ask_once(
+    pub(super) async fn ask_once(
         &mut self,
         step: &Step,
         rec: &StepRecord,
@@ -271,7 +271,12 @@ impl Engine {
 
     /// Every attempt (`retries`), each recorded; returns what later steps
     /// see of the last one.
-    async fn attempts(&mut self, step: &Step, rec: &mut StepRecord, rendered: &str) -> StepCtx {
+    pub(super) async fn attempts(
+        &mut self,
+        step: &Step,
+        rec: &mut StepRecord,
+        rendered: &str,
+    ) -> StepCtx {
         let timeout = step.attrs.timeout.or_else(|| {
             self.doc
                 .front
@@ -392,6 +397,7 @@ impl Engine {
             sinks: &mut self.sinks,
             interrupts: &self.interrupts,
             opts: &self.opts,
+            only_hosts: self.only_hosts.as_deref(),
         };
         kind.attempt(cx).await
     }
@@ -438,7 +444,7 @@ impl Engine {
 
     /// The step is done: later steps see `ctx`, the sinks get its final
     /// record (`journal`: with the local shell's state, for `--resume`).
-    fn settle(&mut self, rec: StepRecord, ctx: StepCtx, journal: bool) -> StepFlow {
+    pub(super) fn settle(&mut self, rec: StepRecord, ctx: StepCtx, journal: bool) -> StepFlow {
         let dry_failure = self.opts.dry_run && rec.status.is_failure();
         // A dry run keeps a failed safe step's result a placeholder, so
         // later steps are still planned against it.
@@ -538,6 +544,11 @@ fn dry_run_summary(step: &Step, gate: Option<&str>, target: &str) -> String {
     }
     if step.attrs.retries > 0 {
         parts.push(format!("retries {}", step.attrs.retries));
+    }
+    match &step.attrs.rollback {
+        Some(document::Rollback::Block(b)) => parts.push(format!("rollback: `{b}`")),
+        Some(document::Rollback::Inline(c)) => parts.push(format!("rollback: \"{c}\"")),
+        None => {}
     }
     parts.join(", ")
 }

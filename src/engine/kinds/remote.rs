@@ -133,7 +133,10 @@ async fn resolve(cx: &AttemptCx<'_>) -> Result<(String, Vec<SshTarget>), String>
         .trim()
         .to_string();
     let hosts = crate::engine::probe::rendered_hosts(cx.doc, cx.ctx, cx.templates);
-    let targets = inventory::resolve(&name, &hosts, cx.res.ec2.as_ref()).await?;
+    let mut targets = inventory::resolve(&name, &hosts, cx.res.ec2.as_ref()).await?;
+    if let Some(only) = cx.only_hosts {
+        targets.retain(|t| only.contains(&t.label));
+    }
     Ok((name, targets))
 }
 
