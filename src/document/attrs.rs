@@ -307,11 +307,14 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
             continue;
         }
         if seen.contains(&key) {
-            errors.push(AttrError::new(
-                r.key_span.start,
-                r.key_span.end,
-                format!("duplicate attribute `{key}`"),
-            ));
+            let message = if key == "rollback" {
+                "duplicate attribute `rollback`: a block is a rollback block (`rollback`) \
+                 or names one undo (`rollback=NAME` or `rollback=\"command\"`), not both"
+                    .to_string()
+            } else {
+                format!("duplicate attribute `{key}`")
+            };
+            errors.push(AttrError::new(r.key_span.start, r.key_span.end, message));
             continue;
         }
         seen.push(key);

@@ -22,6 +22,7 @@ mod step;
 
 pub use events::{RunEvent, SharedRecord, Sink, Sinks};
 pub use gate::{Answer, Decision, GateQuestion, Prompter};
+pub use rollback::undoes as rollback_of;
 
 use crate::document::Document;
 use crate::error::exit;

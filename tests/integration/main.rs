@@ -35,6 +35,7 @@ mod preconditions;
 mod publish;
 mod realworld;
 mod reports;
+mod rollback;
 mod runme;
 mod secrets;
 mod seed_runbook;
