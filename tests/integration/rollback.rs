@@ -41,8 +41,19 @@ echo switching; exit 3
 ```
 ";
 
+/// The JSON report, validated against docs/report-schema.json.
 fn json(s: &Scratch, name: &str) -> serde_json::Value {
-    serde_json::from_str(&s.read(name)).unwrap()
+    let j: serde_json::Value = serde_json::from_str(&s.read(name)).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&j)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}");
+    j
 }
 
 #[test]
