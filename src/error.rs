@@ -15,6 +15,9 @@ pub mod exit {
     /// The run ended but its record (the copy or a report) could not be
     /// written.
     pub const REPORT: i32 = 5;
+    /// A step failed (or the operator aborted at a gate) and every step
+    /// that had succeeded was undone by its rollback.
+    pub const ROLLED_BACK: i32 = 6;
     pub const INTERRUPTED: i32 = 130;
 }
 

@@ -47,9 +47,67 @@ pub struct RunRecord {
     /// the same run carry it.
     #[serde(default)]
     pub chain_head: Option<String>,
+    /// The rollback phase, when a step failed (or the operator aborted)
+    /// and earlier steps had undos to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackRecord>,
+}
+
+/// The rollback phase: what started it, each undo in the order it ran
+/// (last succeeded step first), and how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollbackRecord {
+    /// The step whose failure, or whose gate's abort, started the rollback.
+    pub trigger: String,
+    /// `failed` or `aborted`.
+    pub cause: String,
+    pub result: RollbackResult,
+    /// One record per undo, in the order they run. Each has `undoes` set;
+    /// a rollback block's undo carries the block's name, an inline one
+    /// `STEP.rollback`.
+    pub undos: Vec<StepRecord>,
+    /// Steps that succeeded, are not `safe`, and have no rollback: what the
+    /// rollback could not undo.
+    #[serde(default)]
+    pub without_rollback: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackResult {
+    Running,
+    /// Every undo ran ok, and every step that succeeded had one (or is `safe`).
+    RolledBack,
+    /// An undo failed, was skipped or declined, or a step had none.
+    Partial,
+    /// The operator stopped the rollback (abort at an undo's gate).
+    Stopped,
+    /// Interrupted (Ctrl-C, SIGTERM) and stopped.
+    Interrupted,
+}
+
+impl RollbackResult {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RollbackResult::Running => "rolling back",
+            RollbackResult::RolledBack => "rolled back",
+            RollbackResult::Partial => "partially rolled back",
+            RollbackResult::Stopped => "rollback stopped",
+            RollbackResult::Interrupted => "rollback interrupted",
+        }
+    }
 }
 
 impl RunRecord {
+    /// The run's result as the reports word it: `failed, rolled back`,
+    /// `aborted, partially rolled back`, or the result alone.
+    pub fn result_text(&self) -> String {
+        match &self.rollback {
+            Some(rb) => format!("{}, {}", self.result.as_str(), rb.result.as_str()),
+            None => self.result.as_str().to_string(),
+        }
+    }
+
     /// The result the record as a whole supports. A run that went fine from
     /// `--from` or `--resume` on still holds the earlier steps' results: a
     /// failed or aborted one among them makes the record failed or aborted,
@@ -196,6 +254,10 @@ pub struct StepRecord {
     /// `expect=`: how the output compared with the sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectRecord>,
+    /// A rollback block, or an undo run in the rollback phase: the step it
+    /// undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<String>,
 }
 
 /// The result of an `expect=` comparison.
@@ -347,6 +409,11 @@ impl RunRecord {
         }
         for s in &mut r.steps {
             *s = s.redacted(f);
+        }
+        if let Some(rb) = &mut r.rollback {
+            for s in &mut rb.undos {
+                *s = s.redacted(f);
+            }
         }
         r
     }

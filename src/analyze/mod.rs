@@ -18,6 +18,7 @@ mod inventory;
 pub mod params;
 pub mod position;
 mod references;
+mod rollback;
 mod runme;
 mod secrets;
 mod shell;
@@ -83,6 +84,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
         transcripts::expect(doc, step, &mut out);
         runme::options(doc, step, &mut out);
     }
+    rollback::rules(doc, &mut out);
     secrets::sources(doc, &mut out);
     inventory::settings(doc, &mut out);
     // Each step kind's own rules (where it may run, its block's syntax).

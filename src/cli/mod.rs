@@ -205,6 +205,9 @@ pub struct RunArgs {
     /// Run only steps with this Runme `tag` or `category` (repeatable).
     #[arg(long, value_name = "TAG")]
     pub tag: Vec<String>,
+    /// When a step fails or a gate is aborted, do not run the rollbacks of the steps that succeeded.
+    #[arg(long)]
+    pub no_rollback: bool,
     /// Output lines kept in the reports per step (head and tail); the full log is written beside
     /// them. Default: the front matter's `max_output_lines`, else 200.
     #[arg(long, value_name = "N")]

@@ -39,6 +39,22 @@ pub async fn confirm(
     }
 }
 
+/// Which undo goes with a step, and which step a rollback block undoes.
+pub fn rollback_note(doc: &Document, s: &crate::document::Step) -> String {
+    use crate::document::Rollback;
+    if s.is_rollback() {
+        return match crate::engine::rollback_of(doc, s) {
+            Some(step) => format!("  (rollback of `{step}`)"),
+            None => "  (rollback block, unused)".to_string(),
+        };
+    }
+    match &s.attrs.rollback {
+        Some(Rollback::Block(b)) => format!("  rollback: `{b}`"),
+        Some(Rollback::Inline(c)) => format!("  rollback: \"{c}\""),
+        None => String::new(),
+    }
+}
+
 fn plan(
     args: &RunArgs,
     doc: &Document,
@@ -84,6 +100,7 @@ fn plan(
         if s.attrs.skip {
             line.push_str("  (skip)");
         }
+        line.push_str(&rollback_note(doc, s));
         out.push_str(&visible_line(&line));
         out.push('\n');
     }

@@ -36,6 +36,37 @@ impl Prompter for TerminalPrompter {
             }
         })
     }
+
+    /// Ctrl-C during the rollback: stop it, or go on with the undos left.
+    /// Another interrupt, or the end of input, stops it.
+    fn stop_rollback<'a>(
+        &'a mut self,
+        remaining: &'a [String],
+        sinks: &'a mut Sinks,
+        interrupts: &'a mut Interrupts,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + 'a>> {
+        Box::pin(async move {
+            let names: Vec<String> = remaining
+                .iter()
+                .map(|n| format!("`{}`", visible_line(n)))
+                .collect();
+            let prompt = format!(
+                "\n── interrupted during the rollback; still to undo: {}\n   stop the rollback? [y]es, stop / [n]o, go on: ",
+                names.join(", ")
+            );
+            sinks.suspend(&mut || crate::console::err(&prompt));
+            loop {
+                let Some(Some(line)) = line(interrupts).await else {
+                    return true;
+                };
+                match line.trim().to_ascii_lowercase().as_str() {
+                    "y" | "yes" | "s" | "stop" => return true,
+                    "n" | "no" | "c" | "continue" => return false,
+                    _ => crate::console::err("   please answer y or n: "),
+                }
+            }
+        })
+    }
 }
 
 /// Lines of the prose before a step shown above its gate.

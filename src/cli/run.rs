@@ -139,6 +139,7 @@ fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
         logs_dir: outputs.logs.clone(),
         only: args.only.clone(),
         tags: args.tag.clone(),
+        no_rollback: args.no_rollback,
     }
 }
 
@@ -256,6 +257,16 @@ fn check_selection(args: &RunArgs, doc: &Document) -> Result<()> {
     }
     if let Some(name) = args.only.iter().find(|n| !names.contains(&n.as_str())) {
         return Err(unknown("--only", name));
+    }
+    // A rollback block runs only to undo its step, never as a step.
+    let flags = args.from.iter().map(|n| ("--from", n));
+    let flags = flags.chain(args.only.iter().map(|n| ("--only", n)));
+    for (flag, name) in flags {
+        if doc.step(name).is_some_and(|s| s.is_rollback()) {
+            return Err(Error::Usage(format!(
+                "{flag}: `{name}` is a rollback block: it runs only to undo the step that names it"
+            )));
+        }
     }
     let mut tags: Vec<&str> = doc
         .steps
@@ -538,6 +549,7 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
         (args.dry_run, "--dry-run"),
         (args.yes, "--yes"),
         (args.step, "--step"),
+        (args.no_rollback, "--no-rollback"),
     ] {
         if on {
             mode.push(flag.to_string());

@@ -30,6 +30,17 @@ pub enum Capture {
     Text,
 }
 
+/// A step's undo (`rollback=`): run when a later step fails or the
+/// operator aborts, if this step had succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollback {
+    /// `rollback=NAME` (unquoted): the block `{name=NAME rollback}`.
+    Block(String),
+    /// `rollback="..."` (quoted): a command run with the step's kind and
+    /// target.
+    Inline(String),
+}
+
 /// The validated attributes of a step. `spans` keeps where each attribute
 /// key stood (absolute byte offsets) so later stages can point at it.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +83,11 @@ pub struct Attrs {
     pub prompt_env: Option<bool>,
     /// Runme's `tag` and `category` (comma-separated), for `--tag`.
     pub tags: Vec<String>,
+    /// `rollback=NAME` / `rollback="cmd"`: this step's undo.
+    pub rollback: Option<Rollback>,
+    /// `{rollback}` (bare): the block is a rollback block, run only to undo
+    /// the step that names it.
+    pub is_rollback: bool,
     /// Attributes accepted with a warning (unknown, not a near-miss).
     pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -136,6 +152,7 @@ pub const KEYS: &[&str] = &[
     "expect_status",
     "expect",
     "interactive",
+    "rollback",
 ];
 
 /// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
@@ -294,11 +311,14 @@ pub fn validate(raw: &[RawAttr]) -> Result<Attrs, Vec<AttrError>> {
             continue;
         }
         if seen.contains(&key) {
-            errors.push(AttrError::new(
-                r.key_span.start,
-                r.key_span.end,
-                format!("duplicate attribute `{key}`"),
-            ));
+            let message = if key == "rollback" {
+                "duplicate attribute `rollback`: a block is a rollback block (`rollback`) \
+                 or names one undo (`rollback=NAME` or `rollback=\"command\"`), not both"
+                    .to_string()
+            } else {
+                format!("duplicate attribute `{key}`")
+            };
+            errors.push(AttrError::new(r.key_span.start, r.key_span.end, message));
             continue;
         }
         seen.push(key);
@@ -358,6 +378,7 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
             }
         }
         "tag" | "category" => a.tags.extend(words(r.value.as_deref().unwrap_or_default())),
+        "rollback" if r.value.is_none() => a.is_rollback = true,
         key => {
             let Some(v) = r.value.as_deref() else {
                 return Err(AttrError::new(
@@ -428,6 +449,19 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
                 Expect::parse(v)
                     .ok_or_else(|| invalid("expected exact, contains, regex or json-subset"))?,
             )
+        }
+        "rollback" => {
+            // Quoted: a command; bare (or Runme's JSON form): a block's name.
+            let quoted = r.value_span.len() > v.len() && !is_json(r);
+            a.rollback = Some(if quoted {
+                Rollback::Inline(v.to_string())
+            } else if valid_name(v) {
+                Rollback::Block(v.to_string())
+            } else {
+                return Err(invalid(
+                    "expected the name of a `{rollback}` block, or a quoted command",
+                ));
+            });
         }
         "expect_status" => {
             if !valid_status(v) {

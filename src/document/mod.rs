@@ -14,7 +14,7 @@ pub mod source;
 pub mod splice;
 pub mod transcript;
 
-pub use attrs::{Attrs, Capture, Confirm};
+pub use attrs::{Attrs, Capture, Confirm, Rollback};
 pub use diagnostic::{Diagnostic, Severity};
 pub use frontmatter::{FrontMatter, ParamSpec, Requires, SecretSpec};
 pub use parse::{Parsed, parse, parse_all, parse_file};
@@ -97,6 +97,12 @@ impl Document {
 }
 
 impl Step {
+    /// A `{rollback}` block: never run in the normal flow, only to undo
+    /// the step that names it (`rollback=NAME`).
+    pub fn is_rollback(&self) -> bool {
+        self.attrs.is_rollback
+    }
+
     pub fn is_shell(&self) -> bool {
         matches!(self.kind, StepKind::Shell { .. })
     }

@@ -11,7 +11,7 @@ use super::context::StepCtx;
 use crate::exec::process::Stream;
 use crate::exec::shell::ShellState;
 use crate::record::{
-    AttemptRecord, PreconditionResult, RunRecord, RunResult, StepRecord, StepStatus,
+    AttemptRecord, PreconditionResult, RollbackRecord, RunRecord, RunResult, StepRecord, StepStatus,
 };
 
 /// What happened, in the order it happened.
@@ -47,6 +47,13 @@ pub enum RunEvent<'a> {
         ctx: &'a StepCtx,
         shell: Option<&'a ShellState>,
     },
+    /// A step failed or a gate was aborted, and the steps that had
+    /// succeeded are undone: the plan, every undo not run yet. Each undo
+    /// then goes through the step events (`GateAsked` … `StepFinished`)
+    /// with `undoes` set, and the phase ends with `RollbackFinished`.
+    RollbackStarted { rollback: &'a RollbackRecord },
+    /// The rollback phase is over: its result and every undo as it ended.
+    RollbackFinished { rollback: &'a RollbackRecord },
     /// A line for the operator (warnings, notes, a step's error).
     Message { text: &'a str },
     /// The run is over: its result (settled over every step in the
@@ -130,6 +137,17 @@ impl RecordBuilder {
     }
 
     fn put(&mut self, step: &StepRecord) {
+        // An undo of the rollback phase (a rollback block's name is in the
+        // steps too: the phase's record wins while it runs).
+        if let Some(rb) = self.record.as_mut().and_then(|r| r.rollback.as_mut())
+            && let Some(slot) = rb
+                .undos
+                .iter_mut()
+                .find(|u| u.name == step.name && u.undoes == step.undoes)
+        {
+            *slot = step.clone();
+            return;
+        }
         if let Some(slot) = self.slot(step) {
             *slot = step.clone();
         }
@@ -173,6 +191,11 @@ impl Sink for RecordBuilder {
             | RunEvent::StepStarted { step }
             | RunEvent::StepFinished { step, .. } => self.put(step),
             RunEvent::AttemptFinished { step, .. } => self.put(step),
+            RunEvent::RollbackStarted { rollback } | RunEvent::RollbackFinished { rollback } => {
+                if let Some(rec) = self.record.as_mut() {
+                    rec.rollback = Some((*rollback).clone());
+                }
+            }
             RunEvent::Output { .. } | RunEvent::Message { .. } => {}
         }
     }

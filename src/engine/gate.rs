@@ -86,6 +86,18 @@ pub trait Prompter: Send {
         sinks: &'a mut Sinks,
         interrupts: &'a mut Interrupts,
     ) -> Asking<'a>;
+
+    /// Ctrl-C (or SIGTERM) during the rollback phase: whether to stop it
+    /// (`true`) or go on with the undos still to run (`remaining`). Nobody
+    /// is there to ask by default (CI, `--yes`): the rollback stops.
+    fn stop_rollback<'a>(
+        &'a mut self,
+        _remaining: &'a [String],
+        _sinks: &'a mut Sinks,
+        _interrupts: &'a mut Interrupts,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(async { true })
+    }
 }
 
 /// `--yes`: every gate approved, and recorded as approved by the flag.

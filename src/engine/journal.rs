@@ -41,6 +41,9 @@ pub struct Journal {
     redactor: Redactor,
     /// The first write error, reported once by [`Journal::take_error`].
     error: Option<String>,
+    /// Each step's record as this run knows it (the plan, then as each
+    /// finished), so an undone step can be journaled as not done.
+    steps: IndexMap<String, StepRecord>,
 }
 
 impl Journal {
@@ -60,6 +63,7 @@ impl Journal {
             file: Some(file),
             redactor,
             error: None,
+            steps: IndexMap::new(),
         })
     }
 
@@ -77,6 +81,11 @@ impl Journal {
 
 impl Sink for Journal {
     fn event(&mut self, event: &RunEvent<'_>) {
+        if let RunEvent::RunStarted { record } = event {
+            for s in &record.steps {
+                self.steps.insert(s.name.clone(), s.clone());
+            }
+        }
         // Steps that end without a shell state (a template error, an
         // interrupted gate) are not resumed from.
         let RunEvent::StepFinished {
@@ -87,10 +96,32 @@ impl Sink for Journal {
         else {
             return;
         };
-        let entry = JournalEntry::Step {
-            record: Box::new((*step).clone()),
-            ctx: (*ctx).clone(),
-            shell: (*shell).clone(),
+        let entry = match &step.undoes {
+            // A step undone by the rollback is not done any more: `--resume`
+            // runs it again.
+            Some(undone) => {
+                let Some(mut record) = self.steps.get(undone).cloned() else {
+                    return;
+                };
+                if step.status != crate::record::StepStatus::Ok {
+                    return;
+                }
+                record.status = crate::record::StepStatus::NotRun;
+                record.reason = Some(format!("rolled back by `{}`", step.name));
+                JournalEntry::Step {
+                    record: Box::new(record),
+                    ctx: StepCtx::default(),
+                    shell: (*shell).clone(),
+                }
+            }
+            None => {
+                self.steps.insert(step.name.clone(), (*step).clone());
+                JournalEntry::Step {
+                    record: Box::new((*step).clone()),
+                    ctx: (*ctx).clone(),
+                    shell: (*shell).clone(),
+                }
+            }
         };
         if let Err(e) = self.append(&entry) {
             // One warning, then no more writes: a half-written journal

@@ -17,11 +17,13 @@ pub mod journal;
 pub mod kinds;
 pub mod params;
 pub mod probe;
+mod rollback;
 pub mod select;
 mod step;
 
 pub use events::{RunEvent, SharedRecord, Sink, Sinks};
 pub use gate::{Answer, Decision, GateQuestion, Prompter};
+pub use rollback::undoes as rollback_of;
 
 use crate::document::Document;
 use crate::error::exit;
@@ -65,6 +67,8 @@ pub struct RunOptions {
     /// `--allow-hosts N`: steps may run on up to N hosts whatever their
     /// `max_hosts` says.
     pub allow_hosts: Option<usize>,
+    /// `--no-rollback`: a failed or aborted run undoes nothing.
+    pub no_rollback: bool,
 }
 
 /// Facts about the run that the engine records but does not decide.
@@ -119,6 +123,8 @@ pub struct Engine {
     background: Vec<StepRecord>,
     /// Runme prompt values, exported where the step's `export NAME=...` stood.
     prompted: IndexMap<String, String>,
+    /// While an undo runs on a fan-out: the hosts its step succeeded on.
+    only_hosts: Option<Vec<String>>,
 }
 
 /// How a step left the run.
@@ -194,6 +200,7 @@ impl Engine {
             started: Instant::now(),
             background: Vec::new(),
             prompted: prompted.into_iter().collect(),
+            only_hosts: None,
         };
         engine.restore(restored.steps);
         let record = engine.header(header, &params);
@@ -236,6 +243,7 @@ impl Engine {
             preconditions: Vec::new(),
             steps: self.plan.clone(),
             chain_head: None,
+            rollback: None,
         }
     }
 
@@ -287,6 +295,7 @@ impl Engine {
     /// in them).
     pub async fn run(mut self) -> (i32, Sinks) {
         let code = self.run_steps().await;
+        let code = self.roll_back(code).await;
         let code = self.finish(code).await;
         (code, self.sinks)
     }
@@ -311,6 +320,10 @@ impl Engine {
         for i in self.first_step()..self.doc.steps.len() {
             if self.interrupted() {
                 break;
+            }
+            if self.doc.steps[i].is_rollback() {
+                self.plan_rollback_block(i);
+                continue;
             }
             match self.run_step(i).await {
                 StepFlow::Continue => {}
@@ -433,17 +446,26 @@ impl Engine {
     }
 }
 
-/// Every step of the document as not yet run.
+/// Every step of the document as not yet run; a rollback block says which
+/// step it undoes.
 fn plan(doc: &Document) -> Vec<StepRecord> {
     doc.steps
         .iter()
-        .map(|s| StepRecord {
+        .map(|s| {
+            let undoes = s.is_rollback().then(|| rollback::undoes(doc, s)).flatten();
+            let reason = s.is_rollback().then(|| match &undoes {
+                Some(step) => format!("rollback block: runs only to undo `{step}`"),
+                None => "rollback block: no step names it".to_string(),
+            });
+            (s, undoes, reason)
+        })
+        .map(|(s, undoes, reason)| StepRecord {
             index: s.index,
             name: s.name.clone(),
             lang: s.lang.clone(),
             line: s.line,
             status: StepStatus::NotRun,
-            reason: None,
+            reason,
             exit_code: None,
             started_at: None,
             duration_ms: None,
@@ -462,6 +484,7 @@ fn plan(doc: &Document) -> Vec<StepRecord> {
             json: None,
             expected: None,
             expect: None,
+            undoes,
         })
         .collect()
 }

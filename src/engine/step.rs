@@ -234,7 +234,7 @@ impl Engine {
     }
 
     /// One question to the prompter, with the step as it renders now.
-    async fn ask_once(
+    pub(super) async fn ask_once(
         &mut self,
         step: &Step,
         rec: &StepRecord,
@@ -283,7 +283,12 @@ impl Engine {
 
     /// Every attempt (`retries`), each recorded; returns what later steps
     /// see of the last one.
-    async fn attempts(&mut self, step: &Step, rec: &mut StepRecord, rendered: &str) -> StepCtx {
+    pub(super) async fn attempts(
+        &mut self,
+        step: &Step,
+        rec: &mut StepRecord,
+        rendered: &str,
+    ) -> StepCtx {
         let timeout = step.attrs.timeout.or_else(|| {
             self.doc
                 .front
@@ -404,6 +409,7 @@ impl Engine {
             sinks: &mut self.sinks,
             interrupts: &self.interrupts,
             opts: &self.opts,
+            only_hosts: self.only_hosts.as_deref(),
         };
         kind.attempt(cx).await
     }
@@ -550,6 +556,11 @@ fn dry_run_summary(step: &Step, gate: Option<&str>, target: &str) -> String {
     }
     if step.attrs.retries > 0 {
         parts.push(format!("retries {}", step.attrs.retries));
+    }
+    match &step.attrs.rollback {
+        Some(document::Rollback::Block(b)) => parts.push(format!("rollback: `{b}`")),
+        Some(document::Rollback::Inline(c)) => parts.push(format!("rollback: \"{c}\"")),
+        None => {}
     }
     parts.join(", ")
 }

@@ -1,7 +1,9 @@
 //! JUnit XML as GitLab reads it (`artifacts:reports:junit`): one testsuite
 //! per run, one testcase per step, so a pipeline's test tab shows which step
 //! failed and its output. Preconditions, when there are any, get a second
-//! testsuite of their own.
+//! testsuite of their own, and so does the rollback phase (one testcase per
+//! undo, in the order they ran); rollback blocks are not steps of the run's
+//! own suite.
 //!
 //! All text is escaped (never CDATA, so no `]]>` can end anything early) and
 //! characters that XML 1.0 forbids are replaced by visible stand-ins.
@@ -14,8 +16,12 @@ use std::fmt::Write as _;
 /// The run as a JUnit XML document.
 pub fn to_junit(rec: &RunRecord) -> String {
     let path = &rec.runbook.path;
-    let failures = rec.steps.iter().filter(|s| is_failure(s.status)).count();
-    let skipped = rec.steps.iter().filter(|s| is_skipped(s.status)).count();
+    let steps: Vec<&StepRecord> = rec.steps.iter().filter(|s| s.undoes.is_none()).collect();
+    let undos: &[StepRecord] = rec.rollback.as_ref().map_or(&[], |r| &r.undos);
+    let failures = steps.iter().filter(|s| is_failure(s.status)).count();
+    let skipped = steps.iter().filter(|s| is_skipped(s.status)).count();
+    let undo_failures = undos.iter().filter(|s| is_failure(s.status)).count();
+    let undo_skipped = undos.iter().filter(|s| is_skipped(s.status)).count();
 
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
     let pre_failures = rec.preconditions.iter().filter(|p| !p.ok).count();
@@ -23,9 +29,9 @@ pub fn to_junit(rec: &RunRecord) -> String {
         x,
         " name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">",
         attr(path),
-        rec.steps.len() + rec.preconditions.len(),
-        failures + pre_failures,
-        skipped,
+        steps.len() + rec.preconditions.len() + undos.len(),
+        failures + pre_failures + undo_failures,
+        skipped + undo_skipped,
         secs(rec.duration_ms.unwrap_or(0)),
     );
 
@@ -65,17 +71,41 @@ pub fn to_junit(rec: &RunRecord) -> String {
         x,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\" hostname=\"{}\">",
         attr(path),
-        rec.steps.len(),
+        steps.len(),
         failures,
         skipped,
         secs(rec.duration_ms.unwrap_or(0)),
         attr(&rec.started_at),
         attr(&rec.machine),
     );
-    for step in &rec.steps {
+    for step in steps {
         testcase(&mut x, path, step);
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
+    x.push_str("  </testsuite>\n");
+    if let Some(rb) = &rec.rollback {
+        let time: u64 = undos.iter().filter_map(|u| u.duration_ms).sum();
+        let _ = writeln!(
+            x,
+            "  <testsuite name=\"{} rollback\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
+            attr(path),
+            undos.len(),
+            undo_failures,
+            undo_skipped,
+            secs(time),
+            attr(&rec.started_at),
+        );
+        let _ = writeln!(
+            x,
+            "    <properties><property name=\"result\" value=\"{}\"/><property name=\"trigger\" value=\"{}\"/></properties>",
+            attr(rb.result.as_str()),
+            attr(&format!("{} {}", rb.trigger, rb.cause)),
+        );
+        for u in undos {
+            testcase(&mut x, &format!("{path} rollback"), u);
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
     x
 }
 

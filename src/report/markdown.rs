@@ -18,7 +18,9 @@ use super::{one_line, output_lines, status_symbol, visible_controls};
 use crate::document::Document;
 use crate::document::splice::Insert;
 use crate::duration::format_duration_ms;
-use crate::record::{HostResult, HttpRecord, OutputRecord, RunRecord, StepRecord, StepStatus};
+use crate::record::{
+    HostResult, HttpRecord, OutputRecord, RollbackRecord, RunRecord, StepRecord, StepStatus,
+};
 
 /// Output blocks longer than this many lines are folded in `<details>`.
 pub const FOLD_LINES: usize = 20;
@@ -88,7 +90,10 @@ pub fn header_body(rec: &RunRecord) -> String {
         rows.push(("Precondition", cell));
     }
 
-    let mut result = format!("{} {}", run_symbol(rec), rec.result.as_str());
+    if let Some(rb) = &rec.rollback {
+        rows.push(("Rollback", rollback_cell(rb)));
+    }
+    let mut result = format!("{} {}", run_symbol(rec), rec.result_text());
     if let Some(code) = rec.exit_code {
         result.push_str(&format!(" (exit {code})"));
     }
@@ -201,15 +206,64 @@ fn push_expected(lines: &mut Vec<String>, step: &StepRecord) {
 
 /// The generated blocks for a document: the run header, then one per step
 /// of `doc.steps` that has a record (matched by index).
+///
+/// The rollback phase's undos go under their block: a rollback block's
+/// body is its undo's record, an inline undo follows its step's body.
 pub fn inserts(doc: &Document, rec: &RunRecord, opts: &MarkdownOptions) -> Vec<Insert> {
     let mut out = vec![doc.header_insert(header_body(rec))];
+    let undo = |i: usize| {
+        rec.rollback
+            .as_ref()
+            .and_then(|rb| rb.undos.iter().find(|u| u.index == i))
+    };
     for step in &doc.steps {
-        if let Some(sr) = rec.steps.iter().find(|s| s.index == step.index) {
-            let body = step_body_for(sr, step.script(), opts);
-            out.push(step.insert(format!("step={}", step.name), body));
-        }
+        let Some(sr) = rec.steps.iter().find(|s| s.index == step.index) else {
+            continue;
+        };
+        let body = match undo(step.index) {
+            Some(u) if step.is_rollback() => undo_body(u, step.script(), opts),
+            Some(u) => format!(
+                "{}\n\n{}",
+                step_body_for(sr, step.script(), opts),
+                undo_body(u, "", opts)
+            ),
+            None => step_body_for(sr, step.script(), opts),
+        };
+        out.push(step.insert(format!("step={}", step.name), body));
     }
     out
+}
+
+/// An undo of the rollback phase: what it undoes, then its record.
+fn undo_body(u: &StepRecord, script: &str, opts: &MarkdownOptions) -> String {
+    let what = u.undoes.as_deref().unwrap_or_default();
+    format!(
+        "Rollback of {}:\n\n{}",
+        code(what),
+        step_body_for(u, script, opts)
+    )
+}
+
+/// The header's Rollback row: what started it, the undos in the order they
+/// ran, and what had no undo.
+fn rollback_cell(rb: &RollbackRecord) -> String {
+    let undos: Vec<String> = rb
+        .undos
+        .iter()
+        .map(|u| format!("{} {}", status_symbol(u.status), code(&u.name)))
+        .collect();
+    let mut cell = format!(
+        "{} after {} {}: {}",
+        inline(rb.result.as_str()),
+        code(&rb.trigger),
+        inline(&rb.cause),
+        undos.join(", ")
+    );
+    if !rb.without_rollback.is_empty() {
+        let none: Vec<String> = rb.without_rollback.iter().map(|n| code(n)).collect();
+        cell.push_str(&format!("; no rollback: {}", none.join(", ")));
+    }
+    cell
 }
 
 /// The annotated copy: the source with every generated block spliced in.

@@ -17,7 +17,7 @@ pub mod tty;
 
 pub use registry::{Report, ReportOptions};
 
-use crate::record::{OutputRecord, RunRecord, StepStatus};
+use crate::record::{OutputRecord, RunRecord, StepRecord, StepStatus};
 
 /// Escapes `&`, `<` and `>`, which HTML and XML escape alike, and hands
 /// every other character to `other`, which writes it as its format wants
@@ -66,7 +66,10 @@ pub struct Counts {
 impl Counts {
     pub fn of(rec: &RunRecord) -> Self {
         let mut c = Counts::default();
-        for s in &rec.steps {
+        // A rollback block is not a step of the run: it is counted only
+        // when a dry run plans it.
+        let rollback_block = |s: &&StepRecord| s.undoes.is_some() && s.status == StepStatus::NotRun;
+        for s in rec.steps.iter().filter(|s| !rollback_block(s)) {
             match s.status {
                 StepStatus::Ok => c.ok += 1,
                 StepStatus::DryRun => c.planned += 1,

@@ -90,6 +90,8 @@ impl Sink for ProgressSink {
                 }
             }
             RunEvent::Preconditions { .. }
+            | RunEvent::RollbackStarted { .. }
+            | RunEvent::RollbackFinished { .. }
             | RunEvent::GateAsked { .. }
             | RunEvent::GateAnswered { .. } => {}
         }

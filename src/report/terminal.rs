@@ -179,7 +179,7 @@ pub(super) fn summary_line(rec: &RunRecord, color: bool) -> String {
     let mut line = format!(
         "{} {}: {}",
         paint(color, "1", "runbook"),
-        paint(color, code, rec.result.as_str()),
+        paint(color, code, &rec.result_text()),
         super::Counts::of(rec).summary()
     );
     if let Some(ms) = rec.duration_ms {

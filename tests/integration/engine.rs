@@ -78,6 +78,12 @@ impl Sink for Log {
                 format!("finished {} {}", step.name, step.status.as_str())
             }
             RunEvent::Message { text } => format!("message {text}"),
+            RunEvent::RollbackStarted { rollback } => {
+                format!("rollback started {}", rollback.undos.len())
+            }
+            RunEvent::RollbackFinished { rollback } => {
+                format!("rollback finished {}", rollback.result.as_str())
+            }
             RunEvent::RunFinished {
                 result, exit_code, ..
             } => {
@@ -88,7 +94,7 @@ impl Sink for Log {
     }
 }
 
-fn run(
+pub(crate) fn run(
     text: &str,
     answers: Vec<Decision>,
 ) -> (i32, Vec<String>, Vec<String>, runbook::record::RunRecord) {

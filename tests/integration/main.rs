@@ -37,6 +37,7 @@ mod preconditions;
 mod publish;
 mod realworld;
 mod reports;
+mod rollback;
 mod runme;
 mod secrets;
 mod seed_runbook;

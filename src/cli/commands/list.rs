@@ -44,6 +44,13 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
                         "background": s.attrs.background,
                         "interactive": s.attrs.interactive.unwrap_or(false),
                         "tags": s.attrs.tags,
+                        "rollback": match &s.attrs.rollback {
+                            Some(document::Rollback::Block(b)) => serde_json::json!({"block": b}),
+                            Some(document::Rollback::Inline(c)) => serde_json::json!({"inline": c}),
+                            None => serde_json::Value::Null,
+                        },
+                        "rollback_of": s.is_rollback().then(|| crate::engine::rollback_of(&doc, s)).flatten(),
+                        "is_rollback": s.is_rollback(),
                     })
                 })
                 .collect();
@@ -98,11 +105,12 @@ pub fn list_command(file: &Path, format: ListFormat) -> Result<i32> {
                     .map(|m| format!("  gate: \"{m}\""))
                     .unwrap_or_default();
                 out.push_str(&format!(
-                    "  {:>3}  {:<width$}  {:<6} line {:<4} {target}{gate}{}\n",
+                    "  {:>3}  {:<width$}  {:<6} line {:<4} {target}{gate}{}{}\n",
                     s.index + 1,
                     s.name,
                     s.lang,
                     s.line,
+                    crate::cli::plan::rollback_note(&doc, s),
                     runme_notes(s),
                 ));
             }

@@ -82,6 +82,9 @@ pub struct AttemptCx<'a> {
     pub sinks: &'a mut Sinks,
     pub interrupts: &'a Interrupts,
     pub opts: &'a RunOptions,
+    /// An undo of a fan-out step: only the hosts (labels) the step
+    /// succeeded on.
+    pub only_hosts: Option<&'a [String]>,
 }
 
 impl AttemptCx<'_> {

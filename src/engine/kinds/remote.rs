@@ -129,16 +129,15 @@ async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
 
 /// No remote step follows this one in the document (rollback blocks and
 /// unselected steps included: when one runs after all, it makes the state
-/// directory anew and the pool removes it at the end).
+/// directory anew and the pool removes it at the end), and no undo may need
+/// this one's state: an inline `rollback="…"` of a remote step runs with the
+/// state its step left.
 fn last_remote_step(cx: &AttemptCx<'_>) -> bool {
-    let remote = |s: &&crate::document::Step| s.attrs.host.is_some() || s.attrs.hosts.is_some();
-    let mut after = cx
-        .doc
-        .steps
-        .iter()
-        .skip_while(|s| s.name != cx.step.name)
-        .skip(1);
-    !after.any(|s| remote(&s))
+    let remote = |s: &crate::document::Step| s.attrs.host.is_some() || s.attrs.hosts.is_some();
+    let undo_here = |s: &crate::document::Step| remote(s) && s.attrs.rollback.is_some();
+    let mut upto = cx.doc.steps.iter().take_while(|s| s.name != cx.step.name);
+    let mut after = cx.doc.steps.iter().skip_while(|s| s.name != cx.step.name).skip(1);
+    !after.any(remote) && !upto.any(undo_here) && !undo_here(cx.step)
 }
 
 /// The rendered `host=`/`hosts=` and the targets it resolves to.
@@ -157,7 +156,10 @@ async fn resolve(cx: &AttemptCx<'_>) -> Result<(String, Vec<SshTarget>), String>
         .trim()
         .to_string();
     let hosts = crate::engine::probe::rendered_hosts(cx.doc, cx.ctx, cx.templates);
-    let targets = inventory::resolve(&name, &hosts, cx.res.ec2.as_ref()).await?;
+    let mut targets = inventory::resolve(&name, &hosts, cx.res.ec2.as_ref()).await?;
+    if let Some(only) = cx.only_hosts {
+        targets.retain(|t| only.contains(&t.label));
+    }
     Ok((name, targets))
 }
 

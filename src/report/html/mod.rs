@@ -50,7 +50,18 @@ pub fn to_html(doc: &Document, rec: &RunRecord, opts: &HtmlOptions) -> String {
         let source = doc.steps.iter().find(|s| s.index == step.index);
         let line = source.map(|s| s.line).unwrap_or(step.line);
         let template = source.map(|s| s.code.as_str());
-        if !place_card(&mut body, line, step, template, &card(step, opts)) {
+        // The rollback phase's undo goes under its block (a rollback
+        // block's card is its undo's; an inline undo follows its step's).
+        let undo = rec
+            .rollback
+            .as_ref()
+            .and_then(|rb| rb.undos.iter().find(|u| u.index == step.index));
+        let shown = match undo {
+            Some(u) if step.undoes.is_some() => undo_card(u, opts),
+            Some(u) => format!("{}{}", card(step, opts), undo_card(u, opts)),
+            None => card(step, opts),
+        };
+        if !place_card(&mut body, line, step, template, &shown) {
             unplaced.push(step);
         }
     }
@@ -83,6 +94,40 @@ pub fn to_html(doc: &Document, rec: &RunRecord, opts: &HtmlOptions) -> String {
         rec.schema_version
     );
     h
+}
+
+/// An undo's card, labelled with the step it undoes.
+fn undo_card(u: &StepRecord, opts: &HtmlOptions) -> String {
+    format!(
+        "<p class=\"label\">Rollback of <code>{}</code></p>\n{}",
+        esc(u.undoes.as_deref().unwrap_or_default()),
+        card(u, opts)
+    )
+}
+
+/// The header's Rollback fact: the result, what started it, each undo.
+fn rollback_fact(rb: &crate::record::RollbackRecord) -> String {
+    let undos: Vec<String> = rb
+        .undos
+        .iter()
+        .map(|u| format!("{} <code>{}</code>", badge(u.status), esc(&u.name)))
+        .collect();
+    let mut fact = format!(
+        "{} after <code>{}</code> {}: {}",
+        esc(rb.result.as_str()),
+        esc(&rb.trigger),
+        esc(&rb.cause),
+        undos.join(" ")
+    );
+    if !rb.without_rollback.is_empty() {
+        let none: Vec<String> = rb
+            .without_rollback
+            .iter()
+            .map(|n| format!("<code>{}</code>", esc(n)))
+            .collect();
+        fact.push_str(&format!("; no rollback: {}", none.join(" ")));
+    }
+    fact
 }
 
 fn options() -> Options<'static> {
@@ -216,7 +261,7 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
             "skip" => "■",
             _ => "…",
         },
-        esc(rec.result.as_str()),
+        esc(&rec.result_text()),
         rec.exit_code
             .map(|c| format!(" · exit {c}"))
             .unwrap_or_default()
@@ -252,6 +297,9 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
             .map(|m| format!("<code>{}</code>", esc(&m)))
             .unwrap_or_else(|| "full run".to_string()),
     );
+    if let Some(rb) = &rec.rollback {
+        fact("Rollback", rollback_fact(rb));
+    }
     if let Some(url) = &rec.job_url {
         fact("CI job", format!("<a href=\"{0}\">{0}</a>", esc(url)));
     }

@@ -87,6 +87,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         ],
         steps: Vec::new(),
         chain_head: None,
+        rollback: None,
     }
 }
 
@@ -123,6 +124,7 @@ fn step(index: usize, name: &str, lang: &str, line: usize, status: StepStatus) -
         json: None,
         expected: None,
         expect: None,
+        undoes: None,
     }
 }
 
