@@ -258,6 +258,27 @@ pub struct StepRecord {
     /// undoes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undoes: Option<String>,
+    /// `serial=`: the batches of the rollout, in order; the hosts of a
+    /// batch that did not start are in none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<BatchRecord>,
+}
+
+/// One batch of a canary rollout (`serial=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRecord {
+    /// 1-based.
+    pub batch: usize,
+    /// The hosts of the batch, as labelled in `hosts`.
+    pub hosts: Vec<String>,
+    pub ok: usize,
+    pub failed: usize,
+    /// The operator's answer at the gate before this batch (`batch_confirm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// Why the rollout stopped after this batch, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// The result of an `expect=` comparison.

@@ -41,6 +41,41 @@ pub enum Rollback {
     Inline(String),
 }
 
+/// One entry of `serial=`: a batch of so many hosts, or of a percentage of
+/// the step's hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSize {
+    Count(usize),
+    Percent(u8),
+}
+
+/// `serial=5`, `serial="25%"`, `serial=[1,"10%","100%"]`: the batch sizes
+/// of a canary rollout; the last one repeats until every host is done.
+pub fn parse_serial(v: &str) -> Result<Vec<BatchSize>, String> {
+    let bad = || {
+        format!(
+            "expected a number of hosts (5), a percentage (\"25%\") or a list of them ([1,\"10%\",\"100%\"]), not `{v}`"
+        )
+    };
+    let items: Vec<&str> = match v.trim().strip_prefix('[') {
+        Some(rest) => rest.strip_suffix(']').ok_or_else(bad)?.split(',').collect(),
+        None => vec![v],
+    };
+    let one = |item: &str| -> Option<BatchSize> {
+        let item = item.trim().trim_matches('"').trim();
+        match item.strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| (1..=100).contains(p))
+                .map(BatchSize::Percent),
+            None => item.parse().ok().filter(|n| *n > 0).map(BatchSize::Count),
+        }
+    };
+    items.into_iter().map(|i| one(i).ok_or_else(bad)).collect()
+}
+
 /// The validated attributes of a step. `spans` keeps where each attribute
 /// key stood (absolute byte offsets) so later stages can point at it.
 #[derive(Debug, Clone, Default)]
@@ -88,6 +123,13 @@ pub struct Attrs {
     /// `{rollback}` (bare): the block is a rollback block, run only to undo
     /// the step that names it.
     pub is_rollback: bool,
+    /// `serial=`: a fan-out step runs in batches of these sizes.
+    pub serial: Option<Vec<BatchSize>>,
+    /// `max_fail_percentage=`: a batch with more failed hosts than this
+    /// stops the rollout (default 0: any failure stops it).
+    pub max_fail_percentage: Option<u8>,
+    /// `batch_confirm`: a gate between batches, showing the last batch.
+    pub batch_confirm: bool,
     /// Attributes accepted with a warning (unknown, not a near-miss).
     pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -153,6 +195,9 @@ pub const KEYS: &[&str] = &[
     "expect",
     "interactive",
     "rollback",
+    "serial",
+    "max_fail_percentage",
+    "batch_confirm",
 ];
 
 /// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
@@ -366,6 +411,7 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
         }
         "allow_failure" => a.allow_failure = flag()?,
         "safe" => a.safe = flag()?,
+        "batch_confirm" => a.batch_confirm = flag()?,
         "skip" => a.skip = flag()?,
         "interactive" => a.interactive = Some(flag()?),
         "background" => a.background = flag()?,
@@ -448,6 +494,16 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
             a.expect = Some(
                 Expect::parse(v)
                     .ok_or_else(|| invalid("expected exact, contains, regex or json-subset"))?,
+            )
+        }
+        "serial" => a.serial = Some(parse_serial(v).map_err(|e| invalid(&e))?),
+        "max_fail_percentage" => {
+            a.max_fail_percentage = Some(
+                v.trim_end_matches('%')
+                    .parse()
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or_else(|| invalid("expected a percentage from 0 to 100"))?,
             )
         }
         "rollback" => {

@@ -14,7 +14,7 @@ pub mod source;
 pub mod splice;
 pub mod transcript;
 
-pub use attrs::{Attrs, Capture, Confirm, Rollback};
+pub use attrs::{Attrs, BatchSize, Capture, Confirm, Rollback};
 pub use diagnostic::{Diagnostic, Severity};
 pub use frontmatter::{FrontMatter, ParamSpec, Requires, SecretSpec};
 pub use parse::{Parsed, parse, parse_all, parse_file};

@@ -9,6 +9,7 @@
 
 mod background;
 pub mod blast;
+mod canary;
 pub mod context;
 mod edit;
 pub mod events;
@@ -485,6 +486,7 @@ fn plan(doc: &Document) -> Vec<StepRecord> {
             expected: None,
             expect: None,
             undoes,
+            batches: Vec::new(),
         })
         .collect()
 }

@@ -48,6 +48,22 @@ impl Engine {
             rec.status = StepStatus::DryRun;
             let reach = self.reach(&step, true).await;
             let mut reason = dry_run_summary(&step, gate.as_deref(), &reach.summary());
+            if let (Some(serial), super::blast::Reach::Hosts { targets, .. }) =
+                (&step.attrs.serial, &reach)
+            {
+                let sizes = super::canary::batch_sizes(serial, targets.len());
+                let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+                reason.push_str(&format!(
+                    ", in batches of {} (max_fail_percentage {}{})",
+                    sizes.join(", "),
+                    step.attrs.max_fail_percentage.unwrap_or(0),
+                    if step.attrs.batch_confirm {
+                        ", a gate between batches"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             if step.attrs.safe {
                 reason.push_str("; not run: it depends on a result the dry run does not have");
             }
@@ -72,7 +88,10 @@ impl Engine {
         rec.started_at = Some(now_rfc3339());
         rec.status = StepStatus::Running;
         self.sinks.emit(RunEvent::StepStarted { step: &rec });
-        let ctx = self.attempts(&step, &mut rec, &rendered).await;
+        let ctx = match self.batched(&step, &mut rec, &rendered).await {
+            Some(ctx) => ctx,
+            None => self.attempts(&step, &mut rec, &rendered).await,
+        };
         if step.attrs.background && rec.status == StepStatus::Ok {
             rec.reason = Some("started in the background; stopped when the run ends".into());
             self.background.push(rec.clone());
@@ -472,6 +491,8 @@ impl Engine {
         });
         match rec.status {
             StepStatus::Interrupted => StepFlow::Stop(RunResult::Interrupted),
+            // A rollout stopped at a batch gate.
+            StepStatus::Aborted => StepFlow::Stop(RunResult::Aborted),
             // A dry run plans every step, whatever a safe one did.
             s if s.is_failure() && !self.opts.dry_run => StepFlow::Stop(RunResult::Failed),
             _ if self.interrupted() => StepFlow::Stop(RunResult::Interrupted),

@@ -163,6 +163,10 @@ fn body(step: &StepRecord, show_rendered: bool) -> String {
         lines.push(String::new());
         output_block(&mut lines, &block);
     } else if !step.hosts.is_empty() {
+        for b in &step.batches {
+            lines.push(String::new());
+            lines.push(batch_line(b, step.batches.len()));
+        }
         for host in &step.hosts {
             lines.push(String::new());
             lines.push(host_line(host));
@@ -320,6 +324,24 @@ fn summary_line(step: &StepRecord) -> String {
     }
     if step.output.as_ref().is_some_and(|o| o.leaked) {
         parts.push("a background process kept the output open".to_string());
+    }
+    parts.join(" · ")
+}
+
+/// `batch 1 of a rollout: web00 · 1 ok · 0 failed`, then why it stopped.
+fn batch_line(b: &crate::record::BatchRecord, ran: usize) -> String {
+    let mut parts = vec![format!(
+        "batch {} (of {ran} run): {}",
+        b.batch,
+        inline(&b.hosts.join(", "))
+    )];
+    parts.push(format!("{} ok", b.ok));
+    parts.push(format!("{} failed", b.failed));
+    if let Some(d) = &b.decision {
+        parts.push(format!("gate: {}", inline(d)));
+    }
+    if let Some(why) = &b.stopped {
+        parts.push(format!("rollout stopped: {}", inline(why)));
     }
     parts.join(" · ")
 }

@@ -12,6 +12,7 @@ mod attack_record;
 mod attack_secrets;
 mod attack_signals;
 mod blast_radius;
+mod canary;
 mod check;
 mod check_equals_run;
 mod ci_templates;

@@ -120,7 +120,11 @@ fn kv_entry(text: &str, base: usize, mut i: usize) -> Result<(RawAttr, usize), A
     }
     i += 1;
     let vs = i;
-    let value = if i < b.len() && b[i] == b'"' {
+    let value = if i < b.len() && b[i] == b'[' {
+        let end = list_end(text, base, i)?;
+        i = end;
+        text[vs..end].to_string()
+    } else if i < b.len() && b[i] == b'"' {
         let mut v = String::new();
         i += 1;
         loop {
@@ -289,4 +293,38 @@ fn json_entry(
         ));
     }
     Ok((attr, i))
+}
+
+/// `[1, "10%", "100%"]` (e.g. `serial=`): the value runs to the `]` that
+/// closes the `[` at `i`, blanks and quoted strings inside included. Returns
+/// the offset after `]`.
+fn list_end(text: &str, base: usize, i: usize) -> Result<usize, AttrError> {
+    let b = text.as_bytes();
+    let mut j = i + 1;
+    let mut quoted = false;
+    while j < b.len() {
+        match b[j] {
+            b'"' => quoted = !quoted,
+            b'\\' if quoted => j += 1,
+            b']' | b'}' if !quoted => break,
+            _ => {}
+        }
+        j += 1;
+    }
+    if j >= b.len() || b[j] != b']' {
+        return Err(AttrError::new(
+            base + i,
+            base + i + 1,
+            "unclosed `[` in attributes",
+        ));
+    }
+    j += 1;
+    if j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'}' {
+        return Err(AttrError::new(
+            base + j,
+            base + j + 1,
+            format!("unexpected `{}` after a list", char_at(text, j)),
+        ));
+    }
+    Ok(j)
 }

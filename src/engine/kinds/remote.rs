@@ -136,7 +136,12 @@ fn last_remote_step(cx: &AttemptCx<'_>) -> bool {
     let remote = |s: &crate::document::Step| s.attrs.host.is_some() || s.attrs.hosts.is_some();
     let undo_here = |s: &crate::document::Step| remote(s) && s.attrs.rollback.is_some();
     let mut upto = cx.doc.steps.iter().take_while(|s| s.name != cx.step.name);
-    let mut after = cx.doc.steps.iter().skip_while(|s| s.name != cx.step.name).skip(1);
+    let mut after = cx
+        .doc
+        .steps
+        .iter()
+        .skip_while(|s| s.name != cx.step.name)
+        .skip(1);
     !after.any(remote) && !upto.any(undo_here) && !undo_here(cx.step)
 }
 

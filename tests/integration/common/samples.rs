@@ -125,6 +125,7 @@ fn step(index: usize, name: &str, lang: &str, line: usize, status: StepStatus) -
         expected: None,
         expect: None,
         undoes: None,
+        batches: Vec::new(),
     }
 }
 
