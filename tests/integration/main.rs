@@ -5,6 +5,7 @@
 mod common;
 mod support;
 
+mod alert;
 mod attack_files;
 mod attack_hostile_input;
 mod attack_injection;
