@@ -88,6 +88,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Convert a Jupyter notebook (nbformat 4) into a runbook.
+    #[command(
+        after_help = "Markdown cells are kept verbatim, code cells become steps, a papermill `parameters` cell becomes params.\n\nExamples:\n  runbook import triage.ipynb -o runbooks/triage.md\n  runbook import triage.ipynb | less"
+    )]
+    Import {
+        /// The notebook.
+        notebook: PathBuf,
+        /// Write the runbook here instead of stdout (refused if it exists, unless --force).
+        #[arg(short, long, value_name = "RUNBOOK.md")]
+        output: Option<PathBuf>,
+        /// Overwrite an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Publish a report directory to a GitLab incident (needs GITLAB_TOKEN).
     #[command(
         after_help = "Needs GITLAB_TOKEN (a token with the api scope) in the environment.\n\nExample:\n  GITLAB_TOKEN=… runbook publish reports --to gitlab:sre/incidents#42 --gitlab-url https://gitlab.example.com/api/v4"
@@ -310,6 +324,11 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         }),
         Command::List { file, format } => list::list_command(&file, format),
         Command::Init { name, dir, force } => init::init_command(&name, &dir, force),
+        Command::Import {
+            notebook,
+            output,
+            force,
+        } => import::import_command(&notebook, output.as_deref(), force),
         Command::Publish {
             report_dir,
             to,

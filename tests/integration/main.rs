@@ -32,6 +32,7 @@ mod http;
 #[cfg(feature = "ec2")]
 mod incident;
 mod ipynb;
+mod notebook_import;
 mod pipeline;
 mod preconditions;
 mod publish;

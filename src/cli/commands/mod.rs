@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod check_report;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod man;
