@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs the real components the
-# tests start (sshd, Prometheus, moto's EC2 server, Chromium, zsh, fish, jq,
+# tests start (sshd, Prometheus, Alertmanager, moto's EC2 server, Chromium, zsh, fish, jq,
 # nbformat/nbconvert), then
 # formatting, clippy and every test. Safe to run again: installs are skipped
 # when present.
@@ -14,6 +14,7 @@ need_apt=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
 command -v fish >/dev/null 2>&1 || need_apt+=(fish)
@@ -27,6 +28,7 @@ fi
 # Debian's prometheus package starts a service where it can; the tests start
 # their own on a free port, so stop it to keep the machine quiet.
 $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
+$SUDO systemctl stop prometheus-alertmanager >/dev/null 2>&1 || true
 
 # moto's EC2-compatible server goes into a venv outside the checkout (Debian's
 # pip refuses installs into the system Python).

@@ -9,6 +9,7 @@
 //! `inventory_spec`, `duration` and `text` are the neutral ground that
 //! `document`, `exec` and the rest share without depending on each other.
 
+pub mod alert;
 pub mod analyze;
 pub mod cli;
 pub mod console;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod inventory_spec;
+pub mod notebook;
 pub mod preconditions;
 pub mod publish;
 pub mod record;

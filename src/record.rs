@@ -25,6 +25,9 @@ pub struct RunRecord {
     #[serde(default)]
     pub job_url: Option<String>,
     pub machine: String,
+    /// The alert that drove the run (`--alert`), when there was one.
+    #[serde(default)]
+    pub alert: Option<AlertRecord>,
     /// Params as used (secrets masked).
     pub params: IndexMap<String, serde_json::Value>,
     /// RFC 3339 UTC.
@@ -124,6 +127,21 @@ impl RunRecord {
             RunResult::Ok
         }
     }
+}
+
+/// Which alert drove a run: its identity, not its annotations (free text
+/// that may hold anything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// The `alertname` label.
+    pub alertname: Option<String>,
+    /// `firing` (only a firing alert drives a run).
+    pub status: String,
+    pub labels: IndexMap<String, String>,
+    /// RFC 3339, as the alert gave it.
+    pub starts_at: Option<String>,
+    /// Alertmanager's fingerprint, when the payload has one.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -423,6 +441,14 @@ impl RunRecord {
         let mut r = self.clone();
         for v in r.params.values_mut() {
             redact_json(v, f);
+        }
+        if let Some(a) = &mut r.alert {
+            a.alertname = opt(&a.alertname);
+            for v in a.labels.values_mut() {
+                *v = f(v);
+            }
+            a.starts_at = opt(&a.starts_at);
+            a.fingerprint = opt(&a.fingerprint);
         }
         for p in &mut r.preconditions {
             p.target = f(&p.target);

@@ -19,6 +19,13 @@ pub fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 
 pub(super) fn declarations(doc: &Document, out: &mut Vec<Diagnostic>) {
     for (name, p) in &doc.front.params {
+        if let Some(path) = &p.from_alert
+            && let Err(why) = crate::alert::AlertPath::parse(path)
+        {
+            let key = ["params", name.as_str(), "from_alert"];
+            let span = position::front_value(doc, &key, path);
+            out.push(error(doc, span, format!("param `{name}`: {why}")));
+        }
         if p.required && p.default.is_some() {
             let span = position::front_key(doc, &["params", name, "default"]);
             out.push(

@@ -2,7 +2,9 @@
 //! it. `params.X`, `secrets.X` and `hosts.X` must be declared in the front
 //! matter; `steps.X` must name a step that has run by then (not the step
 //! itself, not one that only runs later, and none at all in `requires:`,
-//! which is rendered before any step); any other root is unknown. A literal
+//! which is rendered before any step); `alert.X` must be a field of an
+//! alert (its labels cannot be known before one arrives); any other root is
+//! unknown. A literal
 //! `host=`/`hosts=` must be declared, a `user@host` address or `all`.
 //! Without this rule a typo fails the step that renders it, half-way
 //! through a run.
@@ -196,7 +198,7 @@ impl<'a> References<'a> {
                 out.push(self.error(
                     span,
                     format!(
-                        "unknown variable `{root}`: templates see params, env, secrets, hosts, run and steps"
+                        "unknown variable `{root}`: templates see params, env, secrets, hosts, run, steps and alert"
                     ),
                 ));
                 continue;
@@ -223,6 +225,10 @@ impl<'a> References<'a> {
                 "undefined host `{name}`: not declared under `hosts:` in the front matter"
             )),
             "steps" => self.step_reference(name, scope),
+            "alert" if !crate::alert::FIELDS.contains(&name) => Some(format!(
+                "unknown alert field `{name}`: an alert has {}",
+                crate::alert::FIELDS.join(", ")
+            )),
             _ => None,
         }
     }
@@ -341,7 +347,7 @@ error: undefined step `zzz`: no step is named `zzz`
   |
 8 |   curl {{ hosts.web }}/{{ steps.zzz.stdout }} {{ bogus }}
   |                           ^^^^^^^^^
-error: unknown variable `bogus`: templates see params, env, secrets, hosts, run and steps
+error: unknown variable `bogus`: templates see params, env, secrets, hosts, run, steps and alert
  --> rb.md:8:50
   |
 8 |   curl {{ hosts.web }}/{{ steps.zzz.stdout }} {{ bogus }}

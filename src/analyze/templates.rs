@@ -12,7 +12,7 @@ use crate::template::literal::{self, LiteralKind};
 use std::collections::HashSet;
 
 /// The top-level names templates see.
-pub const TEMPLATE_ROOTS: &[&str] = &["params", "env", "secrets", "hosts", "run", "steps"];
+pub const TEMPLATE_ROOTS: &[&str] = &["params", "env", "secrets", "hosts", "run", "steps", "alert"];
 
 /// The minijinja environment used to compile templates: the one the run
 /// renders with ([`crate::template::environment`]), with debug info.

@@ -49,7 +49,12 @@ pub async fn missing_params(
         .collect();
     let mut out = Vec::new();
     for (name, spec) in &doc.front.params {
-        if !spec.required || spec.default.is_some() || given.contains(name) {
+        let from_alert = spec.from_alert.as_deref().and_then(|p| {
+            let path = crate::alert::AlertPath::parse(p).ok()?;
+            args.chosen_alert.as_ref()?.get(&path)
+        });
+        if !spec.required || spec.default.is_some() || given.contains(name) || from_alert.is_some()
+        {
             continue;
         }
         let choices: Vec<String> = spec.choices.iter().flatten().map(plain).collect();

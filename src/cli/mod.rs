@@ -3,6 +3,7 @@
 //! that prints an error and turns it into an exit code. Each command's body
 //! is in [`commands`]; `run` turns its flags into the engine's options.
 
+mod alert;
 mod ask;
 pub mod commands;
 pub mod outputs;
@@ -88,6 +89,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Convert a Jupyter notebook (nbformat 4) into a runbook.
+    #[command(
+        after_help = "Markdown cells are kept verbatim, code cells become steps, a papermill `parameters` cell becomes params.\n\nExamples:\n  runbook import triage.ipynb -o runbooks/triage.md\n  runbook import triage.ipynb | less"
+    )]
+    Import {
+        /// The notebook.
+        notebook: PathBuf,
+        /// Write the runbook here instead of stdout (refused if it exists, unless --force).
+        #[arg(short, long, value_name = "RUNBOOK.md")]
+        output: Option<PathBuf>,
+        /// Overwrite an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Publish a report directory to a GitLab incident (needs GITLAB_TOKEN).
     #[command(
         after_help = "Needs GITLAB_TOKEN (a token with the api scope) in the environment.\n\nExample:\n  GITLAB_TOKEN=… runbook publish reports --to gitlab:sre/incidents#42 --gitlab-url https://gitlab.example.com/api/v4"
@@ -127,6 +142,7 @@ const RUN_EXAMPLES: &str = "Examples:
   runbook run runbooks/disk-pressure.md --dry-run       # the plan: every step rendered, only safe ones run
   runbook run runbooks/p90-latency.md -p threshold_seconds=0.5 --yes --report-dir reports
   runbook run runbooks/disk-pressure.md --resume        # continue after the last finished step
+  runbook run --alert payload.json --runbooks-dir runbooks --yes   # the runbook the alert links to
 
 Environment: NO_COLOR, CLICOLOR_FORCE, GITLAB_CI (section logs), GITLAB_USER_LOGIN and CI_JOB_URL
 (recorded), GITLAB_TOKEN and CI_API_V4_URL (--publish), AWS_* (EC2 inventory).";
@@ -167,8 +183,28 @@ pub enum ColorArg {
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// The runbook (an annotated copy works too: its generated blocks are replaced).
+    /// The runbook (an annotated copy works too: its generated blocks are replaced). With
+    /// --alert it may be left out: the alert's `annotations.runbook_url`, under --runbooks-dir.
+    #[arg(value_name = "FILE", required_unless_present = "alert")]
+    pub runbook: Option<PathBuf>,
+    /// The runbook this run is of: FILE, or the one the alert links to (set by `run`).
+    #[arg(skip)]
     pub file: PathBuf,
+    /// The alert that drives the run: an Alertmanager webhook payload (version 4) or a
+    /// Prometheus /api/v1/alerts response, `-` for stdin. Templates see it as `alert`; params
+    /// declared `from_alert:` take its values.
+    #[arg(long, value_name = "PAYLOAD.json")]
+    pub alert: Option<PathBuf>,
+    /// Take the firing alert whose labels match (repeatable; default: the first firing one).
+    #[arg(long, value_name = "LABEL=VALUE", requires = "alert")]
+    pub alert_match: Vec<String>,
+    /// Where the runbook of the alert's `runbook_url` is looked for (with --alert and no FILE);
+    /// nothing outside it is ever run.
+    #[arg(long, value_name = "DIR", requires = "alert")]
+    pub runbooks_dir: Option<PathBuf>,
+    /// The alert chosen from --alert (set by `run`).
+    #[arg(skip)]
+    pub chosen_alert: Option<crate::alert::Alert>,
     /// Set a param: `-p key=value` (repeatable).
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -305,6 +341,11 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         }),
         Command::List { file, format } => list::list_command(&file, format),
         Command::Init { name, dir, force } => init::init_command(&name, &dir, force),
+        Command::Import {
+            notebook,
+            output,
+            force,
+        } => import::import_command(&notebook, output.as_deref(), force),
         Command::Publish {
             report_dir,
             to,

@@ -32,6 +32,8 @@ pub fn run_command(args: RunArgs) -> Result<i32> {
     if let Err(e) = crate::exec::watchdog::start() {
         crate::console::err(&format!("warning: no watchdog for the steps: {e}\n"));
     }
+    // The alert (and the runbook it links to) before anything else.
+    let args = super::alert::prepare(args)?;
     let rt = crate::cli::runtime()?;
     let code = rt.block_on(run_async(args));
     // Never wait for a blocking thread (a gate's read) to finish.
@@ -111,6 +113,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         secrets,
         restored: journal::restored(previous),
         prompted,
+        alert: args.chosen_alert.clone(),
     };
     let engine = Engine::new(
         inputs,
@@ -236,7 +239,8 @@ fn params(
             .cloned(),
     );
     given.extend(asked.iter().cloned());
-    let params = resolve_params(doc, &given, args.params_file.as_deref())?;
+    let alert = args.chosen_alert.as_ref();
+    let params = resolve_params(doc, &given, args.params_file.as_deref(), alert)?;
     check_selection(args, doc)?;
     Ok(params)
 }
@@ -436,6 +440,7 @@ fn next_steps(args: &RunArgs, outputs: &Outputs, record: &RunRecord) -> Vec<Stri
     if args.yes {
         cmd.push("--yes".into());
     }
+    cmd.extend(super::alert::resume_flags(args));
     let cmd: Vec<String> = cmd.iter().map(|w| shell_word(w)).collect();
     lines.push(format!(
         "next: fix the cause, then continue with: {}",

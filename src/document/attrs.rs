@@ -104,6 +104,9 @@ pub struct Attrs {
     pub interpreter: Option<String>,
     /// `{skip}`: the block is not a step.
     pub skip: bool,
+    /// `{hide_code}`: reports show the step's output, not its code (the
+    /// notebook export tags the cell `hide-input`).
+    pub hide_code: bool,
     /// HTTP steps: accepted statuses, e.g. `200`, `2xx`, `200,404`.
     pub expect_status: Option<String>,
     /// Transcript blocks: compare the output with the sample.
@@ -191,6 +194,7 @@ pub const KEYS: &[&str] = &[
     "safe",
     "interpreter",
     "skip",
+    "hide_code",
     "expect_status",
     "expect",
     "interactive",
@@ -413,6 +417,7 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
         "safe" => a.safe = flag()?,
         "batch_confirm" => a.batch_confirm = flag()?,
         "skip" => a.skip = flag()?,
+        "hide_code" => a.hide_code = flag()?,
         "interactive" => a.interactive = Some(flag()?),
         "background" => a.background = flag()?,
         "excludeFromRunAll" => a.exclude_from_run_all = flag()?,

@@ -551,6 +551,9 @@ pub struct ParamSpec {
     pub required: bool,
     pub choices: Option<Vec<serde_json::Value>>,
     pub description: Option<String>,
+    /// Filled from the alert that drove the run (`--alert`), e.g.
+    /// `labels.instance`; `-p` and the params file win. Checked by `analyze`.
+    pub from_alert: Option<String>,
 }
 
 /// Where a secret comes from. Exactly one source.
@@ -623,7 +626,7 @@ mod tests {
     fn nested_unknown_key_and_multibyte_columns() {
         assert_eq!(
             front_err("---\ntitle: \"é\"\nparams:\n  ä: {defualt: 1}\n---\n"),
-            "error: front matter: unknown field `defualt`, expected one of default, required, choices, description\n --> rb.md:4:8\n  |\n4 |   ä: {defualt: 1}\n  |        ^^^^^^^"
+            "error: front matter: unknown field `defualt`, expected one of default, required, choices, description, from_alert\n --> rb.md:4:8\n  |\n4 |   ä: {defualt: 1}\n  |        ^^^^^^^"
         );
     }
 
@@ -672,7 +675,7 @@ mod tests {
                 "rb.md:2:1: error: front matter: unknown key `titel` (did you mean `title`?)",
                 "rb.md:3:1: error: front matter: unknown key `paramz` (did you mean `params`?)",
                 "rb.md:5:1: warning: front matter: `my_team_key` is not a runbook key; it is ignored",
-                "rb.md:7:9: error: front matter: unknown field `defualt`, expected one of default, required, choices, description",
+                "rb.md:7:9: error: front matter: unknown field `defualt`, expected one of default, required, choices, description, from_alert",
                 "rb.md:9:19: error: front matter: invalid u64",
             ]
         );

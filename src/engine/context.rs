@@ -33,6 +33,8 @@ pub struct Context {
     pub secrets: IndexMap<String, String>,
     pub hosts: IndexMap<String, serde_json::Value>,
     pub run: serde_json::Value,
+    /// The alert that drove the run (`--alert`); null without one.
+    pub alert: serde_json::Value,
     pub steps: IndexMap<String, StepCtx>,
     /// Template values, converted once. Every step renders against the
     /// context (several times), and converting the whole environment and
@@ -43,8 +45,8 @@ pub struct Context {
 
 #[derive(Default)]
 pub struct ValueCache {
-    /// params, env, hosts, run: fixed for the run.
-    fixed: std::sync::OnceLock<[minijinja::Value; 4]>,
+    /// params, env, hosts, run, alert: fixed for the run.
+    fixed: std::sync::OnceLock<[minijinja::Value; 5]>,
     /// `secrets` as shown (index 0) and revealed (index 1).
     secrets: [std::sync::OnceLock<minijinja::Value>; 2],
     /// Each step's result, converted when it is set.
@@ -73,12 +75,13 @@ impl Context {
     /// The template context. `reveal` = real secret values (for execution);
     /// otherwise secrets render as their template text (for reports).
     pub fn value(&self, reveal: bool, placeholders: Option<&Document>) -> minijinja::Value {
-        let [params, env, hosts, run] = self.cache.fixed.get_or_init(|| {
+        let [params, env, hosts, run, alert] = self.cache.fixed.get_or_init(|| {
             [
                 to_value(&self.params),
                 to_value(&self.env),
                 to_value(&self.hosts),
                 to_value(&self.run),
+                to_value(&self.alert),
             ]
         });
         let secrets = self.cache.secrets[usize::from(reveal)].get_or_init(|| {
@@ -126,6 +129,7 @@ impl Context {
             secrets => secrets.clone(),
             hosts => hosts.clone(),
             run => run.clone(),
+            alert => alert.clone(),
             steps => steps,
         }
     }

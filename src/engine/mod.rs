@@ -101,6 +101,8 @@ pub struct RunInputs {
     pub restored: Restored,
     /// Values for Runme's `export NAME=...` prompts, settled by the caller.
     pub prompted: Vec<(String, String)>,
+    /// The alert that drove the run (`--alert`): templates see it as `alert`.
+    pub alert: Option<crate::alert::Alert>,
 }
 
 pub struct Engine {
@@ -150,6 +152,7 @@ impl Engine {
             secrets,
             restored,
             prompted,
+            alert,
         } = inputs;
         let mut hidden = secrets.clone();
         hidden.extend(
@@ -176,6 +179,9 @@ impl Engine {
                 "dry_run": opts.dry_run,
                 "runbook": header.path,
             }),
+            alert: alert
+                .as_ref()
+                .map_or(serde_json::Value::Null, |a| a.template_value()),
             steps: IndexMap::new(),
             cache: ValueCache::default(),
         };
@@ -204,7 +210,8 @@ impl Engine {
             only_hosts: None,
         };
         engine.restore(restored.steps);
-        let record = engine.header(header, &params);
+        let mut record = engine.header(header, &params);
+        record.alert = alert.as_ref().map(|a| a.record());
         engine.sinks.emit(RunEvent::RunStarted { record: &record });
         Ok(engine)
     }
@@ -233,6 +240,7 @@ impl Engine {
             operator: h.operator,
             job_url: h.job_url,
             machine: h.machine,
+            alert: None,
             params: masked,
             started_at: h.started_at,
             finished_at: None,

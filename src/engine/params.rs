@@ -1,7 +1,10 @@
 //! Params as a run uses them: `-p key=value` and a params file checked
 //! against the declarations (undeclared, required, choices compared with the
-//! same typing `check` uses), every problem reported at once.
+//! same typing `check` uses), every problem reported at once. A param
+//! declared `from_alert:` takes the alert's value when neither `-p` nor the
+//! params file gives one; no param is ever filled from an alert by name.
 
+use crate::alert::{Alert, AlertPath};
 use crate::analyze::params::same_value;
 use crate::analyze::position::front_key_line_col;
 use crate::document::{Diagnostic, Document};
@@ -15,6 +18,7 @@ pub fn resolve_params(
     doc: &Document,
     cli: &[String],
     file: Option<&Path>,
+    alert: Option<&Alert>,
 ) -> Result<IndexMap<String, serde_json::Value>> {
     let mut given: IndexMap<String, serde_json::Value> = IndexMap::new();
     if let Some(f) = file {
@@ -59,16 +63,26 @@ pub fn resolve_params(
     }
     let mut out = IndexMap::new();
     for (name, spec) in declared {
-        let value = match given.get(name).or(spec.default.as_ref()) {
+        let from_alert = from_alert(spec.from_alert.as_deref(), alert);
+        let value = match given
+            .get(name)
+            .or(from_alert.as_ref())
+            .or(spec.default.as_ref())
+        {
             Some(v) => v.clone(),
             None if spec.required => {
                 let (l, c, w) = front_key_line_col(doc, &["params", name]);
+                let why = match (&spec.from_alert, alert) {
+                    (Some(p), Some(_)) => format!(": the alert has no `{p}`"),
+                    (Some(p), None) => format!(" (from_alert: {p}, and no --alert)"),
+                    _ => String::new(),
+                };
                 diags.push(Diagnostic::at_line_col(
                     &doc.source,
                     l,
                     c,
                     w,
-                    format!("param `{name}` is required: pass it with -p {name}=VALUE"),
+                    format!("param `{name}` is required{why}: pass it with -p {name}=VALUE"),
                 ));
                 continue;
             }
@@ -99,4 +113,12 @@ pub fn resolve_params(
     } else {
         Err(Error::Invalid(diags))
     }
+}
+
+/// The alert's value at a `from_alert:` path (a string, as alerts carry
+/// them); `None` without an alert, a valid path, or the value.
+fn from_alert(path: Option<&str>, alert: Option<&Alert>) -> Option<serde_json::Value> {
+    let path = AlertPath::parse(path?).ok()?;
+    let value = alert?.get(&path)?;
+    Some(serde_json::Value::String(value.to_string()))
 }

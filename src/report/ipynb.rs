@@ -47,7 +47,8 @@ pub fn to_ipynb(doc: &Document, rec: &RunRecord, hide_code: bool) -> String {
         };
         let ran = r.started_at.is_some();
         count += usize::from(ran);
-        cells.push(code_cell(&step.code, r, ran.then_some(count), hide_code));
+        let hide = hide_code || step.attrs.hide_code;
+        cells.push(code_cell(&step.code, r, ran.then_some(count), hide));
     }
     push_prose(&mut cells, &text[at.min(text.len())..]);
     let lang = doc.steps.first().map_or("bash", |s| s.lang.as_str());

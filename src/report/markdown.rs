@@ -36,6 +36,33 @@ pub struct MarkdownOptions {
     pub show_rendered: bool,
 }
 
+/// Which alert drove the run: its name and status, since when, its
+/// fingerprint and labels, each as code.
+fn alert_cell(a: &crate::record::AlertRecord) -> String {
+    let mut cell = format!(
+        "{} ({})",
+        code(a.alertname.as_deref().unwrap_or("unnamed alert")),
+        inline(&a.status)
+    );
+    if let Some(t) = &a.starts_at {
+        cell.push_str(&format!(" since {}", inline(t)));
+    }
+    if let Some(f) = &a.fingerprint {
+        cell.push_str(&format!(", fingerprint {}", code(f)));
+    }
+    let labels: Vec<String> = a
+        .labels
+        .iter()
+        .filter(|(k, _)| *k != "alertname")
+        .map(|(k, v)| code(&format!("{k}={v}")))
+        .collect();
+    if !labels.is_empty() {
+        cell.push_str(": ");
+        cell.push_str(&labels.join(", "));
+    }
+    cell
+}
+
 /// The run header: what ran, where, by whom, with which params and result.
 pub fn header_body(rec: &RunRecord) -> String {
     let mut rows: Vec<(&str, String)> = Vec::new();
@@ -60,6 +87,9 @@ pub fn header_body(rec: &RunRecord) -> String {
             .join(", ")
     };
     rows.push(("Mode", mode));
+    if let Some(a) = &rec.alert {
+        rows.push(("Alert", alert_cell(a)));
+    }
     if !rec.params.is_empty() {
         let params = rec
             .params

@@ -27,7 +27,7 @@ fn references_to_undefined_or_later_things() {
             "fixtures/broken/references.md:19:9: error: step `status` refers to `steps.restart`, which only runs later (line 22)",
             "fixtures/broken/references.md:23:35: error: step `restart` refers to its own result `steps.restart`",
             "fixtures/broken/references.md:24:8: error: undefined host `web1`: not declared under `hosts:` in the front matter",
-            "fixtures/broken/references.md:24:25: error: unknown variable `stepz`: templates see params, env, secrets, hosts, run and steps",
+            "fixtures/broken/references.md:24:25: error: unknown variable `stepz`: templates see params, env, secrets, hosts, run, steps and alert",
             "fixtures/broken/references.md:25:9: error: undefined step `cleanup`: no step is named `cleanup`",
         ]
     );

@@ -120,6 +120,7 @@ pub(crate) fn run(
         secrets: vec![("TOKEN".into(), "hunter2-secret".into())],
         restored: Default::default(),
         prompted: Vec::new(),
+        alert: None,
     };
     let opts = RunOptions {
         forks: 1,

@@ -43,7 +43,7 @@ const SECRET: &str = "s3cr3t-notebook-value";
 
 /// Python with nbformat (the venv `ci/test.sh` makes); `None` skips
 /// outside CI.
-fn python() -> Option<String> {
+pub(crate) fn python() -> Option<String> {
     let ok = Command::new("python3")
         .args(["-c", "import nbformat, nbconvert"])
         .status()

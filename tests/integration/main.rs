@@ -1,10 +1,12 @@
 //! The integration tests: one binary, one module per area. Shared helpers
 //! are `common` (the binary under test, scratch dirs, the `Test` builder,
-//! sample records) and `support` (real sshd, Prometheus and moto).
+//! sample records) and `support` (real sshd, Prometheus, Alertmanager and moto).
 
 mod common;
 mod support;
 
+mod alert;
+mod alert_live;
 mod attack_files;
 mod attack_hostile_input;
 mod attack_injection;
@@ -33,6 +35,7 @@ mod http;
 #[cfg(feature = "ec2")]
 mod incident;
 mod ipynb;
+mod notebook_import;
 mod pipeline;
 mod preconditions;
 mod publish;

@@ -324,6 +324,7 @@ fn man_writes_a_page_per_subcommand_with_the_sections_people_look_for() {
         [
             "runbook-check.1",
             "runbook-completions.1",
+            "runbook-import.1",
             "runbook-init.1",
             "runbook-list.1",
             "runbook-man.1",

@@ -41,7 +41,7 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
             let Ok(doc) = document::parse_file(Path::new(&file.path)) else {
                 continue;
             };
-            let params = match resolve_params(&doc, &args.params, None) {
+            let params = match resolve_params(&doc, &args.params, None, None) {
                 Ok(p) => p,
                 Err(Error::Invalid(d)) => {
                     file.diagnostics.extend(d);

@@ -303,6 +303,9 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
     if let Some(url) = &rec.job_url {
         fact("CI job", format!("<a href=\"{0}\">{0}</a>", esc(url)));
     }
+    if let Some(a) = &rec.alert {
+        fact("Alert", alert_fact(a));
+    }
     if !rec.params.is_empty() {
         let params = rec
             .params
@@ -556,6 +559,25 @@ fn esc(s: &str) -> String {
         '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
         c => out.push(c),
     })
+}
+
+/// Which alert drove the run, as the header shows it.
+fn alert_fact(a: &crate::record::AlertRecord) -> String {
+    let mut h = format!(
+        "<code>{}</code> ({})",
+        esc(a.alertname.as_deref().unwrap_or("unnamed alert")),
+        esc(&a.status)
+    );
+    if let Some(t) = &a.starts_at {
+        h.push_str(&format!(" since {}", esc(t)));
+    }
+    if let Some(f) = &a.fingerprint {
+        h.push_str(&format!(", fingerprint <code>{}</code>", esc(f)));
+    }
+    for (k, v) in a.labels.iter().filter(|(k, _)| *k != "alertname") {
+        h.push_str(&format!(" <code>{}={}</code>", esc(k), esc(v)));
+    }
+    h
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         operator: "alice".into(),
         job_url: None,
         machine: "ops-laptop".into(),
+        alert: None,
         params,
         started_at: "2026-03-14T09:26:53Z".into(),
         finished_at: Some("2026-03-14T09:28:05Z".into()),

@@ -4,6 +4,7 @@
 //! `CI=true` so CI can never pass by skipping.
 #![allow(dead_code)]
 
+pub mod alertmanager;
 #[cfg(feature = "ec2")]
 pub mod moto;
 pub mod prometheus;

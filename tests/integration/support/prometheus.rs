@@ -27,13 +27,22 @@ impl Prometheus {
             ),
         )
         .expect("write prometheus.yml");
-        Self::launch(dir, port, "up")
+        Self::launch(dir, port, "up", &[])
     }
 
     /// Starts Prometheus with the `prometheus.yml` of a fixture directory
     /// (every file of it is copied, so `rule_files` resolve), and waits until
     /// `ready_query` returns at least one sample.
     pub fn start_fixture(fixture_dir: &Path, ready_query: &str) -> Option<Prometheus> {
+        Self::start_fixture_with(fixture_dir, ready_query, &[])
+    }
+
+    /// [`Prometheus::start_fixture`] with extra command-line flags.
+    pub fn start_fixture_with(
+        fixture_dir: &Path,
+        ready_query: &str,
+        flags: &[&str],
+    ) -> Option<Prometheus> {
         let dir = tempfile::tempdir().expect("temp dir");
         for entry in std::fs::read_dir(fixture_dir).expect("fixture dir") {
             let entry = entry.expect("fixture entry");
@@ -42,10 +51,15 @@ impl Prometheus {
                     .expect("copy fixture file");
             }
         }
-        Self::launch(dir, free_port(), ready_query)
+        Self::launch(dir, free_port(), ready_query, flags)
     }
 
-    fn launch(dir: tempfile::TempDir, port: u16, ready_query: &str) -> Option<Prometheus> {
+    fn launch(
+        dir: tempfile::TempDir,
+        port: u16,
+        ready_query: &str,
+        flags: &[&str],
+    ) -> Option<Prometheus> {
         let bin = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "/usr/bin/prometheus".into());
         let bin = require_program(&bin, "apt-get install -y prometheus")?;
         let config = dir.path().join("prometheus.yml");
@@ -57,6 +71,7 @@ impl Prometheus {
                 dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
