@@ -20,6 +20,7 @@ pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod inventory_spec;
+pub mod merge;
 pub mod notebook;
 pub mod preconditions;
 pub mod publish;

@@ -54,6 +54,45 @@ pub struct RunRecord {
     /// and earlier steps had undos to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackRecord>,
+    /// `--shard I/N`: this run covered the I-th of N slices of every
+    /// fan-out step's hosts; `runbook merge` combines the N records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// One of N deterministic slices of a run (`--shard I/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 1-based.
+    pub index: usize,
+    pub total: usize,
+}
+
+impl Shard {
+    /// `I/N`, `1 ≤ I ≤ N`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("`{s}`: expected I/N with 1 ≤ I ≤ N, e.g. 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, total) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index == 0 || total == 0 || index > total {
+            return Err(bad());
+        }
+        Ok(Shard { index, total })
+    }
+
+    /// Whether the host at `position` (0-based, in the step's full host
+    /// list) is this shard's: hosts are dealt round-robin.
+    pub fn owns(&self, position: usize) -> bool {
+        position % self.total == self.index - 1
+    }
+
+    /// Where the `k`-th host of shard `index` stands in the full list.
+    pub fn position(index: usize, total: usize, k: usize) -> usize {
+        k * total + (index - 1)
+    }
 }
 
 /// The rollback phase: what started it, each undo in the order it ran

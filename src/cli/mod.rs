@@ -66,6 +66,18 @@ pub enum Command {
         #[arg(long, value_name = "REPORT.json")]
         report: Option<PathBuf>,
     },
+    /// Combine the report directories of a sharded run (`run --shard I/N`) into one record.
+    #[command(
+        after_help = "Exit code: the merged run's (0 when every shard succeeded), or 2 when the directories are not the N shards of one run.\n\nExamples:\n  runbook merge shard-1 shard-2 shard-3 shard-4 --report-dir merged\n  runbook merge reports/shard-* --report-dir reports/merged"
+    )]
+    Merge {
+        /// The shards' report directories (each from `run --shard I/N --report-dir DIR`).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged annotated copy, JSON, JUnit, HTML and notebook go.
+        #[arg(long, value_name = "DIR", default_value = "merged")]
+        report_dir: PathBuf,
+    },
     /// List a runbook's steps and params.
     #[command(
         after_help = "Examples:\n  runbook list runbooks/disk-pressure.md\n  runbook list runbooks/disk-pressure.md --format json | jq '.steps[].name'"
@@ -255,6 +267,11 @@ pub struct RunArgs {
     /// accepts for this run).
     #[arg(long, value_name = "N")]
     pub allow_hosts: Option<usize>,
+    /// Run the I-th of N deterministic slices of every fan-out step's hosts (other steps run
+    /// in shard 1 only, or in every shard with `each_shard`); `runbook merge` combines the
+    /// shards' report directories. In GitLab: `--shard $CI_NODE_INDEX/$CI_NODE_TOTAL`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<crate::record::Shard>,
     /// HTML report: show outputs only, not the code.
     #[arg(long)]
     pub html_hide_code: bool,
@@ -295,6 +312,10 @@ pub struct CheckArgs {
     pub color: ColorArg,
 }
 
+fn parse_shard(s: &str) -> std::result::Result<crate::record::Shard, String> {
+    crate::record::Shard::parse(s)
+}
+
 /// Parses the arguments, runs, prints any error, returns the exit code.
 pub fn run_cli() -> i32 {
     // `--version` must be fast: clap handles it before anything is set up.
@@ -328,6 +349,10 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Run(args) => run::run_command(args),
         Command::Check(args) => check::check_command(args),
         Command::Strip { file, output } => strip::strip_command(&file, output.as_deref()),
+        Command::Merge { dirs, report_dir } => merge::merge_command(&merge::MergeArgs {
+            dirs: &dirs,
+            report_dir: &report_dir,
+        }),
         Command::Verify {
             file,
             format,

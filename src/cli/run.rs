@@ -139,6 +139,7 @@ fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
         max_output_lines: args.max_output_lines,
         forks: args.forks,
         allow_hosts: args.allow_hosts,
+        shard: args.shard,
         logs_dir: outputs.logs.clone(),
         only: args.only.clone(),
         tags: args.tag.clone(),
@@ -550,6 +551,10 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
     mode.extend(args.only.iter().map(|n| format!("--only {n}")));
     mode.extend(args.tag.iter().map(|t| format!("--tag {t}")));
     mode.extend(args.allow_hosts.map(|n| format!("--allow-hosts {n}")));
+    mode.extend(
+        args.shard
+            .map(|s| format!("--shard {}/{}", s.index, s.total)),
+    );
     for (on, flag) in [
         (args.dry_run, "--dry-run"),
         (args.yes, "--yes"),

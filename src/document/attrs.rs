@@ -133,6 +133,9 @@ pub struct Attrs {
     pub max_fail_percentage: Option<u8>,
     /// `batch_confirm`: a gate between batches, showing the last batch.
     pub batch_confirm: bool,
+    /// `each_shard`: with `run --shard`, this (non-fan-out) step runs in
+    /// every shard, not only the first.
+    pub each_shard: bool,
     /// Attributes accepted with a warning (unknown, not a near-miss).
     pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -202,6 +205,7 @@ pub const KEYS: &[&str] = &[
     "serial",
     "max_fail_percentage",
     "batch_confirm",
+    "each_shard",
 ];
 
 /// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
@@ -416,6 +420,7 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
         "allow_failure" => a.allow_failure = flag()?,
         "safe" => a.safe = flag()?,
         "batch_confirm" => a.batch_confirm = flag()?,
+        "each_shard" => a.each_shard = flag()?,
         "skip" => a.skip = flag()?,
         "hide_code" => a.hide_code = flag()?,
         "interactive" => a.interactive = Some(flag()?),

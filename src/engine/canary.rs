@@ -62,6 +62,7 @@ impl Engine {
         let Reach::Hosts { targets, .. } = self.reach(step, false).await else {
             return None;
         };
+        let targets = super::select::shard_slice(targets, self.opts.shard);
         let sizes = batch_sizes(serial, targets.len());
         let total = sizes.len();
         let mut hosts = Vec::new();

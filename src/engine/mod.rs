@@ -68,6 +68,9 @@ pub struct RunOptions {
     /// `--allow-hosts N`: steps may run on up to N hosts whatever their
     /// `max_hosts` says.
     pub allow_hosts: Option<usize>,
+    /// `--shard I/N`: fan-out steps run on their I-th slice of hosts; other
+    /// steps in shard 1 only, unless `each_shard`.
+    pub shard: Option<crate::record::Shard>,
     /// `--no-rollback`: a failed or aborted run undoes nothing.
     pub no_rollback: bool,
 }
@@ -253,6 +256,7 @@ impl Engine {
             steps: self.plan.clone(),
             chain_head: None,
             rollback: None,
+            shard: self.opts.shard,
         }
     }
 

@@ -47,6 +47,33 @@ impl Engine {
             &self.opts.tags,
             self.opts.from.as_deref(),
         )
+        .or_else(|| other_shard(step, self.opts.shard))
+    }
+}
+
+/// `--shard I/N` with I > 1: a step that is not a fan-out (`hosts=`) runs
+/// in shard 1 only, unless it is marked `each_shard`.
+pub fn other_shard(step: &Step, shard: Option<crate::record::Shard>) -> Option<String> {
+    let shard = shard?;
+    if shard.index == 1 || step.attrs.hosts.is_some() || step.attrs.each_shard {
+        return None;
+    }
+    Some(format!(
+        "runs in shard 1/{} only (not a fan-out step)",
+        shard.total
+    ))
+}
+
+/// The hosts of a fan-out step that are this shard's, in order.
+pub fn shard_slice<T>(targets: Vec<T>, shard: Option<crate::record::Shard>) -> Vec<T> {
+    match shard {
+        None => targets,
+        Some(s) => targets
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| s.owns(*i))
+            .map(|(_, t)| t)
+            .collect(),
     }
 }
 

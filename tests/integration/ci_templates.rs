@@ -154,7 +154,13 @@ fn run_job_runs_the_runbook_headless_and_keeps_reports_always() {
         "{run}"
     );
     assert!(
-        run.contains("--report-dir \"$[[ inputs.report_dir ]]\""),
+        run.contains(
+            "--report-dir \"$[[ inputs.report_dir ]]${RUNBOOK_SHARD:+/shard-$CI_NODE_INDEX}\""
+        ),
+        "{run}"
+    );
+    assert!(
+        run.contains("${RUNBOOK_SHARD:+--shard \"$RUNBOOK_SHARD\"}"),
         "{run}"
     );
     assert!(
@@ -171,6 +177,44 @@ fn run_job_runs_the_runbook_headless_and_keeps_reports_always() {
     assert_eq!(rules[0]["if"], "$RUNBOOK_FILE !~ /./");
     assert_eq!(rules[0]["when"], "never");
     assert_eq!(job["variables"]["RUNBOOK_FILE"], "$[[ inputs.runbook ]]");
+    assert_eq!(job["parallel"], "$[[ inputs.shards ]]");
+}
+
+/// `shards` > 1: the run job is `parallel:`, each instance a `--shard`, and
+/// a merge job needing all of them combines their directories, whatever
+/// they ended with; with one shard there is no merge job.
+#[test]
+fn sharded_runs_are_parallel_jobs_and_one_merge_job() {
+    let (header, jobs) = documents();
+    let shards = &header["spec"]["inputs"]["shards"];
+    assert_eq!(
+        (shards["type"].as_str(), shards["default"].as_i64()),
+        (Some("number"), Some(1))
+    );
+    let s = script(&jobs["runbook-run"]);
+    assert!(
+        s.contains("if [ \"${CI_NODE_TOTAL:-1}\" -gt 1 ]; then export RUNBOOK_SHARD=\"$CI_NODE_INDEX/$CI_NODE_TOTAL\"; fi"),
+        "{s}"
+    );
+    let job = &jobs["runbook-merge"];
+    assert_eq!(job["needs"], serde_json::json!(["runbook-run"]));
+    let rules = job["rules"].as_array().expect("rules");
+    assert_eq!(
+        rules[0]["if"],
+        "$RUNBOOK_FILE !~ /./ || $RUNBOOK_SHARDS == \"1\""
+    );
+    assert_eq!(rules[0]["when"], "never");
+    assert_eq!(rules[1]["when"], "always");
+    let merge = script(job);
+    assert!(
+        merge.contains("runbook merge \"$[[ inputs.report_dir ]]\"/shard-* --report-dir \"$[[ inputs.report_dir ]]/merged\""),
+        "{merge}"
+    );
+    assert_eq!(job["artifacts"]["when"], "always");
+    assert_eq!(
+        job["artifacts"]["reports"]["junit"],
+        "$[[ inputs.report_dir ]]/merged/*.xml"
+    );
 }
 
 /// The flags the jobs use exist in the real binary.
@@ -192,12 +236,14 @@ fn jobs_use_flags_the_cli_has() {
         );
     }
     let run = help("run");
-    for flag in ["--yes", "--report-dir", "--publish", "-p"] {
+    for flag in ["--yes", "--report-dir", "--publish", "-p", "--shard"] {
         assert!(
             run.contains(flag),
             "`runbook run --help` lacks {flag}:\n{run}"
         );
     }
+    let merge = help("merge");
+    assert!(merge.contains("--report-dir"), "{merge}");
 }
 
 /// gitlab-ci-local (npm) validates the component against GitLab's JSON

@@ -45,6 +45,7 @@ mod rollback;
 mod runme;
 mod secrets;
 mod seed_runbook;
+mod shards;
 mod ssh;
 mod ssh_host_keys;
 mod structure;

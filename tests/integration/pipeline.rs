@@ -328,6 +328,7 @@ fn man_writes_a_page_per_subcommand_with_the_sections_people_look_for() {
             "runbook-init.1",
             "runbook-list.1",
             "runbook-man.1",
+            "runbook-merge.1",
             "runbook-publish.1",
             "runbook-run.1",
             "runbook-strip.1",
@@ -360,6 +361,9 @@ fn every_subcommand_help_has_examples_and_described_arguments() {
         "publish",
         "completions",
         "man",
+        "merge",
+        "verify",
+        "import",
     ] {
         let h = Test::new().args([sub, "--help"]).run();
         assert!(h.stdout.contains("Example"), "{sub}: {}", h.stdout);

@@ -7,6 +7,7 @@ pub mod import;
 pub mod init;
 pub mod list;
 pub mod man;
+pub mod merge;
 pub mod publish;
 pub mod strip;
 pub mod verify;

@@ -83,6 +83,12 @@ async fn attempt(mut cx: AttemptCx<'_>) -> Attempt {
     {
         return Attempt::error(format!("refused: {why}"));
     }
+    // `--shard`: this shard's slice of the full list (a batch or an undo
+    // names its hosts already, from this shard's).
+    let targets = match cx.only_hosts {
+        Some(_) => targets,
+        None => crate::engine::select::shard_slice(targets, cx.opts.shard),
+    };
     if cx.res.ssh.is_none() {
         match SshPool::new(SshOptions::from_env()) {
             Ok(pool) => cx.res.ssh = Some(pool),

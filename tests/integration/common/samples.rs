@@ -89,6 +89,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         steps: Vec::new(),
         chain_head: None,
         rollback: None,
+        shard: None,
     }
 }
 
