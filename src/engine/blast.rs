@@ -144,6 +144,68 @@ impl Engine {
         .await
     }
 
+    /// A dry run's plan of a step it does not run: its target with how many
+    /// hosts and which (this shard's, the batches), its gate; a step over its
+    /// `max_hosts` fails the plan.
+    pub(super) async fn plan_only(
+        &mut self,
+        step: &Step,
+        mut rec: crate::record::StepRecord,
+        gate: Option<&str>,
+    ) -> super::StepFlow {
+        use crate::record::StepStatus;
+        rec.status = StepStatus::DryRun;
+        let reach = self.reach(step, true).await;
+        let mut reason = super::step::dry_run_summary(step, gate, &reach.summary());
+        if let Reach::Hosts { targets, .. } = &reach {
+            reason.push_str(&self.slices(step, targets));
+        }
+        if step.attrs.safe {
+            reason.push_str("; not run: it depends on a result the dry run does not have");
+        }
+        let ctx = super::context::StepCtx::default();
+        if let Some(why) = self.wider_than_allowed(step, &reach) {
+            rec.status = StepStatus::Failed;
+            rec.reason = Some(format!("{reason}; a run would be refused: {why}"));
+            self.sinks.message(&format!("dry run: {why}"));
+            self.settle(rec, ctx, false);
+            return super::StepFlow::RenderFailed;
+        }
+        rec.reason = Some(reason);
+        self.settle(rec, ctx, false)
+    }
+
+    /// `; shard 2/4: …` and `, in batches of …` for a planned fan-out.
+    fn slices(&self, step: &Step, targets: &[String]) -> String {
+        let mut out = String::new();
+        let mut targets = targets.to_vec();
+        if let Some(shard) = self.opts.shard {
+            targets = super::select::shard_slice(targets, Some(shard));
+            out.push_str(&format!(
+                "; shard {}/{}: {} of them ({})",
+                shard.index,
+                shard.total,
+                targets.len(),
+                targets.join(", ")
+            ));
+        }
+        if let Some(serial) = &step.attrs.serial {
+            let sizes = super::canary::batch_sizes(serial, targets.len());
+            let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+            let gate = if step.attrs.batch_confirm {
+                ", a gate between batches"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                ", in batches of {} (max_fail_percentage {}{gate})",
+                sizes.join(", "),
+                step.attrs.max_fail_percentage.unwrap_or(0),
+            ));
+        }
+        out
+    }
+
     /// Why `reach` is more than `step` may run on, if it is.
     pub(super) fn wider_than_allowed(&self, step: &Step, reach: &Reach) -> Option<String> {
         let Reach::Hosts { targets, .. } = reach else {

@@ -45,37 +45,7 @@ impl Engine {
             unknown = self.target_unknown(&step);
         }
         if self.opts.dry_run && (!step.attrs.safe || unknown) {
-            rec.status = StepStatus::DryRun;
-            let reach = self.reach(&step, true).await;
-            let mut reason = dry_run_summary(&step, gate.as_deref(), &reach.summary());
-            if let (Some(serial), super::blast::Reach::Hosts { targets, .. }) =
-                (&step.attrs.serial, &reach)
-            {
-                let sizes = super::canary::batch_sizes(serial, targets.len());
-                let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
-                reason.push_str(&format!(
-                    ", in batches of {} (max_fail_percentage {}{})",
-                    sizes.join(", "),
-                    step.attrs.max_fail_percentage.unwrap_or(0),
-                    if step.attrs.batch_confirm {
-                        ", a gate between batches"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            if step.attrs.safe {
-                reason.push_str("; not run: it depends on a result the dry run does not have");
-            }
-            if let Some(why) = self.wider_than_allowed(&step, &reach) {
-                rec.status = StepStatus::Failed;
-                rec.reason = Some(format!("{reason}; a run would be refused: {why}"));
-                self.sinks.message(&format!("dry run: {why}"));
-                self.settle(rec, StepCtx::default(), false);
-                return StepFlow::RenderFailed;
-            }
-            rec.reason = Some(reason);
-            return self.settle(rec, StepCtx::default(), false);
+            return self.plan_only(&step, rec, gate.as_deref()).await;
         }
         let mut rendered = rendered;
         if let (Some(message), false) = (gate, self.opts.dry_run) {
@@ -564,7 +534,7 @@ fn apply(step: &Step, rec: &mut StepRecord, mut result: Attempt) -> StepCtx {
 }
 
 /// What a dry run says of a step it does not run.
-fn dry_run_summary(step: &Step, gate: Option<&str>, target: &str) -> String {
+pub(super) fn dry_run_summary(step: &Step, gate: Option<&str>, target: &str) -> String {
     let mut parts = vec![format!("target {target}")];
     if let Some(m) = gate {
         parts.push(format!("gate: \"{m}\""));

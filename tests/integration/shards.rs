@@ -301,3 +301,31 @@ fn a_bad_shard_is_a_usage_error() {
             .run();
     }
 }
+
+#[test]
+fn the_dry_run_of_a_shard_names_its_slice() {
+    let s = Scratch::new();
+    let mut text = String::from("---\nhosts:\n");
+    for i in 0..5 {
+        text.push_str(&format!("  web{i:02}: {{ ssh: \"root@127.0.0.1:9\" }}\n"));
+    }
+    text.push_str("  fleet: { group: [web00, web01, web02, web03, web04] }\n---\n\n```bash {name=fix hosts=fleet}\necho\n```\n");
+    s.write("r.md", &text);
+    let out = s
+        .test()
+        .args([
+            "run",
+            "r.md",
+            "--dry-run",
+            "--shard",
+            "2/2",
+            "--report-dir",
+            "rep",
+        ])
+        .run();
+    let j: serde_json::Value = serde_json::from_str(&out.read("rep/r.dry-run.json")).unwrap();
+    assert_eq!(
+        j["steps"][0]["reason"],
+        "target fleet: 5 hosts (web00, web01, web02, web03, web04); shard 2/2: 2 of them (web01, web03)"
+    );
+}
