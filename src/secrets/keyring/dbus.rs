@@ -92,7 +92,11 @@ async fn connect() -> Result<zbus::Connection, Failure> {
 /// A zbus error in words: an I/O error as the OS says it.
 fn describe(e: &zbus::Error) -> String {
     match e {
-        zbus::Error::InputOutput(io) => io.to_string(),
+        // zbus's own text repeats the address; the OS's says why.
+        zbus::Error::InputOutput(io) | zbus::Error::Connection(io, _) => match io.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+            None => io.to_string(),
+        },
         zbus::Error::Address(a) => format!("not a D-Bus address ({a})"),
         e => e.to_string(),
     }
