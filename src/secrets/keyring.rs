@@ -192,3 +192,36 @@ pub async fn check(doc: &Document) -> (Vec<(String, String)>, Vec<Diagnostic>) {
     }
     (values, problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commands_in_a_message_quote_what_the_runbook_wrote() {
+        let item = KeyringRef::parse("it's a svc/$(touch pwned)");
+        assert_eq!(
+            message("S", &item, &Failure::NotFound),
+            "secret S: cannot read keyring item service 'it'\\''s a svc' username '$(touch pwned)': \
+             no such item; store it with `secret-tool store --label=S service 'it'\\''s a svc' \
+             username '$(touch pwned)'`"
+        );
+    }
+
+    #[test]
+    fn a_build_without_the_feature_says_so_and_what_to_use() {
+        let item = KeyringRef::parse("grafana/ops-bot");
+        assert_eq!(
+            message("G", &item, &Failure::Unsupported),
+            "secret G: cannot read keyring item service grafana username ops-bot: this runbook \
+             binary was built without keyring support (cargo feature `keyring`); build it with \
+             `--features keyring`, or use `command: secret-tool lookup service grafana username ops-bot`"
+        );
+        assert_eq!(
+            message("G", &item, &Failure::Timeout(LOOKUP_TIMEOUT)),
+            "secret G: cannot read keyring item service grafana username ops-bot: the Secret \
+             Service did not answer within 30s; check that the keyring daemon answers: \
+             `secret-tool search service grafana username ops-bot`"
+        );
+    }
+}
