@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs the real components the
 # tests start (sshd, Prometheus, Alertmanager, moto's EC2 server, Chromium, zsh, fish, jq,
-# nbformat/nbconvert), then
+# nbformat/nbconvert, D-Bus + GNOME Keyring + secret-tool), then
 # formatting, clippy and every test. Safe to run again: installs are skipped
 # when present.
 set -euo pipefail
@@ -20,6 +20,11 @@ command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
 command -v fish >/dev/null 2>&1 || need_apt+=(fish)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v setsid >/dev/null 2>&1 || need_apt+=(util-linux)
+# keyring: secrets: a session bus (dbus-run-session, dbus-send), GNOME
+# Keyring's Secret Service and secret-tool to store items.
+command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
+command -v secret-tool >/dev/null 2>&1 || need_apt+=(libsecret-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   $SUDO apt-get update -qq

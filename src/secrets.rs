@@ -1,8 +1,9 @@
 //! Secrets: where their values come from, and keeping them out of every
 //! report.
 //!
-//! A runbook declares secrets in its front matter (`env:`, `file:` or
-//! `command:`); [`resolve`] reads them once at the start of a run. From then
+//! A runbook declares secrets in its front matter (`env:`, `file:`,
+//! `command:` or `keyring:`, the last in [`keyring`]); [`resolve`] reads
+//! them once at the start of a run. From then
 //! on every byte of step output goes through a [`Redactor`] before it is kept
 //! anywhere, so the audit copy, the JSON/JUnit/HTML reports and the full logs
 //! never hold a secret value.
@@ -22,7 +23,9 @@
 //! so a secret split across two reads of a pipe is still caught and a
 //! partial secret is never emitted.
 
-use crate::document::SecretSpec;
+pub mod keyring;
+
+use crate::document::{Document, SecretSpec};
 use crate::error::Error;
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine;
@@ -56,10 +59,24 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 ///   (gpg, vault login) work. A non-zero exit is an error, and so is a
 ///   command still running after [`COMMAND_TIMEOUT`]. It runs as a tokio
 ///   child process: the runtime is never blocked while it waits.
+/// - `keyring: service/name`: the item of the OS keyring, see [`keyring`].
 ///
 /// Error messages name the secret and the source, never the value.
 pub async fn resolve(specs: &IndexMap<String, SecretSpec>) -> Result<Vec<(String, String)>, Error> {
     resolve_within(specs, COMMAND_TIMEOUT).await
+}
+
+/// [`resolve`] for a run of `doc`: a `keyring:` secret that cannot be read
+/// is a diagnostic at its declaration in the front matter (the keyring's
+/// state is outside the runbook, so the operator is shown where it is
+/// asked for and what to do).
+pub async fn resolve_declared(
+    doc: &Document,
+    specs: &IndexMap<String, SecretSpec>,
+) -> Result<Vec<(String, String)>, Error> {
+    resolve_each(specs, COMMAND_TIMEOUT)
+        .await
+        .map_err(|(name, e)| keyring::at_declaration(doc, &name, e))
 }
 
 /// [`resolve`] with another limit for `command:` sources.
@@ -67,12 +84,37 @@ pub async fn resolve_within(
     specs: &IndexMap<String, SecretSpec>,
     timeout: Duration,
 ) -> Result<Vec<(String, String)>, Error> {
+    resolve_each(specs, timeout).await.map_err(|(_, e)| e)
+}
+
+/// Every secret in declaration order; an error comes with the name of the
+/// secret it is about.
+async fn resolve_each(
+    specs: &IndexMap<String, SecretSpec>,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>, (String, Error)> {
     let mut out = Vec::with_capacity(specs.len());
     for (name, spec) in specs {
-        let value = match (read_passive(name, spec)?, &spec.command) {
+        let failed = |e| (name.clone(), e);
+        let value = match (read_passive(name, spec).map_err(failed)?, spec) {
             (Some(value), _) => value,
-            (None, Some(cmd)) => run_command(name, cmd, timeout).await?,
-            (None, None) => return Err(Error::Other(format!("secret {name}: no source given"))),
+            (
+                None,
+                SecretSpec {
+                    command: Some(cmd), ..
+                },
+            ) => run_command(name, cmd, timeout).await.map_err(failed)?,
+            (
+                None,
+                SecretSpec {
+                    keyring: Some(k), ..
+                },
+            ) => keyring::read(name, k).await.map_err(failed)?,
+            (None, _) => {
+                return Err(failed(Error::Other(format!(
+                    "secret {name}: no source given"
+                ))));
+            }
         };
         out.push((name.clone(), value));
     }
@@ -81,22 +123,25 @@ pub async fn resolve_within(
 
 /// The secrets that can be read without side effects (`env:` and `file:`
 /// sources that resolve), for `check`: a `command:` may prompt or cost
-/// something, so it is not run there.
+/// something, so it is not run there, and a `keyring:` is read only by
+/// `check --preconditions`.
 pub fn resolve_passive(specs: &IndexMap<String, SecretSpec>) -> Vec<(String, String)> {
     specs
         .iter()
-        .filter(|(_, s)| s.command.is_none())
+        .filter(|(_, s)| s.command.is_none() && s.keyring.is_none())
         .filter_map(|(n, s)| read_passive(n, s).ok().flatten().map(|v| (n.clone(), v)))
         .collect()
 }
 
 /// Checks that `spec` names exactly one source and reads it when it is
-/// `env:` or `file:`; `None` for a `command:`, which the caller runs.
+/// `env:` or `file:`; `None` for a `command:` or `keyring:`, which the
+/// caller reads.
 fn read_passive(name: &str, spec: &SecretSpec) -> Result<Option<String>, Error> {
     let given: Vec<&str> = [
         ("env", spec.env.is_some()),
         ("file", spec.file.is_some()),
         ("command", spec.command.is_some()),
+        ("keyring", spec.keyring.is_some()),
     ]
     .iter()
     .filter(|(_, set)| *set)
@@ -104,7 +149,7 @@ fn read_passive(name: &str, spec: &SecretSpec) -> Result<Option<String>, Error> 
     .collect();
     if given.is_empty() {
         return Err(Error::Other(format!(
-            "secret {name}: no source given (use one of env, file, command)"
+            "secret {name}: no source given (use one of env, file, command, keyring)"
         )));
     }
     if given.len() > 1 {

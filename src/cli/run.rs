@@ -73,7 +73,8 @@ async fn run_async(args: RunArgs) -> Result<i32> {
 
     let asked = super::ask::missing_secrets(&args, &doc).await?;
     let specs = &doc.front.secrets;
-    let resolved = crate::secrets::resolve(&super::ask::without(specs, &asked)).await?;
+    let resolved =
+        crate::secrets::resolve_declared(&doc, &super::ask::without(specs, &asked)).await?;
     let secrets = super::ask::in_order(specs, resolved, asked);
     let redactor = Redactor::new(hidden(&secrets, &prompted));
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {

@@ -400,9 +400,7 @@ pub fn parse_front(src: &Source, block: &FrontBlock) -> (FrontMatter, Vec<Diagno
         for s in n.secrets.into_keys() {
             let spec = SecretSpec {
                 env: Some(s.clone()),
-                file: None,
-                command: None,
-                description: None,
+                ..SecretSpec::default()
             };
             front.secrets.entry(s).or_insert(spec);
         }
@@ -557,12 +555,15 @@ pub struct ParamSpec {
 }
 
 /// Where a secret comes from. Exactly one source.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSpec {
     pub env: Option<String>,
     pub file: Option<String>,
     pub command: Option<String>,
+    /// An item of the OS keyring (Secret Service on Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<super::KeyringRef>,
     pub description: Option<String>,
 }
 

@@ -232,7 +232,7 @@ fn secret_with_no_source() {
             "---\nsecrets:\n  TOKEN: {{ description: \"registry token\" }}\n---\n\n{MARKER_STEP}\n```bash {{name=login}}\necho {{{{ secrets.TOKEN }}}}\n```\n"
         ),
         "\
-error: secret `TOKEN` has no source: give one of `env`, `file` or `command`
+error: secret `TOKEN` has no source: give one of `env`, `file`, `command` or `keyring`
  --> rb.md:3:3
   |
 3 |   TOKEN: { description: \"registry token\" }

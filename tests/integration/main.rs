@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area. Shared helpers
 //! are `common` (the binary under test, scratch dirs, the `Test` builder,
-//! sample records) and `support` (real sshd, Prometheus, Alertmanager and moto).
+//! sample records) and `support` (real sshd, Prometheus, Alertmanager, moto and
+//! a D-Bus session with GNOME Keyring).
 
 mod common;
 mod support;
@@ -35,6 +36,8 @@ mod http;
 #[cfg(feature = "ec2")]
 mod incident;
 mod ipynb;
+#[cfg(feature = "keyring")]
+mod keyring;
 mod notebook_import;
 mod pipeline;
 mod preconditions;

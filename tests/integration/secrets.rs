@@ -239,7 +239,7 @@ fn spec(env: Option<&str>, file: Option<&str>, command: Option<&str>) -> SecretS
         env: env.map(str::to_string),
         file: file.map(str::to_string),
         command: command.map(str::to_string),
-        description: None,
+        ..SecretSpec::default()
     }
 }
 
@@ -287,7 +287,7 @@ async fn source_errors_name_the_secret_and_never_the_value() {
     let cases: Vec<(SecretSpec, &str)> = vec![
         (
             spec(None, None, None),
-            "secret S: no source given (use one of env, file, command)",
+            "secret S: no source given (use one of env, file, command, keyring)",
         ),
         (
             spec(Some("A"), Some("/x"), None),

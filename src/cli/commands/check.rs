@@ -51,7 +51,11 @@ pub fn check_command(args: CheckArgs) -> Result<i32> {
             };
             // Rendered as `run` renders `requires:` (params, env, secrets,
             // hosts) and redacted as `run` redacts (the secrets `check` can read).
-            let secrets = secrets_of.get(&file.path).cloned().unwrap_or_default();
+            let mut secrets = secrets_of.get(&file.path).cloned().unwrap_or_default();
+            // `keyring:` items are read here, as `run` reads them (never printed).
+            let (from_keyring, unreadable) = rt.block_on(crate::secrets::keyring::check(&doc));
+            file.diagnostics.extend(unreadable);
+            secrets.extend(from_keyring);
             let redactor = Redactor::new(secrets.clone());
             let secrets: IndexMap<String, String> = secrets.into_iter().collect();
             let templates = Templates::new();
