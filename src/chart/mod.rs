@@ -150,6 +150,12 @@ pub fn data_of(step: &StepRecord, kind: Option<ChartKind>, unit: Option<&str>) -
     Some(build(parsed, kind, unit))
 }
 
+/// The chart of a JSON value (a Prometheus result, or with `kind` a list
+/// of points): as [`data_of`] reads a step's captured JSON.
+pub fn of_json(j: &serde_json::Value, kind: Option<ChartKind>, unit: Option<&str>) -> Option<ChartData> {
+    from_json(j, kind.is_some()).map(|p| build(p, kind, unit))
+}
+
 fn from_json(j: &serde_json::Value, asked: bool) -> Option<Result<parse::Parsed, String>> {
     match parse::prometheus(j) {
         Some(p) => Some(p),

@@ -194,8 +194,10 @@ mod tests {
         let a = time_axis(lo + 5.0, lo + 50.0, 6);
         assert_eq!(a.ticks[0].1, "07:00:10");
         let a = time_axis(lo, lo + 3.0 * 86_400.0, 6);
-        assert_eq!(a.ticks[0].1, "2026-12-06");
-        assert_eq!(a.caption, "2026-12-05 – 2026-12-08 UTC");
+        assert_eq!(a.ticks[0].1, "12-05 12:00");
+        let a = time_axis(lo, lo + 30.0 * 86_400.0, 6);
+        assert_eq!(a.ticks[0].1, "2026-12-10");
+        assert_eq!(a.caption, "2026-12-05 – 2027-01-04 UTC");
     }
 
     #[test]

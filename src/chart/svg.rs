@@ -164,7 +164,8 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
     let rows = d.series.len().div_ceil(cols);
     let legend_top = bottom + 62.0;
     let notes = notes(d);
-    let height = legend_top + rows as f64 * 22.0 + notes.len() as f64 * 18.0 + 14.0;
+    let last_row = legend_top + rows.saturating_sub(1) as f64 * 22.0;
+    let height = last_row + notes.len() as f64 * 18.0 + 18.0;
     let mut out = String::new();
     open(&mut out, d, title, id, height);
 
@@ -283,7 +284,7 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
             esc(&d.unit.format(s.last))
         );
     }
-    push_notes(&mut out, &notes, legend_top + rows as f64 * 22.0);
+    push_notes(&mut out, &notes, last_row + 22.0);
     out.push_str("</svg>\n");
     out
 }

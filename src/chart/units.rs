@@ -71,8 +71,6 @@ impl Unit {
                     (1e6, "M"),
                     (1e3, "k"),
                     (1.0, ""),
-                    (1e-3, "m"),
-                    (1e-6, "µ"),
                 ];
                 let (d, s) = pick(m, steps, (1.0, ""));
                 match self {

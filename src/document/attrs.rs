@@ -540,7 +540,9 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
                 let near = crate::chart::KINDS
                     .iter()
                     .map(|k| (distance(&v.to_ascii_lowercase(), k), *k))
-                    .filter(|(d, _)| *d <= 2)
+                    // A typo keeps the first letter (`lien`, `bra`); `pie` is
+                    // another kind of chart, not a misspelt one.
+                    .filter(|(d, k)| *d <= 1 || (*d <= 2 && v.get(..1) == k.get(..1)))
                     .min_by_key(|(d, _)| *d)
                     .map(|(_, k)| format!(" (did you mean `{k}`?)"))
                     .unwrap_or_default();

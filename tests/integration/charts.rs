@@ -212,7 +212,7 @@ fn hostile_labels_are_escaped_cut_capped_and_redacted() {
     // Table cells cannot be broken by the labels.
     assert!(block.contains("+1991 more series not shown"), "{block}");
     assert!(
-        block.contains("| `{instance=\"<script>alert('x')</script>\", job=\"\\\"><img src=x onerror=alert(1)>\"}` | 1 s | 2 s | 2 s |"),
+        block.contains("| `{instance=\"<script>alert('x')</script>\", job=\"\\\"><img src=x one…` | 1 s | 2 s | 2 s |"),
         "{block}"
     );
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/out.json")).unwrap();
@@ -229,13 +229,24 @@ fn unknown_chart_kinds_and_units_are_refused_by_check_with_position() {
     );
     let out = s.test().args(["check", "bad.md"]).status(2).run();
     let text = format!("{}{}", out.stdout, out.stderr);
-    for want in [
-        "bad.md:3:24: error: invalid value `lien` for `chart`: expected line or bar (did you mean `line`?)",
-        "bad.md:7:24: error: invalid value `pie` for `chart`: expected line or bar",
-        "bad.md:11:28: error: invalid value `<b>` for `chart_unit`: expected a short unit such as s, ms, bytes or %",
+    for (want, at) in [
+        (
+            "error: invalid value `lien` for `chart`: expected line or bar (did you mean `line`?)\n",
+            "--> bad.md:3:23\n",
+        ),
+        (
+            "error: invalid value `pie` for `chart`: expected line or bar\n",
+            "--> bad.md:7:23\n",
+        ),
+        (
+            "error: invalid value `<b>` for `chart_unit`: expected a short unit such as s, ms, bytes or %\n",
+            "--> bad.md:11:28\n",
+        ),
     ] {
-        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        let i = text.find(want).unwrap_or_else(|| panic!("missing {want:?} in:\n{text}"));
+        assert!(text[i + want.len()..].trim_start().starts_with(at), "{want:?} not at {at:?}:\n{text}");
     }
+    assert!(text.contains("3 errors"), "{text}");
     assert!(!text.contains("pie` for `chart`: expected line or bar (did you mean"), "{text}");
 }
 
@@ -268,4 +279,32 @@ fn a_planted_symlink_for_the_assets_is_refused_before_anything_runs() {
     assert_ne!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     assert_eq!(s.read("target.txt"), "keep me");
+}
+
+/// One SVG as it is drawn: two series over ten minutes, latency in
+/// seconds (reviewed by eye in docs/report-screenshot-chart.png).
+#[test]
+fn line_chart_svg_snapshot() {
+    let values = |base: f64, step: f64| -> Vec<serde_json::Value> {
+        (0..11)
+            .map(|i| serde_json::json!([1796454000 + i * 60, format!("{}", base + step * i as f64)]))
+            .collect()
+    };
+    let v = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "p90", "job": "api", "instance": "10.0.0.1:9100"}, "values": values(0.12, 0.08)},
+        {"metric": {"__name__": "p90", "job": "api", "instance": "10.0.0.2:9100"}, "values": values(0.3, -0.01)},
+    ]}});
+    let d = runbook::chart::of_json(&v, Some(runbook::chart::ChartKind::Line), Some("s")).unwrap();
+    let svg = runbook::chart::svg::render(&d, "latency_hour", "chart-1");
+    roxmltree::Document::parse(&svg).expect("well-formed");
+    insta::assert_snapshot!("line_chart_svg", svg);
+    let v = serde_json::json!({"resultType": "vector", "result": [
+        {"metric": {"instance": "a"}, "value": [1796454000, "1610612736"]},
+        {"metric": {"instance": "b"}, "value": [1796454000, "524288000"]},
+    ]});
+    let d = runbook::chart::of_json(&v, None, Some("bytes")).unwrap();
+    assert_eq!(d.kind, runbook::chart::ChartKind::Bar);
+    let svg = runbook::chart::svg::render(&d, "disk", "chart-2");
+    assert!(svg.contains(">1.5 GiB</text>"), "{svg}");
+    assert!(svg.contains(">500 MiB</text>"), "{svg}");
 }

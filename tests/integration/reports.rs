@@ -1036,7 +1036,7 @@ fn html_shows_the_index_the_failure_what_ran_and_the_logs() {
     assert!(ok.contains("<nav class=\"index\""));
 }
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         if let Ok(out) = Command::new("which").arg(name).output()
             && out.status.success()
