@@ -195,6 +195,11 @@ fn build(parsed: Result<parse::Parsed, String>, kind: Option<ChartKind>, unit: O
         .into_iter()
         .filter(|s| !s.points.is_empty())
         .collect();
+    if parsed.source == "prometheus-matrix" {
+        // A range result comes in no meaningful order: by label, so the
+        // legend and the table read the same in every run.
+        series.sort_by(|a, b| a.label.cmp(&b.label));
+    }
     let more = series.len().saturating_sub(MAX_SERIES);
     series.truncate(MAX_SERIES);
     let mut summaries = Vec::with_capacity(series.len());

@@ -22,6 +22,22 @@ pub const PALETTE: [&str; 12] = [
     "#9c755f", "#bab0ac", "#1f77b4", "#8c564b",
 ];
 
+/// Each series' colour: by the rank of its label among the chart's
+/// labels, so the same series has the same colour in every chart of a
+/// report whatever order a query returned them in (a ranking keeps its
+/// order and its colours).
+fn colours(labels: &[&str]) -> Vec<&'static str> {
+    let mut sorted: Vec<&str> = labels.to_vec();
+    sorted.sort_unstable();
+    labels
+        .iter()
+        .map(|l| {
+            let rank = sorted.binary_search(l).unwrap_or(0);
+            PALETTE[rank % PALETTE.len()]
+        })
+        .collect()
+}
+
 /// Text for XML (content and attribute values): markup and quotes
 /// escaped, characters XML cannot hold dropped.
 pub fn esc(s: &str) -> String {
@@ -237,8 +253,10 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
         );
     }
     // The series.
+    let labels: Vec<&str> = d.series.iter().map(|s| s.label.as_str()).collect();
+    let colour_of = colours(&labels);
     for (i, s) in d.series.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
+        let colour = colour_of[i];
         let _ = writeln!(out, "<g><title>{}</title>", esc(&s.label));
         if s.points.len() > 1 {
             let coords: Vec<String> = s
@@ -273,7 +291,7 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
             "<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"4\" rx=\"2\" fill=\"{}\"/>",
             n(x),
             n(yy - 6.0),
-            PALETTE[i % PALETTE.len()]
+            colour_of[i]
         );
         let _ = writeln!(
             out,
@@ -336,8 +354,10 @@ fn bar_chart(d: &ChartData, title: &str, id: &str) -> String {
             esc(label)
         );
     }
+    let names: Vec<&str> = d.summary.series.iter().map(|s| s.label.as_str()).collect();
+    let colour_of = colours(&names);
     for (i, s) in d.summary.series.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
+        let colour = colour_of[i];
         let yy = top + i as f64 * ROW;
         let (a, b) = (px(0f64.max(x.min)), px(s.last));
         let _ = writeln!(out, "<g><title>{}: {}</title>", esc(&s.label), esc(&d.unit.format(s.last)));
