@@ -197,7 +197,11 @@ impl std::fmt::Display for PublishOutcome {
             if n == 1 { "report" } else { "reports" }
         )?;
         if charts > 0 {
-            write!(f, ", {charts} {}", if charts == 1 { "chart" } else { "charts" })?;
+            write!(
+                f,
+                ", {charts} {}",
+                if charts == 1 { "chart" } else { "charts" }
+            )?;
         }
         Ok(())
     }
@@ -516,7 +520,13 @@ pub fn note_body(summary: &PublishSummary, uploads: &[Upload]) -> String {
             let alt: String = name
                 .trim_end_matches(".svg")
                 .chars()
-                .map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .map(|c| {
+                    if c.is_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let _ = writeln!(b, "![{alt}]({})\n", u.url.replace([' ', '(', ')'], "_"));
         }

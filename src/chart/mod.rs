@@ -135,7 +135,11 @@ pub fn cut(text: &str, max: usize) -> String {
 /// its output (for an HTTP step, the body after the headers). `kind` and
 /// `unit` are the step's `chart=` and `chart_unit=`; without `chart=`
 /// only a Prometheus result is charted. `None`: nothing to chart.
-pub fn data_of(step: &StepRecord, kind: Option<ChartKind>, unit: Option<&str>) -> Option<ChartData> {
+pub fn data_of(
+    step: &StepRecord,
+    kind: Option<ChartKind>,
+    unit: Option<&str>,
+) -> Option<ChartData> {
     let parsed = match &step.json {
         Some(j) => from_json(j, kind.is_some()),
         None if kind.is_some() => {
@@ -152,7 +156,11 @@ pub fn data_of(step: &StepRecord, kind: Option<ChartKind>, unit: Option<&str>) -
 
 /// The chart of a JSON value (a Prometheus result, or with `kind` a list
 /// of points): as [`data_of`] reads a step's captured JSON.
-pub fn of_json(j: &serde_json::Value, kind: Option<ChartKind>, unit: Option<&str>) -> Option<ChartData> {
+pub fn of_json(
+    j: &serde_json::Value,
+    kind: Option<ChartKind>,
+    unit: Option<&str>,
+) -> Option<ChartData> {
     from_json(j, kind.is_some()).map(|p| build(p, kind, unit))
 }
 
@@ -175,12 +183,20 @@ fn output_text(step: &StepRecord) -> Option<String> {
     if step.http.is_some() {
         // Status line and headers, a blank line, the body.
         let text = text.replace("\r\n", "\n");
-        return Some(text.split_once("\n\n").map(|(_, b)| b.to_string()).unwrap_or_default());
+        return Some(
+            text.split_once("\n\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default(),
+        );
     }
     Some(text)
 }
 
-fn build(parsed: Result<parse::Parsed, String>, kind: Option<ChartKind>, unit: Option<&str>) -> ChartData {
+fn build(
+    parsed: Result<parse::Parsed, String>,
+    kind: Option<ChartKind>,
+    unit: Option<&str>,
+) -> ChartData {
     let (parsed, note) = match parsed {
         Ok(p) => (p, None),
         Err(e) => (parse::Parsed::default(), Some(format!("no chart: {e}"))),
@@ -223,7 +239,12 @@ fn build(parsed: Result<parse::Parsed, String>, kind: Option<ChartKind>, unit: O
     let summary = ChartRecord {
         kind,
         unit: unit.map(str::to_string),
-        source: if parsed.source.is_empty() { "none" } else { parsed.source }.to_string(),
+        source: if parsed.source.is_empty() {
+            "none"
+        } else {
+            parsed.source
+        }
+        .to_string(),
         series: summaries,
         more_series: more,
         skipped_points: parsed.skipped,
@@ -255,7 +276,11 @@ fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
 }
 
 /// The record's chart of a step that just ran: see [`data_of`].
-pub fn summarize(step: &StepRecord, kind: Option<ChartKind>, unit: Option<&str>) -> Option<ChartRecord> {
+pub fn summarize(
+    step: &StepRecord,
+    kind: Option<ChartKind>,
+    unit: Option<&str>,
+) -> Option<ChartRecord> {
     data_of(step, kind, unit).map(|d| d.summary)
 }
 

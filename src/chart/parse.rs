@@ -112,7 +112,10 @@ fn time(v: &Value) -> Option<f64> {
 /// metric name first among them). A label set left empty keeps them all.
 pub fn labels_of(metrics: &[IndexMap<String, String>]) -> Vec<String> {
     let constant = |k: &str, v: &str| {
-        metrics.len() > 1 && metrics.iter().all(|m| m.get(k).map(String::as_str) == Some(v))
+        metrics.len() > 1
+            && metrics
+                .iter()
+                .all(|m| m.get(k).map(String::as_str) == Some(v))
     };
     metrics
         .iter()
@@ -301,16 +304,24 @@ mod tests {
         let p = json_points(&v).unwrap().unwrap();
         assert!(p.time);
         assert_eq!(p.series.len(), 2);
-        assert_eq!(p.series[0].points, [(1_796_454_000.0, 1.0), (1_796_454_060.0, 2.5)]);
+        assert_eq!(
+            p.series[0].points,
+            [(1_796_454_000.0, 1.0), (1_796_454_060.0, 2.5)]
+        );
         assert_eq!(p.skipped, 1);
-        let p = json_points(&json!([{"x": 1, "y": 2}, {"x": 2, "y": 3}])).unwrap().unwrap();
+        let p = json_points(&json!([{"x": 1, "y": 2}, {"x": 2, "y": 3}]))
+            .unwrap()
+            .unwrap();
         assert!(!p.time);
         assert!(json_points(&json!([1, 2])).unwrap().is_err());
     }
 
     #[test]
     fn text_columns_with_a_header_and_comments() {
-        let p = text("# latency\nhost t value\na 1796454000 0.5\nb,1796454000,0.25\na 1796454060 NaN\n").unwrap();
+        let p = text(
+            "# latency\nhost t value\na 1796454000 0.5\nb,1796454000,0.25\na 1796454060 NaN\n",
+        )
+        .unwrap();
         assert_eq!(p.series.len(), 2);
         assert_eq!(p.series[0].label, "a");
         assert_eq!(p.skipped, 1);

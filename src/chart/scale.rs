@@ -97,7 +97,11 @@ impl TimeAxis {
 }
 
 pub fn time_axis(lo: f64, hi: f64, max_ticks: usize) -> TimeAxis {
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 30.0, lo + 30.0) };
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 30.0, lo + 30.0)
+    };
     let span = hi - lo;
     let step = TIME_STEPS
         .iter()
@@ -188,7 +192,9 @@ mod tests {
         let labels: Vec<&str> = a.ticks.iter().map(|(_, l)| l.as_str()).collect();
         assert_eq!(
             labels,
-            ["07:00", "07:10", "07:20", "07:30", "07:40", "07:50", "08:00"]
+            [
+                "07:00", "07:10", "07:20", "07:30", "07:40", "07:50", "08:00"
+            ]
         );
         assert_eq!(a.caption, "2026-12-05 UTC");
         let a = time_axis(lo + 5.0, lo + 50.0, 6);

@@ -81,7 +81,11 @@ fn open(out: &mut String, d: &ChartData, title: &str, id: &str, height: f64) {
         h = n(height)
     );
     let _ = writeln!(out, "<title id=\"{id}-title\">{}</title>", esc(&heading));
-    let _ = writeln!(out, "<desc id=\"{id}-desc\">{}</desc>", esc(&description(d)));
+    let _ = writeln!(
+        out,
+        "<desc id=\"{id}-desc\">{}</desc>",
+        esc(&description(d))
+    );
     let _ = writeln!(
         out,
         "<rect x=\"0.5\" y=\"0.5\" width=\"{}\" height=\"{}\" rx=\"6\" fill=\"#ffffff\" stroke=\"#e5e7eb\"/>",
@@ -103,10 +107,7 @@ fn open(out: &mut String, d: &ChartData, title: &str, id: &str, height: f64) {
 
 /// `3 series · seconds · Prometheus range`.
 fn subtitle(d: &ChartData) -> String {
-    let mut parts = vec![format!(
-        "{} series",
-        d.series.len() + d.summary.more_series
-    )];
+    let mut parts = vec![format!("{} series", d.series.len() + d.summary.more_series)];
     if let Some(u) = &d.summary.unit {
         parts.push(format!("unit: {u}"));
     }
@@ -126,7 +127,11 @@ fn subtitle(d: &ChartData) -> String {
 pub fn description(d: &ChartData) -> String {
     let mut s = format!(
         "{} chart of {} series.",
-        if d.kind == ChartKind::Line { "Line" } else { "Bar" },
+        if d.kind == ChartKind::Line {
+            "Line"
+        } else {
+            "Bar"
+        },
         d.series.len() + d.summary.more_series
     );
     for x in &d.summary.series {
@@ -207,7 +212,8 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
         );
     }
     // X axis: time or numbers.
-    let (xfrac, xticks, caption): (Box<dyn Fn(f64) -> f64>, Vec<(f64, String)>, String) = if d.time {
+    let (xfrac, xticks, caption): (Box<dyn Fn(f64) -> f64>, Vec<(f64, String)>, String) = if d.time
+    {
         let a = scale::time_axis(xlo, xhi, 7);
         let caption = format!("Time ({})", a.caption);
         let ticks = a.ticks.clone();
@@ -360,7 +366,12 @@ fn bar_chart(d: &ChartData, title: &str, id: &str) -> String {
         let colour = colour_of[i];
         let yy = top + i as f64 * ROW;
         let (a, b) = (px(0f64.max(x.min)), px(s.last));
-        let _ = writeln!(out, "<g><title>{}: {}</title>", esc(&s.label), esc(&d.unit.format(s.last)));
+        let _ = writeln!(
+            out,
+            "<g><title>{}: {}</title>",
+            esc(&s.label),
+            esc(&d.unit.format(s.last))
+        );
         let _ = writeln!(
             out,
             "<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"#1f2937\" text-anchor=\"end\">{}</text>",

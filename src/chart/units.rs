@@ -65,13 +65,8 @@ impl Unit {
             }
             Unit::Percent => (1.0, " %".into()),
             Unit::None | Unit::Other(_) => {
-                let steps: &[(f64, &str)] = &[
-                    (1e12, "T"),
-                    (1e9, "G"),
-                    (1e6, "M"),
-                    (1e3, "k"),
-                    (1.0, ""),
-                ];
+                let steps: &[(f64, &str)] =
+                    &[(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")];
                 let (d, s) = pick(m, steps, (1.0, ""));
                 match self {
                     Unit::Other(u) => (d, format!("{s} {u}")),

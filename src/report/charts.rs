@@ -36,10 +36,7 @@ pub fn html(step: &StepRecord) -> String {
         return format!("<figure class=\"chart\">\n{svg}</figure>\n");
     }
     match note(step) {
-        Some(n) => format!(
-            "<p class=\"chart-note\">{}</p>\n",
-            chart::svg::esc(&n)
-        ),
+        Some(n) => format!("<p class=\"chart-note\">{}</p>\n", chart::svg::esc(&n)),
         None => String::new(),
     }
 }

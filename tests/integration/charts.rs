@@ -31,7 +31,11 @@ fn ran_text() -> Scratch {
 }
 
 fn mode(path: &std::path::Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -43,24 +47,45 @@ fn text_columns_chart_in_copy_assets_html_and_notebook() {
         block.contains("![Chart of lat](out.md.assets/lat.svg)"),
         "{block}"
     );
-    assert!(block.contains("| Series | Min | Max | Last |\n|---|---:|---:|---:|\n"), "{block}");
-    assert!(block.contains("| `api-1` | 100 ms | 350 ms | 350 ms |"), "{block}");
-    assert!(block.contains("| `api-2` | 80 ms | 105 ms | 105 ms |"), "{block}");
+    assert!(
+        block.contains("| Series | Min | Max | Last |\n|---|---:|---:|---:|\n"),
+        "{block}"
+    );
+    assert!(
+        block.contains("| `api-1` | 100 ms | 350 ms | 350 ms |"),
+        "{block}"
+    );
+    assert!(
+        block.contains("| `api-2` | 80 ms | 105 ms | 105 ms |"),
+        "{block}"
+    );
     // The SVG beside the copy: private directory, private file.
     let svg_path = s.path("out.md.assets/lat.svg");
     assert_eq!(mode(&s.path("out.md.assets")), 0o700);
     assert_eq!(mode(&svg_path), 0o600);
     let svg = std::fs::read_to_string(&svg_path).unwrap();
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
     assert!(svg.contains("<title id=\"chart-1-title\">lat — line chart</title>"));
-    assert!(svg.contains("api-1: min 100 ms, max 350 ms, last 350 ms."), "{svg}");
-    assert!(svg.contains("1 points skipped (NaN, Inf, stale or missing)"), "{svg}");
+    assert!(
+        svg.contains("api-1: min 100 ms, max 350 ms, last 350 ms."),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("1 points skipped (NaN, Inf, stale or missing)"),
+        "{svg}"
+    );
     assert!(svg.contains("Time (2026-12-05 UTC)"), "{svg}");
     assert!(!svg.contains("<script"), "{svg}");
     roxmltree::Document::parse(&svg).expect("the SVG is well-formed XML");
     // The same chart inline in the HTML report.
     let html = s.read("rep/out.html");
-    assert!(html.contains("<figure class=\"chart\">\n<svg xmlns"), "{html}");
+    assert!(
+        html.contains("<figure class=\"chart\">\n<svg xmlns"),
+        "{html}"
+    );
     assert_eq!(html.matches("<svg xmlns").count(), 1);
     // The record's summary.
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/out.json")).unwrap();
@@ -87,8 +112,18 @@ fn text_columns_chart_in_copy_assets_html_and_notebook() {
         .iter()
         .find(|o| o["output_type"] == "display_data")
         .expect("a display_data output");
-    assert!(display["data"]["image/svg+xml"].as_str().unwrap().starts_with("<svg"));
-    assert!(display["data"]["text/plain"][0].as_str().unwrap().starts_with("Line chart of 2 series."));
+    assert!(
+        display["data"]["image/svg+xml"]
+            .as_str()
+            .unwrap()
+            .starts_with("<svg")
+    );
+    assert!(
+        display["data"]["text/plain"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Line chart of 2 series.")
+    );
     if let Some(py) = crate::ipynb::python() {
         let check = std::process::Command::new(py)
             .arg("-c")
@@ -137,14 +172,30 @@ fn an_empty_prometheus_result_says_so_and_draws_nothing() {
         "```bash {name=q capture=json}\necho '{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}'\n```\n",
     );
     s.test()
-        .args(["run", "e.md", "-q", "-o", "out.md", "--report-dir", "rep", "--format", "html,ipynb"])
+        .args([
+            "run",
+            "e.md",
+            "-q",
+            "-o",
+            "out.md",
+            "--report-dir",
+            "rep",
+            "--format",
+            "html,ipynb",
+        ])
         .run();
     let block = block_of(&s.read("out.md"), "q");
-    assert!(block.contains("Chart: `no chart: the result is empty`"), "{block}");
+    assert!(
+        block.contains("Chart: `no chart: the result is empty`"),
+        "{block}"
+    );
     assert!(!block.contains("!["), "{block}");
     assert!(!s.path("out.md.assets").exists());
     let html = s.read("rep/out.html");
-    assert!(html.contains("<p class=\"chart-note\">no chart: the result is empty</p>"), "{html}");
+    assert!(
+        html.contains("<p class=\"chart-note\">no chart: the result is empty</p>"),
+        "{html}"
+    );
     assert!(!html.contains("<svg"));
     let nb = s.read("rep/out.ipynb");
     assert!(nb.contains("no chart: the result is empty"), "{nb}");
@@ -186,15 +237,31 @@ fn hostile_labels_are_escaped_cut_capped_and_redacted() {
         "---\nsecrets:\n  TOKEN: { env: CHART_TOKEN }\n---\n\n```bash {name=h capture=json chart_unit=s}\ncat payload.json\n```\n",
     );
     s.test()
-        .args(["run", "h.md", "-q", "-o", "out.md", "--report-dir", "rep", "--format", "json,html,ipynb"])
+        .args([
+            "run",
+            "h.md",
+            "-q",
+            "-o",
+            "out.md",
+            "--report-dir",
+            "rep",
+            "--format",
+            "json,html,ipynb",
+        ])
         .env("CHART_TOKEN", "hunter2-secret-value")
         .run();
     let svg = s.read("out.md.assets/h.svg");
     roxmltree::Document::parse(&svg).expect("well-formed despite the labels");
     assert!(!svg.contains("<script"), "{svg}");
     assert!(!svg.contains("<img"), "{svg}");
-    assert!(svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{svg}");
-    assert!(svg.contains("+1991 more series not shown (at most 12 are drawn)"), "{svg}");
+    assert!(
+        svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("+1991 more series not shown (at most 12 are drawn)"),
+        "{svg}"
+    );
     assert!(svg.contains("3 points skipped"), "{svg}");
     assert!(!svg.contains(&"x".repeat(100)), "a huge label is cut");
     for (name, text) in [
@@ -204,7 +271,10 @@ fn hostile_labels_are_escaped_cut_capped_and_redacted() {
         ("json", s.read("rep/out.json")),
         ("ipynb", s.read("rep/out.ipynb")),
     ] {
-        assert!(!text.contains("hunter2-secret-value"), "secret in the {name}");
+        assert!(
+            !text.contains("hunter2-secret-value"),
+            "secret in the {name}"
+        );
     }
     assert!(svg.contains("[REDACTED:TOKEN]"), "{svg}");
     let copy = s.read("out.md");
@@ -216,7 +286,13 @@ fn hostile_labels_are_escaped_cut_capped_and_redacted() {
         "{block}"
     );
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/out.json")).unwrap();
-    assert_eq!(json["steps"][0]["chart"]["series"].as_array().unwrap().len(), 12);
+    assert_eq!(
+        json["steps"][0]["chart"]["series"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
     assert_eq!(json["steps"][0]["chart"]["more_series"], 1991);
 }
 
@@ -243,11 +319,19 @@ fn unknown_chart_kinds_and_units_are_refused_by_check_with_position() {
             "--> bad.md:11:28\n",
         ),
     ] {
-        let i = text.find(want).unwrap_or_else(|| panic!("missing {want:?} in:\n{text}"));
-        assert!(text[i + want.len()..].trim_start().starts_with(at), "{want:?} not at {at:?}:\n{text}");
+        let i = text
+            .find(want)
+            .unwrap_or_else(|| panic!("missing {want:?} in:\n{text}"));
+        assert!(
+            text[i + want.len()..].trim_start().starts_with(at),
+            "{want:?} not at {at:?}:\n{text}"
+        );
     }
     assert!(text.contains("3 errors"), "{text}");
-    assert!(!text.contains("pie` for `chart`: expected line or bar (did you mean"), "{text}");
+    assert!(
+        !text.contains("pie` for `chart`: expected line or bar (did you mean"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -287,7 +371,9 @@ fn a_planted_symlink_for_the_assets_is_refused_before_anything_runs() {
 fn line_chart_svg_snapshot() {
     let values = |base: f64, step: f64| -> Vec<serde_json::Value> {
         (0..11)
-            .map(|i| serde_json::json!([1796454000 + i * 60, format!("{}", base + step * i as f64)]))
+            .map(|i| {
+                serde_json::json!([1796454000 + i * 60, format!("{}", base + step * i as f64)])
+            })
             .collect()
     };
     let v = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [

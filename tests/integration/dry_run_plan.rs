@@ -116,7 +116,11 @@ fn p90_latency_without_prometheus_is_planned_not_failed() {
     assert!(by_name[6].2.contains("when: steps.cores.json | length > 0"));
     // The chart steps are safe HTTP steps: sent, and nothing answered.
     for i in [2, 3] {
-        assert!(by_name[i].2.contains("could not run it"), "{:?}", by_name[i]);
+        assert!(
+            by_name[i].2.contains("could not run it"),
+            "{:?}",
+            by_name[i]
+        );
     }
 }
 

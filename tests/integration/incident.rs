@@ -160,7 +160,10 @@ fn charts_of_the_incident(s: &Scratch, json: &serde_json::Value) {
     assert_eq!(chart["unit"], "s");
     assert_eq!(chart["source"], "prometheus-matrix");
     assert_eq!(chart["series"].as_array().unwrap().len(), 3, "{chart}");
-    assert!(chart["series"][0]["points"].as_u64().unwrap() >= 55, "{chart}");
+    assert!(
+        chart["series"][0]["points"].as_u64().unwrap() >= 55,
+        "{chart}"
+    );
     // The copy links both SVGs, with the text table.
     let copy = s.read("incident/p90-latency.md");
     let block = block_of(&copy, "amplitude");
@@ -168,7 +171,10 @@ fn charts_of_the_incident(s: &Scratch, json: &serde_json::Value) {
         block.contains("![Chart of amplitude](p90-latency.md.assets/amplitude.svg)"),
         "{block}"
     );
-    assert!(block.contains("| `{instance=\"127.0.0.1:9100\"}` |"), "{block}");
+    assert!(
+        block.contains("| `{instance=\"127.0.0.1:9100\"}` |"),
+        "{block}"
+    );
     let block = block_of(&copy, "latency_hour");
     assert!(
         block.contains("![Chart of latency_hour](p90-latency.md.assets/latency_hour.svg)"),
@@ -182,7 +188,11 @@ fn charts_of_the_incident(s: &Scratch, json: &serde_json::Value) {
     // The HTML report shows both charts inline, with the series.
     let html = s.read("incident/p90-latency.html");
     // `levels` is a Prometheus result too: it gets its chart without asking.
-    assert_eq!(html.matches("<figure class=\"chart\">").count(), 3, "{html}");
+    assert_eq!(
+        html.matches("<figure class=\"chart\">").count(),
+        3,
+        "{html}"
+    );
     assert!(html.contains("<title id=\"chart-1-title\">levels — bar chart</title>"));
     assert!(html.contains("{instance=&quot;127.0.0.1:9100&quot;}"));
     assert!(html.contains("<title id=\"chart-3-title\">amplitude — bar chart</title>"));
@@ -248,7 +258,10 @@ fn screenshot(page: &std::path::Path) {
         .output()
         .expect("chromium runs");
     let png = std::fs::read(&shot).unwrap_or_else(|e| {
-        panic!("no screenshot ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "no screenshot ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 40_000, "screenshot is only {} bytes", png.len());

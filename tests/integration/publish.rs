@@ -554,7 +554,12 @@ fn assert_chart_in_note(seen: &[Seen], svg_on_disk: &str) {
     let svg = ups
         .iter()
         .find(|(n, ..)| n == "lat.svg")
-        .unwrap_or_else(|| panic!("no SVG upload: {:?}", ups.iter().map(|u| &u.0).collect::<Vec<_>>()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no SVG upload: {:?}",
+                ups.iter().map(|u| &u.0).collect::<Vec<_>>()
+            )
+        });
     assert_eq!(String::from_utf8_lossy(&svg.1), svg_on_disk);
     assert!(
         String::from_utf8_lossy(&svg.2).contains("Content-Type: image/svg+xml"),
@@ -569,7 +574,10 @@ fn assert_chart_in_note(seen: &[Seen], svg_on_disk: &str) {
         body.contains(&format!("\nCharts:\n\n![lat](/uploads/{secret}/lat.svg)\n")),
         "{body}"
     );
-    assert!(!body.contains("- [lat.svg]"), "a chart is not listed as a report: {body}");
+    assert!(
+        !body.contains("- [lat.svg]"),
+        "a chart is not listed as a report: {body}"
+    );
     assert!(!body.contains(".md.assets/"), "{body}");
 }
 
@@ -584,7 +592,9 @@ async fn run_with_publish_uploads_the_charts_and_shows_them_in_the_note() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("published to gitlab:sre/incidents#42: note 302, 2 reports uploaded, 1 chart"),
+        stderr.contains(
+            "published to gitlab:sre/incidents#42: note 302, 2 reports uploaded, 1 chart"
+        ),
         "{stderr}"
     );
     let seen = server.seen.lock().expect("lock").clone();
@@ -627,7 +637,9 @@ async fn publish_command_uploads_the_charts_of_a_report_dir() {
     let names: Vec<String> = uploaded(&seen).into_iter().map(|u| u.0).collect();
     assert_eq!(names, ["lat.html", "lat.md", "lat.svg"]);
     assert!(
-        !seen.iter().any(|s| String::from_utf8_lossy(&s.body).contains("not for the incident"))
+        !seen
+            .iter()
+            .any(|s| String::from_utf8_lossy(&s.body).contains("not for the incident"))
     );
     let svg = std::fs::read_to_string(dir.path().join("reports/lat.md.assets/lat.svg")).unwrap();
     assert_chart_in_note(&seen, &svg);
