@@ -211,7 +211,7 @@ pub fn text(s: &str) -> Result<Parsed, String> {
             continue;
         }
         let cols: Vec<&str> = line
-            .split(|c: char| c == ',' || c == '\t' || c == ' ')
+            .split([',', '\t', ' '])
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .collect();

@@ -74,9 +74,9 @@ fn n(x: f64) -> String {
 /// The opening tag, `<title>`, `<desc>`, background and heading.
 fn open(out: &mut String, d: &ChartData, title: &str, id: &str, height: f64) {
     let heading = format!("{title} — {} chart", d.kind.as_str());
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" font-family=\"{FONT}\">\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" font-family=\"{FONT}\">",
         w = n(WIDTH),
         h = n(height)
     );
@@ -169,6 +169,48 @@ fn notes(d: &ChartData) -> Vec<String> {
     v
 }
 
+/// A line chart's x axis: time (round UTC ticks) or plain numbers.
+struct XAxis {
+    min: f64,
+    max: f64,
+    ticks: Vec<(f64, String)>,
+    caption: String,
+}
+
+impl XAxis {
+    fn of(d: &ChartData, lo: f64, hi: f64) -> XAxis {
+        if d.time {
+            let a = scale::time_axis(lo, hi, 7);
+            XAxis {
+                min: a.min,
+                max: a.max,
+                caption: format!("Time ({})", a.caption),
+                ticks: a.ticks,
+            }
+        } else {
+            let a: Axis = scale::value_axis(lo, hi, 6, false);
+            let labels = Unit::None.format_ticks(&a.ticks);
+            XAxis {
+                min: a.min,
+                max: a.max,
+                ticks: a.ticks.iter().copied().zip(labels).collect(),
+                caption: String::new(),
+            }
+        }
+    }
+
+    fn fraction(&self, v: f64) -> f64 {
+        if self.max > self.min {
+            (v - self.min) / (self.max - self.min)
+        } else {
+            0.5
+        }
+    }
+}
+
+const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
+const BOTTOM: f64 = TOP + PLOT_H;
+
 fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
     let pts = || d.series.iter().flat_map(|s| s.points.iter());
     let (xlo, xhi) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -179,86 +221,18 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
     });
     let zero = ylo >= 0.0 && ylo <= (yhi - ylo);
     let y = scale::value_axis(ylo, yhi, 5, zero);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let bottom = TOP + PLOT_H;
-    let cols = 2usize;
-    let rows = d.series.len().div_ceil(cols);
-    let legend_top = bottom + 62.0;
+    let rows = d.series.len().div_ceil(2);
+    let legend_top = BOTTOM + 62.0;
     let notes = notes(d);
     let last_row = legend_top + rows.saturating_sub(1) as f64 * 22.0;
     let height = last_row + notes.len() as f64 * 18.0 + 18.0;
     let mut out = String::new();
     open(&mut out, d, title, id, height);
-
-    // Y grid and labels.
-    let ylabels = d.unit.format_ticks(&y.ticks);
-    let py = |v: f64| bottom - y.fraction(v) * PLOT_H;
-    for (t, label) in y.ticks.iter().zip(&ylabels) {
-        let yy = py(*t);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{}\" y1=\"{yy}\" x2=\"{}\" y2=\"{yy}\" stroke=\"{}\" stroke-width=\"1\"/>",
-            n(LEFT),
-            n(LEFT + plot_w),
-            if *t == 0.0 { "#9ca3af" } else { "#e5e7eb" },
-            yy = n(yy)
-        );
-        let _ = writeln!(
-            out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#4b5563\" text-anchor=\"end\">{}</text>",
-            n(LEFT - 8.0),
-            n(yy + 4.0),
-            esc(label)
-        );
-    }
-    // X axis: time or numbers.
-    let (xfrac, xticks, caption): (Box<dyn Fn(f64) -> f64>, Vec<(f64, String)>, String) = if d.time
-    {
-        let a = scale::time_axis(xlo, xhi, 7);
-        let caption = format!("Time ({})", a.caption);
-        let ticks = a.ticks.clone();
-        (Box::new(move |t| a.fraction(t)), ticks, caption)
-    } else {
-        let a: Axis = scale::value_axis(xlo, xhi, 6, false);
-        let labels = Unit::None.format_ticks(&a.ticks);
-        let ticks = a.ticks.iter().copied().zip(labels).collect();
-        (Box::new(move |t| a.fraction(t)), ticks, String::new())
-    };
-    let px = |v: f64| LEFT + xfrac(v) * plot_w;
-    for (t, label) in &xticks {
-        let xx = px(*t);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{xx}\" y1=\"{}\" x2=\"{xx}\" y2=\"{}\" stroke=\"#f3f4f6\" stroke-width=\"1\"/>",
-            n(TOP),
-            n(bottom + 5.0),
-            xx = n(xx)
-        );
-        let _ = writeln!(
-            out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#4b5563\" text-anchor=\"middle\">{}</text>",
-            n(xx),
-            n(bottom + 20.0),
-            esc(label)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "<line x1=\"{}\" y1=\"{b}\" x2=\"{}\" y2=\"{b}\" stroke=\"#9ca3af\" stroke-width=\"1\"/>",
-        n(LEFT),
-        n(LEFT + plot_w),
-        b = n(bottom)
-    );
-    if !caption.is_empty() {
-        let _ = writeln!(
-            out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#6b7280\" text-anchor=\"middle\">{}</text>",
-            n(LEFT + plot_w / 2.0),
-            n(bottom + 40.0),
-            esc(&caption)
-        );
-    }
-    // The series.
+    y_grid(&mut out, d, &y);
+    let x = XAxis::of(d, xlo, xhi);
+    x_axis(&mut out, &x);
+    let px = |v: f64| LEFT + x.fraction(v) * PLOT_W;
+    let py = |v: f64| BOTTOM - y.fraction(v) * PLOT_H;
     let labels: Vec<&str> = d.series.iter().map(|s| s.label.as_str()).collect();
     let colour_of = colours(&labels);
     for (i, s) in d.series.iter().enumerate() {
@@ -286,12 +260,79 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
         }
         out.push_str("</g>\n");
     }
-    // Legend: two columns.
-    let col_w = (WIDTH - 40.0) / cols as f64;
+    legend(&mut out, d, &colour_of, legend_top);
+    push_notes(&mut out, &notes, last_row + 22.0);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Horizontal grid lines with the value labels (the zero line darker).
+fn y_grid(out: &mut String, d: &ChartData, y: &Axis) {
+    let labels = d.unit.format_ticks(&y.ticks);
+    for (t, label) in y.ticks.iter().zip(&labels) {
+        let yy = BOTTOM - y.fraction(*t) * PLOT_H;
+        let _ = writeln!(
+            out,
+            "<line x1=\"{}\" y1=\"{yy}\" x2=\"{}\" y2=\"{yy}\" stroke=\"{}\" stroke-width=\"1\"/>",
+            n(LEFT),
+            n(LEFT + PLOT_W),
+            if *t == 0.0 { "#9ca3af" } else { "#e5e7eb" },
+            yy = n(yy)
+        );
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#4b5563\" text-anchor=\"end\">{}</text>",
+            n(LEFT - 8.0),
+            n(yy + 4.0),
+            esc(label)
+        );
+    }
+}
+
+/// The x ticks, their labels, the axis line and the caption.
+fn x_axis(out: &mut String, x: &XAxis) {
+    for (t, label) in &x.ticks {
+        let xx = LEFT + x.fraction(*t) * PLOT_W;
+        let _ = writeln!(
+            out,
+            "<line x1=\"{xx}\" y1=\"{}\" x2=\"{xx}\" y2=\"{}\" stroke=\"#f3f4f6\" stroke-width=\"1\"/>",
+            n(TOP),
+            n(BOTTOM + 5.0),
+            xx = n(xx)
+        );
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#4b5563\" text-anchor=\"middle\">{}</text>",
+            n(xx),
+            n(BOTTOM + 20.0),
+            esc(label)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<line x1=\"{}\" y1=\"{b}\" x2=\"{}\" y2=\"{b}\" stroke=\"#9ca3af\" stroke-width=\"1\"/>",
+        n(LEFT),
+        n(LEFT + PLOT_W),
+        b = n(BOTTOM)
+    );
+    if !x.caption.is_empty() {
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#6b7280\" text-anchor=\"middle\">{}</text>",
+            n(LEFT + PLOT_W / 2.0),
+            n(BOTTOM + 40.0),
+            esc(&x.caption)
+        );
+    }
+}
+
+/// Two columns of swatch, label and last value.
+fn legend(out: &mut String, d: &ChartData, colour_of: &[&str], top: f64) {
+    let col_w = (WIDTH - 40.0) / 2.0;
     for (i, s) in d.summary.series.iter().enumerate() {
-        let (r, c) = (i / cols, i % cols);
+        let (r, c) = (i / 2, i % 2);
         let x = 20.0 + c as f64 * col_w;
-        let yy = legend_top + r as f64 * 22.0;
+        let yy = top + r as f64 * 22.0;
         let _ = writeln!(
             out,
             "<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"4\" rx=\"2\" fill=\"{}\"/>",
@@ -308,9 +349,6 @@ fn line_chart(d: &ChartData, title: &str, id: &str) -> String {
             esc(&d.unit.format(s.last))
         );
     }
-    push_notes(&mut out, &notes, last_row + 22.0);
-    out.push_str("</svg>\n");
-    out
 }
 
 fn push_notes(out: &mut String, notes: &[String], top: f64) {
