@@ -30,6 +30,17 @@ fn ran_text() -> Scratch {
     s
 }
 
+/// The JSON report fits docs/report-schema.json (the `chart` field too).
+fn fits_the_schema(json: &serde_json::Value) {
+    let schema = crate::reports::schema();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::symlink_metadata(path)
         .unwrap()
@@ -89,6 +100,7 @@ fn text_columns_chart_in_copy_assets_html_and_notebook() {
     assert_eq!(html.matches("<svg xmlns").count(), 1);
     // The record's summary.
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/out.json")).unwrap();
+    fits_the_schema(&json);
     let chart = &json["steps"][0]["chart"];
     assert_eq!(chart["kind"], "line");
     assert_eq!(chart["unit"], "ms");
@@ -296,6 +308,7 @@ fn hostile_labels_are_escaped_cut_capped_and_redacted() {
         12
     );
     assert_eq!(json["steps"][0]["chart"]["more_series"], 1991);
+    fits_the_schema(&json);
 }
 
 #[test]

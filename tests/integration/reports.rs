@@ -440,7 +440,7 @@ fn step_body_for_script(step: &StepRecord, script: &str) -> String {
 
 // ---------------------------------------------------------------- JSON
 
-fn schema() -> serde_json::Value {
+pub(crate) fn schema() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.json");
     let text = std::fs::read_to_string(&path).expect("docs/report-schema.json is readable");
     serde_json::from_str(&text).expect("docs/report-schema.json is JSON")
