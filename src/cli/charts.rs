@@ -26,6 +26,10 @@ pub fn write_assets(markdown: &Path, record: &mut RunRecord) -> Result<Vec<PathB
     let mut used = HashSet::new();
     let mut written = Vec::new();
     for step in &mut record.steps {
+        // A path from another copy (a shard's, before `merge`) is not ours.
+        if let Some(c) = &mut step.chart {
+            c.svg = None;
+        }
         let Some(svg) = crate::report::charts::svg(step) else {
             continue;
         };

@@ -409,3 +409,36 @@ fn line_chart_svg_snapshot() {
     assert!(svg.contains(">1.5 GiB</text>"), "{svg}");
     assert!(svg.contains(">500 MiB</text>"), "{svg}");
 }
+
+/// `runbook merge` draws the charts beside the merged copy and links those,
+/// not a shard's.
+#[test]
+fn merged_shards_link_their_own_charts() {
+    let s = Scratch::new();
+    s.write("lat.md", TEXT_RUNBOOK);
+    for (i, dir) in ["a", "b"].iter().enumerate() {
+        s.test()
+            .args(["run", "lat.md", "--yes", "-q", "--report-dir", dir])
+            .args(["--shard", &format!("{}/2", i + 1)])
+            .run();
+    }
+    assert!(s.path("a/lat.md.assets/lat.svg").exists());
+    s.test()
+        .args(["merge", "a", "b", "--report-dir", "merged"])
+        .run();
+    let copy = s.read("merged/lat.md");
+    let block = block_of(&copy, "lat");
+    assert!(
+        block.contains("![Chart of lat](lat.md.assets/lat.svg)"),
+        "{block}"
+    );
+    assert_eq!(
+        s.read("merged/lat.md.assets/lat.svg"),
+        s.read("a/lat.md.assets/lat.svg")
+    );
+    assert_eq!(mode(&s.path("merged/lat.md.assets")), 0o700);
+    s.test()
+        .args(["verify", "merged/lat.md"])
+        .stdout_contains("ok")
+        .run();
+}
