@@ -11,6 +11,7 @@
 
 pub mod alert;
 pub mod analyze;
+pub mod chart;
 pub mod cli;
 pub mod console;
 pub mod document;

@@ -189,12 +189,21 @@ impl std::fmt::Display for PublishOutcome {
         if let Some(id) = self.note_id {
             write!(f, "note {id}, ")?;
         }
-        let n = self.uploads.len();
+        let charts = self.uploads.iter().filter(|u| is_chart(u)).count();
+        let n = self.uploads.len() - charts;
         write!(
             f,
             "{n} {} uploaded",
             if n == 1 { "report" } else { "reports" }
-        )
+        )?;
+        if charts > 0 {
+            write!(
+                f,
+                ", {charts} {}",
+                if charts == 1 { "chart" } else { "charts" }
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -384,6 +393,8 @@ fn mime_for(name: &str) -> &'static str {
         "application/json"
     } else if lower.ends_with(".xml") {
         "application/xml"
+    } else if lower.ends_with(".svg") {
+        "image/svg+xml"
     } else if lower.ends_with(".log") || lower.ends_with(".txt") {
         "text/plain"
     } else {
@@ -493,10 +504,31 @@ pub fn note_body(summary: &PublishSummary, uploads: &[Upload]) -> String {
         }
         let _ = writeln!(b, "| Failed step | {s} |");
     }
-    if !uploads.is_empty() {
+    let (charts, reports): (Vec<&Upload>, Vec<&Upload>) = uploads.iter().partition(|u| is_chart(u));
+    if !reports.is_empty() {
         b.push_str("\nReports:\n\n");
-        for u in uploads {
+        for u in reports {
             let _ = writeln!(b, "- {}", u.markdown);
+        }
+    }
+    if !charts.is_empty() {
+        // The copy links its charts beside it (`OUT.md.assets/STEP.svg`);
+        // on the incident they are these uploads, shown inline.
+        b.push_str("\nCharts:\n\n");
+        for u in charts {
+            let name = u.url.rsplit('/').next().unwrap_or("chart.svg");
+            let alt: String = name
+                .trim_end_matches(".svg")
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let _ = writeln!(b, "![{alt}]({})\n", u.url.replace([' ', '(', ')'], "_"));
         }
     }
     b.push('\n');
@@ -526,6 +558,11 @@ pub fn timeline_line(name: &str, summary: &PublishSummary) -> String {
         Ok(ts) => format!("/timeline {text} | {}", ts.strftime("%Y-%m-%d %H:%M")),
         Err(_) => format!("/timeline {text}"),
     }
+}
+
+/// A chart's SVG (uploaded with the reports, shown inline in the note).
+fn is_chart(u: &Upload) -> bool {
+    u.url.to_ascii_lowercase().ends_with(".svg")
 }
 
 fn md_code(s: &str) -> String {

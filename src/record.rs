@@ -319,6 +319,10 @@ pub struct StepRecord {
     /// batch that did not start are in none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub batches: Vec<BatchRecord>,
+    /// A chart of the step's numbers (a Prometheus result, or `chart=`):
+    /// its kind, unit and a summary per series (docs/dsl.md, "Charts").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<crate::chart::ChartRecord>,
 }
 
 /// One batch of a canary rollout (`serial=`).
@@ -540,6 +544,9 @@ impl StepRecord {
         s.expected = opt(&s.expected);
         if let Some(e) = &mut s.expect {
             e.diff = e.diff.as_deref().map(f);
+        }
+        if let Some(c) = s.chart.take() {
+            s.chart = Some(crate::chart::redacted(&s, &c, f));
         }
         s
     }

@@ -5,6 +5,7 @@
 
 mod alert;
 mod ask;
+mod charts;
 pub mod commands;
 pub mod outputs;
 mod plan;

@@ -108,6 +108,7 @@ impl Outputs {
             }
         }
         safe_fs::check_dir(&self.logs)?;
+        safe_fs::check_dir(&super::charts::assets_dir(&self.markdown))?;
         if args.dry_run {
             return self.check_dry_run(args);
         }

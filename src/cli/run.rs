@@ -474,11 +474,13 @@ fn write_reports(
     let copy = crate::report::registry::by_name(crate::report::registry::COPY)
         .ok_or_else(|| Error::Other("no annotated-copy report".into()))?;
     let mut written = Vec::new();
+    let mut record = record.clone();
+    let charts = super::charts::write_assets(&outputs.markdown, &mut record)?;
     // The copy first: the other reports carry its chain head.
-    let text = copy.render(doc, record, &opts);
+    let text = copy.render(doc, &record, &opts);
     crate::safe_fs::write_private(&outputs.markdown, text.as_bytes())?;
     written.push(outputs.markdown.clone());
-    let mut record = record.clone();
+    written.extend(charts);
     record.chain_head = crate::document::chain::head(&text);
     for (report, path) in outputs.report_files() {
         let text = report.render(doc, &record, &opts);

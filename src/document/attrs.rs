@@ -136,6 +136,10 @@ pub struct Attrs {
     /// `each_shard`: with `run --shard`, this (non-fan-out) step runs in
     /// every shard, not only the first.
     pub each_shard: bool,
+    /// `chart=line|bar`: draw the step's numbers (docs/dsl.md, "Charts").
+    pub chart: Option<crate::chart::ChartKind>,
+    /// `chart_unit=`: the unit of the charted values (`s`, `ms`, `bytes`, `%`, …).
+    pub chart_unit: Option<String>,
     /// Attributes accepted with a warning (unknown, not a near-miss).
     pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -206,6 +210,8 @@ pub const KEYS: &[&str] = &[
     "max_fail_percentage",
     "batch_confirm",
     "each_shard",
+    "chart",
+    "chart_unit",
 ];
 
 /// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
@@ -528,6 +534,26 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
                     "expected the name of a `{rollback}` block, or a quoted command",
                 ));
             });
+        }
+        "chart" => {
+            a.chart = Some(crate::chart::ChartKind::parse(v).ok_or_else(|| {
+                let near = crate::chart::KINDS
+                    .iter()
+                    .map(|k| (distance(&v.to_ascii_lowercase(), k), *k))
+                    // A typo keeps the first letter (`lien`, `bra`); `pie` is
+                    // another kind of chart, not a misspelt one.
+                    .filter(|(d, k)| *d <= 1 || (*d <= 2 && v.get(..1) == k.get(..1)))
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
+                invalid(&format!("expected line or bar{near}"))
+            })?)
+        }
+        "chart_unit" => {
+            if v.chars().count() > 16 || v.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+                return Err(invalid("expected a short unit such as s, ms, bytes or %"));
+            }
+            a.chart_unit = Some(v.to_string());
         }
         "expect_status" => {
             if !valid_status(v) {

@@ -499,6 +499,7 @@ fn plan(doc: &Document) -> Vec<StepRecord> {
             expect: None,
             undoes,
             batches: Vec::new(),
+            chart: None,
         })
         .collect()
 }

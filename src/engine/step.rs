@@ -523,6 +523,7 @@ fn apply(step: &Step, rec: &mut StepRecord, mut result: Attempt) -> StepCtx {
     rec.hosts = result.hosts;
     rec.http = result.http;
     rec.json = json.clone();
+    rec.chart = crate::chart::summarize(rec, step.attrs.chart, step.attrs.chart_unit.as_deref());
     StepCtx {
         stdout: result.stdout,
         stderr: result.stderr,

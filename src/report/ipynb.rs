@@ -105,6 +105,7 @@ fn code_cell(code: &str, r: &StepRecord, count: Option<usize>, hide: bool) -> Va
     if !text.is_empty() {
         outputs.push(json!({ "output_type": "stream", "name": "stdout", "text": lines(&text) }));
     }
+    outputs.extend(super::charts::ipynb_output(r));
     let mut metadata = json!({
         "runbook": {
             "name": r.name,

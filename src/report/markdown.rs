@@ -206,6 +206,7 @@ fn body(step: &StepRecord, show_rendered: bool) -> String {
         push_output(&mut lines, out);
     }
     push_expected(&mut lines, step);
+    lines.extend(super::charts::markdown_lines(step, &code, &cell));
     if lines.last().is_some_and(|l| l == "</details>") {
         // `</details>` opens an HTML block that only a blank line ends: the
         // end marker and the source after it must not be swallowed. (The

@@ -4,6 +4,7 @@
 //! The small formatting helpers shared by the renderers live here so every
 //! format spells durations, statuses and cut markers the same way.
 
+pub mod charts;
 pub mod html;
 pub mod ipynb;
 pub mod json;

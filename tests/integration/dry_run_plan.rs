@@ -77,7 +77,16 @@ fn p90_latency_without_prometheus_is_planned_not_failed() {
     let names: Vec<&str> = by_name.iter().map(|(n, ..)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["levels", "pick", "identify", "cores", "cleanup", "summary"]
+        [
+            "levels",
+            "pick",
+            "amplitude",
+            "latency_hour",
+            "identify",
+            "cores",
+            "cleanup",
+            "summary"
+        ]
     );
     for (name, status, _) in &by_name {
         assert_eq!(status, "dry_run", "{name}: {by_name:?}");
@@ -89,7 +98,7 @@ fn p90_latency_without_prometheus_is_planned_not_failed() {
         by_name[0]
     );
     // Steps fed by its result are planned, not run against a placeholder.
-    for i in [1, 2, 3, 5] {
+    for i in [1, 4, 5, 7] {
         assert!(
             by_name[i]
                 .2
@@ -100,11 +109,19 @@ fn p90_latency_without_prometheus_is_planned_not_failed() {
     }
     // The gated step shows its gate and its `when`, open until run time.
     assert!(
-        by_name[4].2.contains("gate: \"Delete the core files"),
+        by_name[6].2.contains("gate: \"Delete the core files"),
         "{:?}",
-        by_name[4]
+        by_name[6]
     );
-    assert!(by_name[4].2.contains("when: steps.cores.json | length > 0"));
+    assert!(by_name[6].2.contains("when: steps.cores.json | length > 0"));
+    // The chart steps are safe HTTP steps: sent, and nothing answered.
+    for i in [2, 3] {
+        assert!(
+            by_name[i].2.contains("could not run it"),
+            "{:?}",
+            by_name[i]
+        );
+    }
 }
 
 #[test]

@@ -17,7 +17,13 @@ fn p90_latency_runbook_end_to_end() {
         return;
     }
     let Some(sshd) = Sshd::start() else { return };
-    let Some(prom) = Prometheus::start_fixture(&repo().join("fixtures/incident"), QUERY) else {
+    // An hour of history (promtool backfill) before the recording rules
+    // take over, so the amplitude and the one-hour chart have data.
+    let Some(prom) = Prometheus::start_fixture_backfilled(
+        &repo().join("fixtures/incident"),
+        QUERY,
+        &latency_history(now()),
+    ) else {
         return;
     };
     let Some(moto) = Moto::start() else { return };
@@ -112,6 +118,213 @@ fn p90_latency_runbook_end_to_end() {
     let pre = json["preconditions"].as_array().unwrap();
     assert!(pre.iter().all(|p| p["ok"] == true), "{pre:?}");
     assert_eq!(pre.len(), 2);
+    charts_of_the_incident(&s, &json);
+}
+
+/// The seed's own case: which instance's P90 swung the most over the hour
+/// (a bar chart, largest first), and the hour itself (a line chart).
+fn charts_of_the_incident(s: &Scratch, json: &serde_json::Value) {
+    let step = |name: &str| {
+        json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+            .clone()
+    };
+    let amplitude = step("amplitude");
+    let chart = &amplitude["chart"];
+    assert_eq!(chart["kind"], "bar", "{chart}");
+    assert_eq!(chart["source"], "prometheus-vector");
+    assert_eq!(chart["svg"], "p90-latency.md.assets/amplitude.svg");
+    let labels: Vec<&str> = chart["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "{instance=\"127.0.0.1:9100\"}",
+            "{instance=\"127.0.0.4:9100\"}",
+            "{instance=\"127.0.0.5:9100\"}"
+        ]
+    );
+    let swing = chart["series"][0]["last"].as_f64().unwrap();
+    assert!((0.7..0.95).contains(&swing), "{chart}");
+    let hour = step("latency_hour");
+    let chart = &hour["chart"];
+    assert_eq!(chart["kind"], "line");
+    assert_eq!(chart["unit"], "s");
+    assert_eq!(chart["source"], "prometheus-matrix");
+    assert_eq!(chart["series"].as_array().unwrap().len(), 3, "{chart}");
+    assert!(
+        chart["series"][0]["points"].as_u64().unwrap() >= 55,
+        "{chart}"
+    );
+    // The copy links both SVGs, with the text table.
+    let copy = s.read("incident/p90-latency.md");
+    let block = block_of(&copy, "amplitude");
+    assert!(
+        block.contains("![Chart of amplitude](p90-latency.md.assets/amplitude.svg)"),
+        "{block}"
+    );
+    assert!(
+        block.contains("| `{instance=\"127.0.0.1:9100\"}` |"),
+        "{block}"
+    );
+    let block = block_of(&copy, "latency_hour");
+    assert!(
+        block.contains("![Chart of latency_hour](p90-latency.md.assets/latency_hour.svg)"),
+        "{block}"
+    );
+    for svg in ["amplitude", "latency_hour"] {
+        let path = s.path(&format!("incident/p90-latency.md.assets/{svg}.svg"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        roxmltree::Document::parse(&text).expect("well-formed SVG");
+    }
+    // The HTML report shows both charts inline, with the series.
+    let html = s.read("incident/p90-latency.html");
+    // `levels` is a Prometheus result too: it gets its chart without asking.
+    assert_eq!(
+        html.matches("<figure class=\"chart\">").count(),
+        3,
+        "{html}"
+    );
+    assert!(html.contains("<title id=\"chart-1-title\">levels — bar chart</title>"));
+    assert!(html.contains("{instance=&quot;127.0.0.1:9100&quot;}"));
+    assert!(html.contains("<title id=\"chart-3-title\">amplitude — bar chart</title>"));
+    assert!(html.contains("<title id=\"chart-4-title\">latency_hour — line chart</title>"));
+    // The copy still verifies and strips back to the runbook.
+    s.test()
+        .args(["verify", "incident/p90-latency.md"])
+        .stdout_contains("ok")
+        .run();
+    s.test()
+        .args(["strip", "incident/p90-latency.md"])
+        .stdout(std::fs::read_to_string(repo().join("runbooks/p90-latency.md")).unwrap())
+        .run();
+    screenshot(&s.path("incident/p90-latency.html"));
+}
+
+/// Headless Chromium renders the report with the charts; with
+/// `RUNBOOK_UPDATE_SCREENSHOT` set the picture goes to
+/// docs/report-screenshot-chart.png (the README shows it).
+fn screenshot(page: &std::path::Path) {
+    let Some(browser) = crate::reports::chromium() else {
+        eprintln!("skipping the screenshot: chromium not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("chart.png");
+    // The report as the incident sees it, results only, cut down to the
+    // cards that have a chart (the picture is for the README).
+    let html = std::fs::read_to_string(page).unwrap();
+    let only_charts = "<style>header.run, nav.index, main.doc > :not(.card), \
+        .card:not(:has(figure.chart)), footer { display: none; } \
+        .card pre.output { max-height: 96px; overflow: hidden; } \
+        body { padding-top: 8px; }</style>\n</head>";
+    let view = dir.path().join("charts.html");
+    std::fs::write(
+        &view,
+        html.replacen("</head>", only_charts, 1).replacen(
+            "id=\"hide-code\" class=\"toggle\">",
+            "id=\"hide-code\" class=\"toggle\" checked>",
+            1,
+        ),
+    )
+    .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1000,1320")
+        .arg(format!("file://{}", view.display()))
+        .output()
+        .expect("chromium runs");
+    let png = std::fs::read(&shot).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 40_000, "screenshot is only {} bytes", png.len());
+    if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOT").is_some() {
+        let dest = repo().join("docs/report-screenshot-chart.png");
+        std::fs::copy(&shot, dest).unwrap();
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An hour of `http_request_duration_seconds_bucket` history (OpenMetrics,
+/// one sample every 15 s up to `join`) that meets the fixture's recording
+/// rules (`k · time()` per bucket) at `join` without a counter reset. On
+/// top of each rule's rate, extra requests per second: 127.0.0.1 was fast
+/// (900 extra requests/s under 0.1 s) and degraded 25 minutes ago; 127.0.0.4
+/// had a bump of slow requests 35 minutes ago; 127.0.0.5 wobbles a little.
+fn latency_history(join: i64) -> String {
+    const LE: [&str; 5] = ["0.05", "0.1", "0.5", "1", "+Inf"];
+    let rules: [(&str, [f64; 5]); 3] = [
+        ("127.0.0.1:9100", [10.0, 20.0, 30.0, 95.0, 100.0]),
+        ("127.0.0.4:9100", [80.0, 95.0, 99.0, 100.0, 100.0]),
+        ("127.0.0.5:9100", [70.0, 92.0, 98.0, 100.0, 100.0]),
+    ];
+    let join = join / 15 * 15;
+    let extra = |inst: &str, bucket: usize, t: i64| -> f64 {
+        let ago = (join - t) as f64 / 60.0;
+        match inst {
+            "127.0.0.1:9100" if bucket >= 1 => 900.0 / (1.0 + ((25.0 - ago) / 3.0).exp()),
+            "127.0.0.4:9100" if bucket >= 2 => 60.0 * (-((ago - 35.0) / 6.0).powi(2) / 2.0).exp(),
+            "127.0.0.5:9100" if bucket >= 2 => {
+                5.0 * (1.0 + (2.0 * std::f64::consts::PI * t as f64 / 900.0).sin())
+            }
+            _ => 0.0,
+        }
+    };
+    let times: Vec<i64> = (0..240).map(|k| join - 3600 + 15 * k).collect();
+    let mut out = String::new();
+    for (inst, ks) in rules {
+        for (b, le) in LE.iter().enumerate() {
+            // The counter is k·t minus the extra requests still to come
+            // before `join`: its rate is k + extra, and it is k·join at `join`.
+            let mut to_come = 0.0;
+            let mut values = Vec::with_capacity(times.len());
+            for t in times.iter().rev() {
+                to_come += extra(inst, b, *t) * 15.0;
+                values.push(ks[b] * *t as f64 - to_come);
+            }
+            values.reverse();
+            for (t, v) in times.iter().zip(values) {
+                out.push_str(&format!(
+                    "http_request_duration_seconds_bucket{{service=\"my_service\",instance=\"{inst}\",le=\"{le}\"}} {v:.3} {t}\n"
+                ));
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
 }
 
 #[test]

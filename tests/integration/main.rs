@@ -16,6 +16,7 @@ mod attack_secrets;
 mod attack_signals;
 mod blast_radius;
 mod canary;
+mod charts;
 mod check;
 mod check_equals_run;
 mod ci_templates;

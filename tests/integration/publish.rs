@@ -531,3 +531,116 @@ async fn rejected_token_keeps_the_run_result_and_the_local_report() {
     assert!(copy.contains("restarting"));
     assert!(dir.path().join("reports/restart.html").exists());
 }
+
+const CHART_RUNBOOK: &str = "---\ntitle: Latency\n---\n\n```bash {name=lat chart=line chart_unit=s}\nprintf 'a 1796454000 0.1\\na 1796454060 0.4\\nb 1796454000 0.2\\nb 1796454060 0.3\\n'\n```\n";
+
+/// The names and bodies of the uploads the server saw, in order.
+fn uploaded(seen: &[Seen]) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    seen.iter()
+        .filter(|s| s.path.ends_with("/uploads"))
+        .map(|u| {
+            let (name, content) =
+                multipart_file(u.content_type.as_deref(), &u.body).expect("multipart");
+            (name, content, u.body.clone())
+        })
+        .collect()
+}
+
+/// The note's chart section: each SVG, uploaded, shown inline by its
+/// upload URL (the copy's relative `OUT.md.assets/` link does not work on
+/// the incident).
+fn assert_chart_in_note(seen: &[Seen], svg_on_disk: &str) {
+    let ups = uploaded(seen);
+    let svg = ups
+        .iter()
+        .find(|(n, ..)| n == "lat.svg")
+        .unwrap_or_else(|| {
+            panic!(
+                "no SVG upload: {:?}",
+                ups.iter().map(|u| &u.0).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(String::from_utf8_lossy(&svg.1), svg_on_disk);
+    assert!(
+        String::from_utf8_lossy(&svg.2).contains("Content-Type: image/svg+xml"),
+        "the part is sent as SVG"
+    );
+    let notes: Vec<_> = seen.iter().filter(|s| s.path.ends_with("/notes")).collect();
+    assert_eq!(notes.len(), 1);
+    let note: serde_json::Value = serde_json::from_slice(&notes[0].body).expect("json");
+    let body = note["body"].as_str().expect("body");
+    let secret = format!("{:032x}", svg.2.len() * 7919);
+    assert!(
+        body.contains(&format!("\nCharts:\n\n![lat](/uploads/{secret}/lat.svg)\n")),
+        "{body}"
+    );
+    assert!(
+        !body.contains("- [lat.svg]"),
+        "a chart is not listed as a report: {body}"
+    );
+    assert!(!body.contains(".md.assets/"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_with_publish_uploads_the_charts_and_shows_them_in_the_note() {
+    let server = start(Mode::GitLab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("lat.md"), CHART_RUNBOOK).expect("write");
+    let mut args = run_with_publish(&server);
+    args[1] = "lat.md".into();
+    let out = run_binary(dir.path().to_path_buf(), args, TOKEN).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "published to gitlab:sre/incidents#42: note 302, 2 reports uploaded, 1 chart"
+        ),
+        "{stderr}"
+    );
+    let seen = server.seen.lock().expect("lock").clone();
+    let names: Vec<String> = uploaded(&seen).into_iter().map(|u| u.0).collect();
+    assert_eq!(names, ["lat.md", "lat.svg", "lat.html"]);
+    let svg = std::fs::read_to_string(dir.path().join("reports/lat.md.assets/lat.svg")).unwrap();
+    assert_chart_in_note(&seen, &svg);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_command_uploads_the_charts_of_a_report_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("lat.md"), CHART_RUNBOOK).expect("write");
+    let run: Vec<String> = ["run", "lat.md", "-q", "--report-dir", "reports"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = run_binary(dir.path().to_path_buf(), run, TOKEN).await;
+    assert_eq!(out.status.code(), Some(0));
+    // A symlink planted among the charts is not followed (nor uploaded).
+    std::fs::write(dir.path().join("private.txt"), "not for the incident").unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("private.txt"),
+        dir.path().join("reports/lat.md.assets/zz.svg"),
+    )
+    .unwrap();
+    let server = start(Mode::GitLab).await;
+    let args = vec![
+        "publish".to_string(),
+        "reports".into(),
+        "--to".into(),
+        "gitlab:sre/incidents#42".into(),
+        "--gitlab-url".into(),
+        format!("http://{}/api/v4", server.addr),
+    ];
+    let out = run_binary(dir.path().to_path_buf(), args, TOKEN).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let seen = server.seen.lock().expect("lock").clone();
+    let names: Vec<String> = uploaded(&seen).into_iter().map(|u| u.0).collect();
+    assert_eq!(names, ["lat.html", "lat.md", "lat.svg"]);
+    assert!(
+        !seen
+            .iter()
+            .any(|s| String::from_utf8_lossy(&s.body).contains("not for the incident"))
+    );
+    let svg = std::fs::read_to_string(dir.path().join("reports/lat.md.assets/lat.svg")).unwrap();
+    assert_chart_in_note(&seen, &svg);
+}

@@ -440,7 +440,7 @@ fn step_body_for_script(step: &StepRecord, script: &str) -> String {
 
 // ---------------------------------------------------------------- JSON
 
-fn schema() -> serde_json::Value {
+pub(crate) fn schema() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.json");
     let text = std::fs::read_to_string(&path).expect("docs/report-schema.json is readable");
     serde_json::from_str(&text).expect("docs/report-schema.json is JSON")
@@ -1036,7 +1036,7 @@ fn html_shows_the_index_the_failure_what_ran_and_the_logs() {
     assert!(ok.contains("<nav class=\"index\""));
 }
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         if let Ok(out) = Command::new("which").arg(name).output()
             && out.status.success()

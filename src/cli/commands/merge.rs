@@ -92,6 +92,10 @@ fn write(doc: &Document, record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>>
     };
     let mut written = Vec::new();
     let mut record = record.clone();
+    // The charts beside the merged copy, linked from it.
+    let copy =
+        dir.join(registry::by_name(COPY).map_or(format!("{stem}.md"), |r| r.file_name(&stem)));
+    let charts = super::super::charts::write_assets(&copy, &mut record)?;
     for report in registry::registry() {
         let path = dir.join(report.file_name(&stem));
         crate::safe_fs::check_file(&path)?;
@@ -102,5 +106,6 @@ fn write(doc: &Document, record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>>
         crate::safe_fs::write_private(&path, text.as_bytes())?;
         written.push(path);
     }
+    written.extend(charts);
     Ok(written)
 }

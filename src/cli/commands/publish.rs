@@ -23,10 +23,28 @@ pub fn publish_command(dir: &Path, to: &str, url: Option<String>) -> Result<i32>
             json_path.display()
         ))
     })?;
-    let paths: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
+    paths.sort();
+    // The charts beside each copy (`OUT.md.assets/*.svg`), never through
+    // a symlink.
+    let assets: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".md.assets"))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+        .cloned()
+        .collect();
+    for a in assets {
+        let mut svgs: Vec<PathBuf> = std::fs::read_dir(&a)
+            .map_err(|e| Error::io(&a, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+            .collect();
+        svgs.sort();
+        paths.extend(svgs);
+    }
     let rt = crate::cli::runtime()?;
     rt.block_on(publish_reports(to, url, &record, &paths))
         .map_err(Error::Other)?;
@@ -52,7 +70,7 @@ pub async fn publish_reports(
         .filter(|p| {
             matches!(
                 p.extension().and_then(|e| e.to_str()),
-                Some("html") | Some("md")
+                Some("html") | Some("md") | Some("svg")
             )
         })
         .cloned()

@@ -56,6 +56,9 @@ main :not(pre) > code { background: var(--code); padding: 1px 5px; border-radius
 .card .compare > div { min-width: 0; }
 .card p.expect.match { color: #1a7f37; }
 .card p.expect.mismatch { color: #cf222e; font-weight: 600; }
+.card figure.chart { margin: 10px 0 0; overflow-x: auto; }
+.card figure.chart svg { max-width: 100%; height: auto; display: block; }
+.card p.chart-note { color: var(--muted); font-style: italic; font-size: 13px; }
 .host { border-top: 1px dashed var(--line); margin-top: 10px; padding-top: 8px; }
 .empty { color: var(--muted); font-size: 13px; }
 .toggle { position: absolute; opacity: 0; }

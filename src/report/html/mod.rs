@@ -436,6 +436,7 @@ fn card(step: &StepRecord, opts: &HtmlOptions) -> String {
             }
         }
         expect_html(&mut c, step);
+        c.push_str(&super::charts::html(step));
     }
     c.push_str("</section>\n");
     c

@@ -128,6 +128,7 @@ fn step(index: usize, name: &str, lang: &str, line: usize, status: StepStatus) -
         expect: None,
         undoes: None,
         batches: Vec::new(),
+        chart: None,
     }
 }
 

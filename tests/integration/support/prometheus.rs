@@ -54,6 +54,42 @@ impl Prometheus {
         Self::launch(dir, free_port(), ready_query, flags)
     }
 
+    /// [`Prometheus::start_fixture`] with history: `openmetrics` (OpenMetrics
+    /// text ending in `# EOF`) is backfilled into the new storage with
+    /// Debian's `promtool tsdb create-blocks-from openmetrics` first, so
+    /// range queries over the last hour see data.
+    pub fn start_fixture_backfilled(
+        fixture_dir: &Path,
+        ready_query: &str,
+        openmetrics: &str,
+    ) -> Option<Prometheus> {
+        let promtool = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "/usr/bin/promtool".into());
+        let promtool = require_program(&promtool, "apt-get install -y prometheus")?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        for entry in std::fs::read_dir(fixture_dir).expect("fixture dir") {
+            let entry = entry.expect("fixture entry");
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), dir.path().join(entry.file_name()))
+                    .expect("copy fixture file");
+            }
+        }
+        let history = dir.path().join("history.om");
+        std::fs::write(&history, openmetrics).expect("write history");
+        let out = Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&history)
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run promtool");
+        assert!(
+            out.status.success(),
+            "promtool backfill failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self::launch(dir, free_port(), ready_query, &[])
+    }
+
     fn launch(
         dir: tempfile::TempDir,
         port: u16,
