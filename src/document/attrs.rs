@@ -136,6 +136,12 @@ pub struct Attrs {
     /// `each_shard`: with `run --shard`, this (non-fan-out) step runs in
     /// every shard, not only the first.
     pub each_shard: bool,
+    /// `phase=mitigated`: the incident phase the run reaches when this step
+    /// succeeds (the name is checked by `analyze`, against `crate::phase`).
+    pub phase: Option<String>,
+    /// `internal`: the step's output goes only into an internal note on
+    /// the incident (`run --publish`), never into anything public.
+    pub internal: bool,
     /// Attributes accepted with a warning (unknown, not a near-miss).
     pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -206,6 +212,8 @@ pub const KEYS: &[&str] = &[
     "max_fail_percentage",
     "batch_confirm",
     "each_shard",
+    "phase",
+    "internal",
 ];
 
 /// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
@@ -421,6 +429,7 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
         "safe" => a.safe = flag()?,
         "batch_confirm" => a.batch_confirm = flag()?,
         "each_shard" => a.each_shard = flag()?,
+        "internal" => a.internal = flag()?,
         "skip" => a.skip = flag()?,
         "hide_code" => a.hide_code = flag()?,
         "interactive" => a.interactive = Some(flag()?),
@@ -487,6 +496,7 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
             )
         }
         "cwd" => a.cwd = Some(v.to_string()),
+        "phase" => a.phase = Some(v.to_string()),
         "interpreter" => a.interpreter = Some(v.to_string()),
         "env" => {
             a.env = parse_env(v).ok_or_else(|| {

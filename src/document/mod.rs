@@ -9,6 +9,7 @@ pub mod chain;
 pub mod diagnostic;
 pub mod frontmatter;
 pub mod parse;
+pub mod phases;
 pub mod prompts;
 pub mod source;
 pub mod splice;
