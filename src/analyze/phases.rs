@@ -180,9 +180,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                "error: front matter: `phases`: unknown phase `resolvd` (did you mean `resolved`?): phases are active, mitigated, resolved, closed |   --> rb.md:4:3",
-                "error: front matter: `phases.closed`: a label cannot contain `,` (GitLab separates labels with commas) |   --> rb.md:5:12",
-                "error: front matter: `phases.active`: `CWF::Incident::Mitigated` is already the label of `mitigated` |   --> rb.md:6:12",
+                "error: front matter: `phases`: unknown phase `resolvd` (did you mean `resolved`?): phases are active, mitigated, resolved, closed |  --> rb.md:4:3",
+                "error: front matter: `phases.closed`: a label cannot contain `,` (GitLab separates labels with commas) |  --> rb.md:5:12",
+                "error: front matter: `phases.active`: `CWF::Incident::Mitigated` is already the label of `mitigated` |  --> rb.md:6:12",
                 "warning: phase `mitigated` after `resolved` (line 8): the incident's phase goes backwards |   --> rb.md:10:23",
                 "error: unknown phase `actve` (did you mean `active`?): phases are active, mitigated, resolved, closed |   --> rb.md:15:21",
                 "warning: phase marker `closed` follows no heading and is ignored: put it at the end of a heading's line or on the line after the heading |   --> rb.md:19:21",

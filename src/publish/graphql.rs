@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(r["query"], TIMELINE_EVENT_CREATE);
         assert_eq!(
             r["variables"]["input"]["note"],
-            "a \"quoted\"  } mutation {"
+            "a \"quoted\" } mutation {"
         );
         assert_eq!(
             r["variables"]["input"]["incidentId"],
