@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(
             shown("```bash {name=fix phase=mitigate}\necho\n```\n"),
             [
-                "error: unknown phase `mitigate` (did you mean `mitigated`?): phases are active, mitigated, resolved, closed\n  --> rb.md:1:25\n   |\n 1 | ```bash {name=fix phase=mitigate}\n   |                         ^^^^^^^^\n"
+                "error: unknown phase `mitigate` (did you mean `mitigated`?): phases are active, mitigated, resolved, closed\n --> rb.md:1:25\n  |\n1 | ```bash {name=fix phase=mitigate}\n  |                         ^^^^^^^^"
             ]
         );
     }
