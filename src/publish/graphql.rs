@@ -140,10 +140,7 @@ mod tests {
             "2026-01-02T03:04:05Z",
         );
         assert_eq!(r["query"], TIMELINE_EVENT_CREATE);
-        assert_eq!(
-            r["variables"]["input"]["note"],
-            "a \"quoted\" } mutation {"
-        );
+        assert_eq!(r["variables"]["input"]["note"], "a \"quoted\" } mutation {");
         assert_eq!(
             r["variables"]["input"]["incidentId"],
             "gid://gitlab/Issue/9"
