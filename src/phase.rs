@@ -9,7 +9,7 @@
 //! moves the incident's label and timeline with it.
 
 use crate::document::phases::markers;
-use crate::document::{Document, FrontMatter};
+use crate::document::{Document, FrontMatter, Span};
 
 /// The phases, in the order an incident goes through them.
 pub const PHASES: [&str; 4] = ["active", "mitigated", "resolved", "closed"];
@@ -71,6 +71,9 @@ pub struct PhasePoint {
     pub phase: &'static str,
     pub line: usize,
     pub reached: Reached,
+    /// Where a heading's marker names the phase (`None` for a step: its
+    /// `phase=` attribute).
+    pub marker: Option<Span>,
 }
 
 /// Every valid phase point of the runbook, in document order (unknown
@@ -83,10 +86,12 @@ pub fn points(doc: &Document) -> Vec<PhasePoint> {
                 phase,
                 line: step.line,
                 reached: Reached::AfterStep(step.name.clone()),
+                marker: None,
             });
         }
     }
     for m in markers(doc) {
+        let span = m.span;
         let (Some(phase), Some((heading, line))) = (known(&m.value), m.heading) else {
             continue;
         };
@@ -102,6 +107,7 @@ pub fn points(doc: &Document) -> Vec<PhasePoint> {
                 heading,
                 first_step,
             },
+            marker: Some(span),
         });
     }
     out.sort_by_key(|p| p.line);
@@ -131,12 +137,14 @@ mod tests {
                     reached: Reached::AtHeading {
                         heading: "Triage".into(),
                         first_step: Some(0)
-                    }
+                    },
+                    marker: Some(Span::new(85, 91)),
                 },
                 PhasePoint {
                     phase: "mitigated",
                     line: 11,
-                    reached: Reached::AfterStep("fix".into())
+                    reached: Reached::AfterStep("fix".into()),
+                    marker: None,
                 },
                 PhasePoint {
                     phase: "resolved",
@@ -144,7 +152,8 @@ mod tests {
                     reached: Reached::AtHeading {
                         heading: "Done".into(),
                         first_step: None
-                    }
+                    },
+                    marker: Some(Span::new(202, 210)),
                 },
             ]
         );

@@ -125,11 +125,13 @@ fn backwards(doc: &Document, out: &mut Vec<Diagnostic>) {
         if let Some(f) = furthest
             && rank(p.phase) < rank(f.phase)
         {
-            let line = src.line_text(p.line);
-            let start = src.offset(p.line, 1);
-            let span = match line.find(p.phase) {
-                Some(i) => Span::new(start + i, start + i + p.phase.len()),
-                None => Span::new(start, start + line.len().max(1)),
+            let span = match (&p.marker, &p.reached) {
+                (Some(m), _) => *m,
+                (None, crate::phase::Reached::AfterStep(name)) => match doc.step(name) {
+                    Some(step) => position::attr_value(doc, step, "phase", p.phase),
+                    None => Span::new(0, 1),
+                },
+                (None, _) => Span::new(0, 1),
             };
             out.push(
                 Diagnostic::at(
