@@ -136,7 +136,9 @@ fn marker_in(
 mod tests {
     use super::*;
 
-    fn found(text: &str) -> Vec<(String, String, Option<(String, usize)>)> {
+    type Found = (String, String, Option<(String, usize)>);
+
+    fn found(text: &str) -> Vec<Found> {
         let doc =
             crate::document::parse("rb.md", text.to_string()).unwrap_or_else(|e| panic!("{e}"));
         markers(&doc)
