@@ -75,7 +75,10 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     let specs = &doc.front.secrets;
     let resolved = crate::secrets::resolve(&super::ask::without(specs, &asked)).await?;
     let secrets = super::ask::in_order(specs, resolved, asked);
-    let redactor = Redactor::new(hidden(&secrets, &prompted));
+    let mut masked = hidden(&secrets, &prompted);
+    // A step could print the publish token it inherits: masked too.
+    masked.extend(super::commands::publish::token_to_mask(&args));
+    let redactor = Redactor::new(masked);
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
     }

@@ -266,8 +266,8 @@ async fn the_incident_follows_the_run_in_order() {
     );
 }
 
-const SHORT: &str =
-    "# Fix <!-- runbook: phase=mitigated -->\n\n```bash {name=fix}\necho fixed\n```\n";
+/// The step prints the token it inherits: masked like a secret.
+const SHORT: &str = "# Fix <!-- runbook: phase=mitigated -->\n\n```bash {name=fix}\necho fixed\necho \"token: $GITLAB_TOKEN\"\n```\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_failing_the_first_requests_is_retried_and_changes_nothing() {
@@ -310,6 +310,15 @@ async fn gitlab_failing_the_first_requests_is_retried_and_changes_nothing() {
         [sent2("run_started"), sent2("phase"), sent2("label")]
     );
     assert_eq!(server.labels(), ["incident", "incident::mitigated"]);
+    assert_token_nowhere(dir.path(), &out, TOKEN);
+    assert!(
+        server
+            .seen()
+            .iter()
+            .all(|s| !String::from_utf8_lossy(&s.body).contains(TOKEN))
+    );
+    let copy = std::fs::read_to_string(dir.path().join("reports/fix.md")).expect("copy");
+    assert!(copy.contains("token: "), "{copy}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -142,6 +142,17 @@ fn public_files(
     Ok(files)
 }
 
+/// With `--publish`, `GITLAB_TOKEN` is masked like a secret: the steps
+/// inherit it, and one that prints it must not carry it into a report, a
+/// note or the incident.
+pub fn token_to_mask(args: &RunArgs) -> Option<(String, String)> {
+    args.publish.as_ref()?;
+    let token = std::env::var("GITLAB_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())?;
+    Some(("GITLAB_TOKEN".to_string(), token))
+}
+
 /// `run --publish`: the live updates, started before the engine. `None`
 /// for a dry run, or when the target, URL or token is missing (the final
 /// publish says which).
