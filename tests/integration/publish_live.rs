@@ -417,6 +417,54 @@ async fn a_rejected_token_stops_the_live_updates_and_keeps_the_result() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn graphql_errors_are_recorded_not_retried_and_change_nothing() {
+    let server = start(Mode::NotIncident).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("fix.md"), SHORT).expect("write");
+    let out = run_binary(
+        dir.path().to_path_buf(),
+        args(&server.api(), "fix.md"),
+        TOKEN,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let refused = "GitLab's GraphQL API refused the timeline event: The resource that you are attempting to access does not exist or you don't have permission to perform this action";
+    assert!(
+        stderr.contains(&format!(
+            "warning: 2 of 3 updates to gitlab:sre/incidents#42 were not sent (the record's publish section lists them):\n  run_started “runbook “fix.md” started by alice on {}”: {refused}\n",
+            host()
+        )),
+        "{stderr}"
+    );
+    // Each timeline event tried once (not retried), the label moved, the
+    // reports attached.
+    assert_eq!(
+        lines(&server),
+        [
+            "GET issue".to_string(),
+            format!("timeline: runbook “fix.md” started by alice on {}", host()),
+            "timeline: phase mitigated: the run reached “Fix” (line 1)".into(),
+            "labels +incident::mitigated -incident::active,incident::resolved,incident::closed"
+                .into(),
+            "upload fix.md".into(),
+            "upload fix.html".into(),
+            "note: **runbook** `fix.md`: **ok**".into(),
+        ]
+    );
+    let rec = record(dir.path(), "fix");
+    assert_eq!(
+        events(&rec),
+        [
+            ("run_started".into(), "failed".into(), 1),
+            ("phase".into(), "failed".into(), 1),
+            ("label".into(), "sent".into(), 1),
+        ]
+    );
+    assert_eq!(rec["publish"]["events"][0]["error"], refused);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_sends_no_live_update() {
     let server = start(Mode::GitLab).await;
     let dir = tempfile::tempdir().expect("tempdir");

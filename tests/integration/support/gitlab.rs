@@ -90,6 +90,9 @@ pub enum Mode {
     Broken,
     /// The first N requests get 503 Service Unavailable, then GitLab.
     FailFirst(usize),
+    /// The issue is not an incident: GraphQL refuses timeline events with
+    /// a top-level `errors` list (HTTP 200), REST works.
+    NotIncident,
 }
 
 pub struct Server {
@@ -331,7 +334,9 @@ fn graphql(seen: &Seen, shared: &Shared) -> Response<Full<Bytes>> {
     }
     let input = &req["variables"]["input"];
     let gid = format!("gid://gitlab/Issue/{ISSUE_ID}");
-    if input["incidentId"].as_str() != Some(gid.as_str()) {
+    if input["incidentId"].as_str() != Some(gid.as_str())
+        || matches!(shared.mode, Mode::NotIncident)
+    {
         return json_response(
             StatusCode::OK,
             json!({
