@@ -274,9 +274,14 @@ pub(crate) fn distance(a: &str, b: &str) -> usize {
 /// The closest known attribute, when it is close enough to be a typo.
 pub fn suggest(key: &str) -> Option<&'static str> {
     let lower = key.to_ascii_lowercase();
+    let len = lower.chars().count();
+    let close = |k: &str| 2.max(k.len() / 4);
+    // The distance is at least the difference in length: most keys are
+    // ruled out without computing it (100 000 unknown keys stay fast).
     KEYS.iter()
+        .filter(|k| len.abs_diff(k.len()) <= close(k))
         .map(|k| (distance(&lower, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
+        .filter(|(d, k)| *d <= close(k) && *d < k.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
