@@ -83,6 +83,9 @@ pub struct FinishPolicy {
     pub drain: Duration,
     /// The wait before each retry round of what failed.
     pub backoff: Vec<Duration>,
+    /// The most the retries may take in all: a GitLab that hangs cannot
+    /// keep the run from ending (each request also gives up after 15 s).
+    pub retry_budget: Duration,
 }
 
 impl Default for FinishPolicy {
@@ -94,6 +97,7 @@ impl Default for FinishPolicy {
                 Duration::from_secs(1),
                 Duration::from_secs(2),
             ],
+            retry_budget: Duration::from_secs(60),
         }
     }
 }
@@ -232,14 +236,22 @@ impl Live {
                 }
             }
         }
-        for delay in &policy.backoff {
+        let deadline = tokio::time::Instant::now() + policy.retry_budget;
+        'rounds: for delay in &policy.backoff {
             let todo = to_retry(&state);
-            if todo.is_empty() {
+            if todo.is_empty() || tokio::time::Instant::now() + *delay >= deadline {
                 break;
             }
             tokio::time::sleep(*delay).await;
             for i in todo {
-                attempt(&gitlab, &state, i).await;
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero()
+                    || tokio::time::timeout(left, attempt(&gitlab, &state, i))
+                        .await
+                        .is_err()
+                {
+                    break 'rounds;
+                }
             }
         }
         let s = lock(&state);
