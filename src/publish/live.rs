@@ -153,6 +153,7 @@ async fn attempt(gitlab: &GitLab, state: &Shared, i: usize) {
             s.refused.clone(),
         )
     };
+    let requested = refused.is_none();
     let result = match refused {
         Some(why) => Err(Status::Failed {
             message: format!("not sent: {why}"),
@@ -170,8 +171,7 @@ async fn attempt(gitlab: &GitLab, state: &Shared, i: usize) {
     };
     let mut s = lock(state);
     if let Some(e) = s.entries.get_mut(i) {
-        if !matches!(result, Err(Status::Failed { ref message, .. }) if message.starts_with("not sent: "))
-        {
+        if requested {
             e.attempts += 1;
         }
         e.status = match result {
