@@ -23,6 +23,7 @@ pub mod expect;
 pub mod inventory_spec;
 pub mod merge;
 pub mod notebook;
+pub mod phase;
 pub mod preconditions;
 pub mod publish;
 pub mod record;

@@ -58,6 +58,38 @@ pub struct RunRecord {
     /// fan-out step's hosts; `runbook merge` combines the N records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// `run --publish`: every request made to the incident as the run
+    /// went (timeline events, label moves, internal notes), sent or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishRecord>,
+}
+
+/// What `run --publish` sent to the incident while the run went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishRecord {
+    /// `gitlab:group/project#42`.
+    pub target: String,
+    pub events: Vec<PublishEvent>,
+}
+
+/// One request to the incident: what it said and whether it got there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishEvent {
+    /// `run_started`, `phase`, `label`, `gate`, `failure`, `internal_note`.
+    pub kind: String,
+    /// The timeline event's text, the label set, or what the note holds
+    /// (never an internal step's output).
+    pub text: String,
+    /// RFC 3339: when it happened in the run.
+    pub occurred_at: String,
+    /// `sent`, `failed`, or `superseded` (a failed label move a later one
+    /// replaced, so it is not retried).
+    pub status: String,
+    /// How many times it was tried (1, or more when retried at the end).
+    pub attempts: u32,
+    /// The last failure, when it was not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One of N deterministic slices of a run (`--shard I/N`).

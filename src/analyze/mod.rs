@@ -16,6 +16,7 @@ mod gates;
 mod injection;
 mod inventory;
 pub mod params;
+mod phases;
 pub mod position;
 mod references;
 mod rollback;
@@ -95,6 +96,7 @@ pub fn diagnostics(doc: &Document) -> Vec<Diagnostic> {
     }
     filters::known(doc, &mut out);
     shell::contexts(doc, &mut out);
+    phases::rules(doc, &mut out);
     out.sort_by_key(|d| (d.line, d.col));
     out.dedup();
     out

@@ -76,7 +76,10 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     let resolved =
         crate::secrets::resolve_declared(&doc, &super::ask::without(specs, &asked)).await?;
     let secrets = super::ask::in_order(specs, resolved, asked);
-    let redactor = Redactor::new(hidden(&secrets, &prompted));
+    let mut masked = hidden(&secrets, &prompted);
+    // A step could print the publish token it inherits: masked too.
+    masked.extend(super::commands::publish::token_to_mask(&args));
+    let redactor = Redactor::new(masked);
     for w in crate::secrets::weak_secret_warnings(&secrets, &doc.source.text) {
         crate::console::err(&format!("warning: {w}\n"));
     }
@@ -96,6 +99,11 @@ async fn run_async(args: RunArgs) -> Result<i32> {
             &args, &outputs, &previous, &header, &params, &redactor,
         )?));
     }
+    // `--publish`: the incident follows the run (a sink; never stops it).
+    let live = super::commands::publish::start_live(&args, &doc, &redactor).map(|(l, sink)| {
+        sinks.push(Box::new(sink));
+        l
+    });
     if let Err(e) = crate::safe_fs::private_dir(&outputs.logs) {
         sinks.message(&format!(
             "warning: cannot create {}: {e}",
@@ -124,9 +132,12 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         interrupts,
     )?;
     let (code, mut sinks) = engine.run().await;
-    let Some(record) = record.snapshot() else {
+    let Some(mut record) = record.snapshot() else {
         return Ok(code);
     };
+    if let Some(live) = live {
+        record.publish = Some(super::commands::publish::finish_live(live).await);
+    }
     finish(&args, &outputs, &doc, &record, &redactor, &mut sinks, code).await
 }
 
@@ -391,8 +402,19 @@ async fn finish(
     }
     if let Some(target) = &args.publish {
         let url = args.gitlab_url.clone();
-        let published =
-            super::commands::publish::publish_reports(target, url, &record, &paths).await;
+        let opts = ReportOptions {
+            hide_code: args.html_hide_code,
+            report_dir: outputs.report_dir.clone(),
+        };
+        let published = super::commands::publish::publish_reports(
+            target,
+            url,
+            Some(doc),
+            &record,
+            &paths,
+            &opts,
+        )
+        .await;
         if let Err(e) = published {
             // The local report is on disk; publishing is best effort.
             crate::console::err(&format!("error: publishing to {target} failed: {e}\n"));

@@ -140,6 +140,12 @@ pub struct Attrs {
     pub chart: Option<crate::chart::ChartKind>,
     /// `chart_unit=`: the unit of the charted values (`s`, `ms`, `bytes`, `%`, …).
     pub chart_unit: Option<String>,
+    /// `phase=mitigated`: the incident phase the run reaches when this step
+    /// succeeds (the name is checked by `analyze`, against `crate::phase`).
+    pub phase: Option<String>,
+    /// `internal`: the step's output goes only into an internal note on
+    /// the incident (`run --publish`), never into anything public.
+    pub internal: bool,
     /// Attributes accepted with a warning (unknown, not a near-miss).
     pub warnings: Vec<AttrError>,
     /// Every attribute key as written, with the span of `key` and of the whole `key=value`.
@@ -212,6 +218,8 @@ pub const KEYS: &[&str] = &[
     "each_shard",
     "chart",
     "chart_unit",
+    "phase",
+    "internal",
 ];
 
 /// Runme attributes honoured here (see docs/dsl.md, "Runme compatibility").
@@ -256,27 +264,47 @@ pub fn split_info(info: &str) -> (&str, &str, usize) {
 
 /// Edit distance, for "did you mean".
 pub(crate) fn distance(a: &str, b: &str) -> usize {
+    bounded_distance(a, b, usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// Edit distance when it is at most `limit`: stops as soon as a whole row
+/// is over it, so a line of thousands of unknown attributes costs a few
+/// comparisons each, not a full table against every known key.
+fn bounded_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
     }
-    prev[b.len()]
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        if cur.iter().min().is_some_and(|&m| m > limit) {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    Some(prev[b.len()]).filter(|&d| d <= limit)
 }
 
 /// The closest known attribute, when it is close enough to be a typo.
 pub fn suggest(key: &str) -> Option<&'static str> {
     let lower = key.to_ascii_lowercase();
-    KEYS.iter()
-        .map(|k| (distance(&lower, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    let mut best: Option<(usize, &'static str)> = None;
+    for k in KEYS {
+        let limit = 2.max(k.len() / 4).min(k.len().saturating_sub(1));
+        if let Some(d) = bounded_distance(&lower, k, limit)
+            && best.is_none_or(|(b, _)| d < b)
+        {
+            best = Some((d, *k));
+        }
+    }
+    best.map(|(_, k)| k)
 }
 
 /// Go's `strconv.ParseBool` spellings, which Runme writes.
@@ -427,6 +455,7 @@ fn apply(a: &mut Attrs, r: &RawAttr) -> Result<(), AttrError> {
         "safe" => a.safe = flag()?,
         "batch_confirm" => a.batch_confirm = flag()?,
         "each_shard" => a.each_shard = flag()?,
+        "internal" => a.internal = flag()?,
         "skip" => a.skip = flag()?,
         "hide_code" => a.hide_code = flag()?,
         "interactive" => a.interactive = Some(flag()?),
@@ -493,6 +522,7 @@ fn apply_value(a: &mut Attrs, r: &RawAttr, v: &str) -> Result<(), AttrError> {
             )
         }
         "cwd" => a.cwd = Some(v.to_string()),
+        "phase" => a.phase = Some(v.to_string()),
         "interpreter" => a.interpreter = Some(v.to_string()),
         "env" => {
             a.env = parse_env(v).ok_or_else(|| {

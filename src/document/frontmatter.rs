@@ -88,6 +88,7 @@ pub const OWN_KEYS: &[&str] = &[
     "max_hosts",
     "cwd",
     "skipPrompts",
+    "phases",
 ];
 
 /// Keys other tools write that `runbook` knows and ignores without a word:
@@ -461,6 +462,11 @@ pub struct FrontMatter {
     /// confirmation gate of runbook.
     #[serde(rename = "skipPrompts")]
     pub skip_prompts: Option<bool>,
+    /// The incident label of each phase (`mitigated: "CWF::Incident::Mitigated"`),
+    /// for `run --publish`; a phase not named here keeps its default label.
+    /// Checked by `analyze`.
+    #[serde(default)]
+    pub phases: IndexMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod frontmatter;
 pub mod keyring_ref;
 pub mod parse;
+pub mod phases;
 pub mod prompts;
 pub mod source;
 pub mod splice;

@@ -257,6 +257,7 @@ impl Engine {
             chain_head: None,
             rollback: None,
             shard: self.opts.shard,
+            publish: None,
         }
     }
 

@@ -43,6 +43,7 @@ mod notebook_import;
 mod pipeline;
 mod preconditions;
 mod publish;
+mod publish_live;
 mod realworld;
 mod reports;
 mod rollback;

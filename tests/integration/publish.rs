@@ -1,194 +1,14 @@
 //! Publishing to a GitLab incident against a local HTTP server (127.0.0.1)
-//! that answers with the shapes of GitLab's REST API v4: it checks the
-//! `PRIVATE-TOKEN` header, parses the multipart upload, answers with a
-//! realistic upload JSON and records the note body.
+//! that answers with the shapes of GitLab's REST API v4
+//! (`support::gitlab`): it checks the `PRIVATE-TOKEN` header, parses the
+//! multipart upload, answers with a realistic upload JSON and records the
+//! note body. The live updates of `run --publish` are in `publish_live`.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use crate::support::gitlab::{Mode, Seen, Server, TOKEN, multipart_file, run_binary, start};
 use runbook::publish::{
     FailedStep, GitLabTarget, PublishConfig, PublishSummary, parse_target, publish,
 };
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
-
-const TOKEN: &str = "glpat-test-0123456789";
-
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    token: Option<String>,
-    content_type: Option<String>,
-    body: Vec<u8>,
-}
-
-#[derive(Clone, Copy)]
-enum Mode {
-    GitLab,
-    /// Answers every request 401 like GitLab does for a bad token.
-    Unauthorized,
-    /// The project exists but the issue does not.
-    NoIssue,
-    /// Notes fail with a 500 and GitLab's error JSON.
-    Broken,
-}
-
-struct Server {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-async fn start(mode: Mode) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen2.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| handle(req, mode, seen.clone()));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    Server { addr, seen }
-}
-
-fn json(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("content-type", "application/json".parse().expect("header"));
-    r
-}
-
-async fn handle(
-    req: Request<Incoming>,
-    mode: Mode,
-    seen: Arc<Mutex<Vec<Seen>>>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
-    let method = req.method().to_string();
-    // The raw path, as sent: `%2F` must arrive encoded.
-    let path = req.uri().path().to_string();
-    let header = |n: &str| {
-        req.headers()
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let token = header("private-token");
-    let content_type = header("content-type");
-    let body = req.into_body().collect().await?.to_bytes().to_vec();
-    seen.lock().expect("lock").push(Seen {
-        method: method.clone(),
-        path: path.clone(),
-        token: token.clone(),
-        content_type: content_type.clone(),
-        body: body.clone(),
-    });
-
-    if matches!(mode, Mode::Unauthorized) || token.as_deref() != Some(TOKEN) {
-        return Ok(json(
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"message": "401 Unauthorized"}),
-        ));
-    }
-    if method == "POST" && path == "/api/v4/projects/sre%2Fincidents/uploads" {
-        let Some((name, _content)) = multipart_file(content_type.as_deref(), &body) else {
-            return Ok(json(
-                StatusCode::BAD_REQUEST,
-                serde_json::json!({"error": "file is missing"}),
-            ));
-        };
-        let secret = format!("{:032x}", body.len() * 7919);
-        return Ok(json(
-            StatusCode::CREATED,
-            serde_json::json!({
-                "id": 5,
-                "alt": name,
-                "url": format!("/uploads/{secret}/{name}"),
-                "full_path": format!("/-/project/1/uploads/{secret}/{name}"),
-                "markdown": format!("[{name}](/uploads/{secret}/{name})"),
-            }),
-        ));
-    }
-    if method == "POST" && path == "/api/v4/projects/sre%2Fincidents/issues/42/notes" {
-        if matches!(mode, Mode::Broken) {
-            return Ok(json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({"message": "500 Internal Server Error"}),
-            ));
-        }
-        if matches!(mode, Mode::NoIssue) {
-            return Ok(json(
-                StatusCode::NOT_FOUND,
-                serde_json::json!({"message": "404 Issue Not Found"}),
-            ));
-        }
-        let v: serde_json::Value = match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(_) => {
-                return Ok(json(
-                    StatusCode::BAD_REQUEST,
-                    serde_json::json!({"error": "body is invalid"}),
-                ));
-            }
-        };
-        return Ok(json(
-            StatusCode::CREATED,
-            serde_json::json!({
-                "id": 302,
-                "body": v["body"],
-                "author": {"id": 1, "username": "runbook-bot"},
-                "noteable_type": "Issue",
-                "noteable_iid": 42,
-                "system": false,
-            }),
-        ));
-    }
-    Ok(json(
-        StatusCode::NOT_FOUND,
-        serde_json::json!({"message": "404 Project Not Found"}),
-    ))
-}
-
-/// Returns the file name and content of the `file` field of a multipart body.
-fn multipart_file(content_type: Option<&str>, body: &[u8]) -> Option<(String, Vec<u8>)> {
-    let ct = content_type?;
-    let boundary = ct.split("boundary=").nth(1)?.trim_matches('"');
-    let delim = format!("--{boundary}");
-    let text = String::from_utf8_lossy(body).into_owned();
-    for part in text.split(&delim) {
-        let Some((head, content)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        if !head.contains("name=\"file\"") {
-            continue;
-        }
-        let name = head
-            .split("filename=\"")
-            .nth(1)?
-            .split('"')
-            .next()?
-            .to_string();
-        let content = content.strip_suffix("\r\n").unwrap_or(content);
-        return Some((name, content.as_bytes().to_vec()));
-    }
-    None
-}
 
 fn summary() -> PublishSummary {
     PublishSummary {
@@ -435,24 +255,6 @@ async fn non_http_base_url_is_refused() {
     );
 }
 
-/// Runs the real binary (off the runtime thread, so the server keeps
-/// answering) in `dir`.
-async fn run_binary(dir: PathBuf, args: Vec<String>, token: &'static str) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
-            .args(&args)
-            .current_dir(&dir)
-            .env("GITLAB_TOKEN", token)
-            .env_remove("CI_API_V4_URL")
-            .env_remove("GITLAB_CI")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("spawn runbook")
-    })
-    .await
-    .expect("join")
-}
-
 /// `runbook run restart.md --report-dir reports --publish … --gitlab-url …`
 fn run_with_publish(server: &Server) -> Vec<String> {
     [
@@ -501,7 +303,10 @@ async fn run_with_publish_uploads_the_reports_and_posts_the_note() {
         .collect();
     assert!(names.contains(&"restart.md".to_string()), "{names:?}");
     assert!(names.contains(&"restart.html".to_string()), "{names:?}");
-    assert!(seen.iter().all(|s| s.token.as_deref() == Some(TOKEN)));
+    // REST with PRIVATE-TOKEN, GraphQL (the live timeline) with a bearer.
+    let bearer = format!("Bearer {TOKEN}");
+    assert!(seen.iter().all(|s| s.token.as_deref() == Some(TOKEN)
+        || s.authorization.as_deref() == Some(bearer.as_str())));
     let notes: Vec<_> = seen.iter().filter(|s| s.path.ends_with("/notes")).collect();
     assert_eq!(notes.len(), 1);
     let note: serde_json::Value = serde_json::from_slice(&notes[0].body).expect("json");

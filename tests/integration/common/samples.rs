@@ -90,6 +90,7 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         chain_head: None,
         rollback: None,
         shard: None,
+        publish: None,
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
+pub mod gitlab;
 pub mod keyring;
 #[cfg(feature = "ec2")]
 pub mod moto;

@@ -3,15 +3,27 @@
 //! the uploads and a `/timeline` quick action, so the audit record lands on the
 //! ticket where the incident is being handled.
 //!
-//! Only GitLab's REST API v4 is spoken: `POST /projects/:id/uploads`
+//! The final note speaks GitLab's REST API v4: `POST /projects/:id/uploads`
 //! (multipart, field `file`) and `POST /projects/:id/issues/:iid/notes`
 //! (quick actions in a note body are executed by GitLab, `/timeline` adds an
 //! incident timeline event: `/timeline <comment> | <YYYY-MM-DD> <HH:MM>`).
+//!
+//! While a run goes (`run --publish`), [`live`] turns its events into
+//! timeline events (GraphQL, [`graphql`]), phase label moves and internal
+//! notes; [`public`] withholds the output of `internal` steps from what is
+//! uploaded. The HTTP side is [`client`].
+
+pub mod client;
+pub mod graphql;
+pub mod live;
+pub mod public;
+
+pub use client::{GitLab, ReportFile};
 
 use crate::record::{RunRecord, StepStatus};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Characters encoded in a project path: everything except what GitLab keeps
@@ -228,8 +240,9 @@ pub enum PublishError {
     },
     #[error("cannot reach GitLab at {url}: {message}")]
     Network { url: String, message: String },
-    #[error("GitLab answered {status} to POST {url}: {message}")]
+    #[error("GitLab answered {status} to {method} {url}: {message}")]
     Status {
+        method: String,
         url: String,
         status: String,
         message: String,
@@ -244,6 +257,23 @@ pub enum PublishError {
     },
     #[error("GitLab URL `{0}` is not an http(s) URL")]
     BadUrl(String),
+    #[error("GitLab's GraphQL API refused the timeline event: {message}")]
+    GraphQl { message: String },
+}
+
+impl PublishError {
+    /// Whether trying again later may help: the network, or GitLab busy
+    /// or failing (5xx, 408, 429). A refused token, a missing issue or a
+    /// request GitLab calls invalid stays as it is.
+    pub fn retryable(&self) -> bool {
+        match self {
+            PublishError::Network { .. } => true,
+            PublishError::Status { status, .. } => {
+                status.starts_with('5') || status.starts_with("408") || status.starts_with("429")
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<PublishError> for crate::Error {
@@ -260,197 +290,45 @@ pub async fn publish(
     summary: &PublishSummary,
     files: &[PathBuf],
 ) -> Result<PublishOutcome, PublishError> {
-    let base = cfg.base_url.trim_end_matches('/').to_string();
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(PublishError::BadUrl(cfg.base_url.clone()));
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| PublishError::Network {
-            url: base.clone(),
-            message: error_chain(&e),
-        })?;
-
-    let mut uploads = Vec::with_capacity(files.len());
+    // Every file is read before anything is sent.
+    let mut reports = Vec::with_capacity(files.len());
     for path in files {
-        uploads.push(upload(&client, cfg, &base, target, path).await?);
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| PublishError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".to_string());
+        reports.push(ReportFile { name, bytes });
     }
+    publish_files(cfg, target, summary, &reports).await
+}
 
-    let body = note_body(summary, &uploads);
-    let url = format!(
-        "{base}/projects/{}/issues/{}/notes",
-        target.project, target.issue_iid
-    );
-    let resp = client
-        .post(&url)
-        .header("PRIVATE-TOKEN", &cfg.token)
-        .json(&serde_json::json!({ "body": body }))
-        .send()
-        .await
-        .map_err(|e| network(&url, &e))?;
-    let status = resp.status();
-    if !status.is_success() {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(match status.as_u16() {
-            401 | 403 => PublishError::Unauthorized {
-                status: status_text(status),
-            },
-            404 => PublishError::IssueNotFound {
-                project: target.project_display(),
-                iid: target.issue_iid,
-                status: status_text(status),
-                base_url: base,
-            },
-            _ => PublishError::Status {
-                url,
-                status: status_text(status),
-                message: api_message(&text),
-            },
-        });
+/// [`publish`] with the reports in memory (the public renderings of a run
+/// with `internal` steps are never written to disk).
+pub async fn publish_files(
+    cfg: &PublishConfig,
+    target: &GitLabTarget,
+    summary: &PublishSummary,
+    files: &[ReportFile],
+) -> Result<PublishOutcome, PublishError> {
+    let gitlab = GitLab::new(cfg, target, Duration::from_secs(60))?;
+    let mut uploads = Vec::with_capacity(files.len());
+    for f in files {
+        uploads.push(gitlab.upload(f).await?);
     }
-    let text = resp.text().await.map_err(|e| network(&url, &e))?;
-    let note: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| PublishError::Response {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
+    let body = note_body(summary, &uploads);
+    let note_id = gitlab.note(&body, false).await?;
     Ok(PublishOutcome {
         target: target.to_string(),
         uploads,
-        note_id: note.get("id").and_then(|v| v.as_u64()),
+        note_id,
         body,
     })
-}
-
-async fn upload(
-    client: &reqwest::Client,
-    cfg: &PublishConfig,
-    base: &str,
-    target: &GitLabTarget,
-    path: &Path,
-) -> Result<Upload, PublishError> {
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|source| PublishError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let part = reqwest::multipart::Part::bytes(bytes)
-        .file_name(name.clone())
-        .mime_str(mime_for(&name))
-        .map_err(|e| PublishError::Response {
-            url: base.to_string(),
-            message: e.to_string(),
-        })?;
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let url = format!("{base}/projects/{}/uploads", target.project);
-    let resp = client
-        .post(&url)
-        .header("PRIVATE-TOKEN", &cfg.token)
-        .multipart(form)
-        .send()
-        .await
-        .map_err(|e| network(&url, &e))?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| network(&url, &e))?;
-    if !status.is_success() {
-        return Err(match status.as_u16() {
-            401 | 403 => PublishError::Unauthorized {
-                status: status_text(status),
-            },
-            404 => PublishError::ProjectNotFound {
-                project: target.project_display(),
-                status: status_text(status),
-                base_url: base.to_string(),
-            },
-            _ => PublishError::Status {
-                url,
-                status: status_text(status),
-                message: api_message(&text),
-            },
-        });
-    }
-    serde_json::from_str(&text).map_err(|e| PublishError::Response {
-        url,
-        message: e.to_string(),
-    })
-}
-
-fn mime_for(name: &str) -> &'static str {
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".html") || lower.ends_with(".htm") {
-        "text/html"
-    } else if lower.ends_with(".md") {
-        "text/markdown"
-    } else if lower.ends_with(".json") {
-        "application/json"
-    } else if lower.ends_with(".xml") {
-        "application/xml"
-    } else if lower.ends_with(".svg") {
-        "image/svg+xml"
-    } else if lower.ends_with(".log") || lower.ends_with(".txt") {
-        "text/plain"
-    } else {
-        "application/octet-stream"
-    }
-}
-
-fn status_text(s: reqwest::StatusCode) -> String {
-    match s.canonical_reason() {
-        Some(r) => format!("{} {r}", s.as_u16()),
-        None => s.as_u16().to_string(),
-    }
-}
-
-/// GitLab errors are `{"message": ...}` or `{"error": ...}`; fall back to the
-/// start of the body.
-fn api_message(body: &str) -> String {
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-        for key in ["message", "error"] {
-            if let Some(m) = v.get(key) {
-                return match m.as_str() {
-                    Some(s) => s.to_string(),
-                    None => m.to_string(),
-                };
-            }
-        }
-    }
-    let t = body.trim();
-    if t.is_empty() {
-        "(empty body)".to_string()
-    } else {
-        t.chars().take(200).collect()
-    }
-}
-
-fn network(url: &str, e: &reqwest::Error) -> PublishError {
-    PublishError::Network {
-        url: url.to_string(),
-        message: error_chain(e),
-    }
-}
-
-/// reqwest's top-level message is vague ("error sending request"); the
-/// sources say what happened (connection refused, dns, tls).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let m = s.to_string();
-        if !out.contains(&m) {
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 /// The note posted on the incident. The `/timeline` quick action must be on
