@@ -137,8 +137,10 @@ pub fn in_order(
 /// One line from the terminal (`hidden`: echo off); Ctrl-C ends the run as
 /// interrupted (the terminal restored first); `None` at end of input.
 pub(super) async fn read_line(prompt: &str, hidden: bool) -> Option<String> {
-    crate::console::err(prompt);
+    // Echo goes off before the question shows, so an answer typed the
+    // moment the prompt appears is never echoed.
     let echo = hidden.then(echo_off).flatten();
+    crate::console::err(prompt);
     let answer = tokio::select! {
         a = crate::console::read_answer() => a,
         _ = tokio::signal::ctrl_c() => {

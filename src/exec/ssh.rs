@@ -15,7 +15,7 @@ use crate::exec::inventory::SshTarget;
 use crate::exec::process::{Interrupts, ProcessOutcome, Stream, Termination};
 use futures_util::stream::StreamExt;
 use openssh::{ChildStderr, ChildStdout, Session, Stdio};
-use remote::{EndMarker, Pipe, RemoteStep};
+use remote::{Delivery, EndMarker, Pipe, RemoteStep};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,6 +227,7 @@ impl SshPool {
             stop_reason: None,
             escalation: Escalation::new(self.options.kill_grace),
             resignal_at: None,
+            swept: false,
             leak_at: None,
             leaked: false,
         };
@@ -448,6 +449,8 @@ struct Follow<'a> {
     stop_reason: Option<Termination>,
     escalation: Escalation,
     resignal_at: Option<tokio::time::Instant>,
+    /// The group was signalled again once the shell had ended.
+    swept: bool,
     leak_at: Option<tokio::time::Instant>,
     leaked: bool,
 }
@@ -464,6 +467,18 @@ impl Follow<'_> {
         loop {
             if self.out.done && self.err.done && self.status.is_some() {
                 break;
+            }
+            if let (Some(_), Some(why), Some(kill), false) = (
+                self.marker.rc,
+                self.stop_reason,
+                self.escalation.sent(),
+                self.swept,
+            ) {
+                // The shell ended while being stopped: whatever is left in
+                // its group gets the signal again (a child caught between
+                // fork and exec can miss the first one).
+                self.swept = true;
+                self.stop(why, kill).await;
             }
             if self.marker.rc.is_some() && self.leak_at.is_none() && self.stop_reason.is_none() {
                 self.leak_at = Some(tokio::time::Instant::now() + self.leak_grace);
@@ -544,12 +559,20 @@ impl Follow<'_> {
         // The first reason sticks: a timeout that is then
         // interrupted is still a timeout.
         let why = self.stop_reason.unwrap_or(why);
-        let delivered = self.marker.rc.is_some() || self.step.signal(self.session, kill).await;
+        // Even after the step's shell has ended (its end marker came), the
+        // group is signalled: what is left of it holds the channel open.
+        let delivery = self.step.signal(self.session, kill).await;
         let now = tokio::time::Instant::now();
-        // Right at the start the step may not have recorded its
-        // process group yet: try again shortly.
-        self.resignal_at =
-            (!delivered && self.status.is_none()).then(|| now + Duration::from_millis(100));
+        // Right at the start the step may not have recorded its process
+        // group yet: try again shortly. A signal that may have been lost is
+        // sent again, less often; one that was sent is never repeated (the
+        // step may be cleaning up in its own trap).
+        let again = match delivery {
+            Delivery::Sent => None,
+            Delivery::NotYet => Some(Duration::from_millis(100)),
+            Delivery::Unknown => Some(Duration::from_secs(1)),
+        };
+        self.resignal_at = again.filter(|_| self.status.is_none()).map(|d| now + d);
         // A step up starts the next grace period: SIGKILL after
         // SIGTERM, giving up after SIGKILL.
         self.escalation.raise(kill);

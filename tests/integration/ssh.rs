@@ -259,6 +259,33 @@ async fn term_ignoring_step_is_killed_after_the_grace_period() {
 }
 
 #[tokio::test]
+async fn a_leftover_that_outlives_the_stopped_shell_is_still_killed() {
+    // The step's shell dies on SIGTERM and writes its end marker, but a
+    // child that ignores SIGTERM keeps the channel open: the stop goes on
+    // to SIGKILL for the group after the grace.
+    let sshd = sshd_or_skip!();
+    let pool = SshPool::new(SshOptions {
+        kill_grace: Duration::from_secs(1),
+        ..sshd.options()
+    })
+    .unwrap();
+    let t = sshd.target("db1");
+    pool.check_reachable(&t).await.unwrap();
+    let started = Instant::now();
+    let (r, _) = run(
+        &pool,
+        &t,
+        "(trap '' TERM; exec sleep 618) &\nsleep 619\n",
+        Some(Duration::from_secs(1)),
+    )
+    .await;
+    assert_eq!(r.unwrap().termination, Termination::TimedOut);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_no_remote_process("sleep 61[89]");
+    pool.close_all().await;
+}
+
+#[tokio::test]
 async fn interrupt_terminates_the_remote_step() {
     let sshd = sshd_or_skip!();
     let pool = SshPool::new(SshOptions {

@@ -122,12 +122,9 @@ impl RemoteStep {
         )
     }
 
-    /// Signals the step's process group over the master connection.
-    /// Returns false only when the step has not recorded its process group
-    /// yet. Other failures count as delivered: the group may be gone
-    /// already, and the caller's escalation and give-up timers cover a lost
-    /// connection.
-    pub(super) async fn signal(&self, session: &Session, kill: Kill) -> bool {
+    /// Signals the step's process group over the master connection, and
+    /// says whether the signal reached it (see [`Delivery`]).
+    pub(super) async fn signal(&self, session: &Session, kill: Kill) -> Delivery {
         let sig = kill.name();
         let pgid_file = format!(
             "{}/{}",
@@ -138,7 +135,7 @@ impl RemoteStep {
             "p=$(cat {pgid_file} 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -{sig} -- \"-$p\" 2>/dev/null; exit 0"
         );
         let status = tokio::time::timeout(
-            Duration::from_secs(10),
+            Duration::from_secs(5),
             session
                 .raw_command(cmd)
                 .stdin(Stdio::null())
@@ -147,8 +144,25 @@ impl RemoteStep {
                 .status(),
         )
         .await;
-        !matches!(status, Ok(Ok(s)) if s.code() == Some(3))
+        match status {
+            Ok(Ok(s)) if s.code() == Some(3) => Delivery::NotYet,
+            Ok(Ok(s)) if s.success() => Delivery::Sent,
+            _ => Delivery::Unknown,
+        }
     }
+}
+
+/// What became of a signal to the remote step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Delivery {
+    /// `kill` ran on the target (the group may have been gone already).
+    Sent,
+    /// The step has not recorded its process group yet: try again shortly.
+    NotYet,
+    /// The signal session failed or timed out (a loaded or lost
+    /// connection): try again, less often; the escalation and give-up
+    /// timers bound the wait.
+    Unknown,
 }
 
 /// One output pipe of the remote step.
