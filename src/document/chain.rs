@@ -68,6 +68,17 @@ pub enum Reason {
     SourceMismatch,
     /// `--report`: the report carries another chain head.
     ReportMismatch,
+    /// `--require-signature`, `--allowed-signers`: the copy has no signature.
+    NotSigned,
+    /// The signature block was edited, or holds no valid signature.
+    SignatureInvalid,
+    /// The signature was made for another namespace than `runbook-record`.
+    WrongNamespace,
+    /// The signature is valid, but over another chain head.
+    SignatureOtherHead,
+    /// `--allowed-signers`: the signer is not allowed (not listed, another
+    /// namespace, outside its validity).
+    SignerNotAllowed,
 }
 
 impl Reason {
@@ -82,6 +93,11 @@ impl Reason {
             Reason::Truncated => "truncated",
             Reason::SourceMismatch => "source mismatch",
             Reason::ReportMismatch => "report mismatch",
+            Reason::NotSigned => "not signed",
+            Reason::SignatureInvalid => "signature invalid",
+            Reason::WrongNamespace => "wrong namespace",
+            Reason::SignatureOtherHead => "signature over another head",
+            Reason::SignerNotAllowed => "signer not allowed",
         }
     }
 }
@@ -129,21 +145,25 @@ impl Verdict {
 }
 
 /// A generated block found in a copy, whether or not its token matches.
-struct Block {
-    line: usize,
-    label: String,
+pub(crate) struct Block {
+    /// 1-based line of its begin marker.
+    pub line: usize,
+    pub label: String,
     chain: Option<String>,
-    token_ok: bool,
-    body: Range<usize>,
-    start: usize,
-    end: usize,
+    pub token_ok: bool,
+    /// The bytes between its marker lines.
+    pub body: Range<usize>,
+    /// Where it starts (its begin marker, or the line ending the splice
+    /// added before it) and ends (after its end marker line).
+    pub start: usize,
+    pub end: usize,
     /// Its offset in the stripped text.
     stripped_at: usize,
 }
 
 /// Every block of `text`, paired by marker (not by token), or the line of a
 /// begin marker that has no end marker.
-fn scan(text: &str) -> Result<Vec<Block>, (usize, String)> {
+pub(crate) fn scan(text: &str) -> Result<Vec<Block>, (usize, String)> {
     let lines = splice::lines(text);
     let mut found = Vec::new();
     let mut i = 0;

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod frontmatter;
 pub mod parse;
 pub mod prompts;
+pub mod signature;
 pub mod source;
 pub mod splice;
 pub mod transcript;
