@@ -222,13 +222,24 @@ fn strip_blocks(text: &str, blocks: &mut [Block]) -> String {
     out
 }
 
-/// 1-based line of a byte offset.
-fn line_at(text: &str, off: usize) -> usize {
-    text.as_bytes()[..off.min(text.len())]
-        .iter()
-        .filter(|&&c| c == b'\n')
-        .count()
-        + 1
+/// 1-based line numbers of byte offsets, from one pass over the text (a
+/// copy of 10 000 steps asks for one per step: no rescanning).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        let nl = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, c)| *c == b'\n')
+            .map(|(i, _)| i);
+        Lines(nl.collect())
+    }
+
+    /// 1-based line of a byte offset.
+    fn at(&self, off: usize) -> usize {
+        self.0.partition_point(|&p| p < off) + 1
+    }
 }
 
 /// The rows of the header table, values unescaped.
@@ -367,22 +378,30 @@ fn seal(text: &str, stripped: &str, header: &Block, last: &str, head: &str, v: &
 /// after a failure.
 fn walk_steps(text: &str, stripped: &str, blocks: &[Block], v: &mut Verdict) -> Option<String> {
     let doc = super::parse_all("copy", stripped.to_string()).doc;
+    let lines = Lines::of(text);
+    // Blocks are in document order, so their `stripped_at` never
+    // decreases: offsets map back into the copy by binary search over the
+    // running total of the blocks' lengths.
+    let mut removed = Vec::with_capacity(blocks.len() + 1);
+    removed.push(0usize);
+    for b in blocks {
+        removed.push(removed[removed.len() - 1] + (b.end - b.start));
+    }
     let copy_pos = |off: usize| -> usize {
-        off + blocks
-            .iter()
-            .filter(|b| b.stripped_at <= off)
-            .map(|b| b.end - b.start)
-            .sum::<usize>()
+        off + removed[blocks.partition_point(|b| b.stripped_at <= off)]
     };
     let is_step = |b: &Block| b.label.starts_with("step=");
     let stored: Vec<&str> = blocks.iter().filter_map(|b| b.chain.as_deref()).collect();
     let mut used = vec![false; blocks.len()];
     let mut prev = GENESIS.to_string();
     for s in &doc.steps {
-        let src_line = line_at(text, copy_pos(s.block.start));
-        let at = blocks
+        let src_line = lines.at(copy_pos(s.block.start));
+        let first = blocks.partition_point(|b| b.stripped_at < s.insert_at);
+        let at = blocks[first..]
             .iter()
-            .position(|b| is_step(b) && b.stripped_at == s.insert_at);
+            .take_while(|b| b.stripped_at == s.insert_at)
+            .position(is_step)
+            .map(|k| first + k);
         let Some(k) = at else {
             let later = blocks
                 .iter()
