@@ -119,7 +119,10 @@ mod tests {
         let copy = splice::splice(
             src,
             &[
-                doc.header_insert("| Runbook run | ok |"),
+                doc.header_insert(format!(
+                    "| Runbook run | ✓ ok (exit 0) |\n|---|---|\n| sha256 | `{}` |",
+                    crate::text::sha256_hex(src.as_bytes(), usize::MAX)
+                )),
                 doc.steps[0].insert("step=a", "out"),
             ],
         );
@@ -133,6 +136,7 @@ mod tests {
         assert_eq!(found[0].pem, PEM.trim());
         assert!(found[0].token_ok);
         assert_eq!(splice::strip(&signed), src);
+        assert!(chain::verify(&copy).ok, "{copy}");
         assert!(chain::verify(&signed).ok, "{signed}");
         let crlf = copy.replace('\n', "\r\n");
         let signed = embed(&crlf, &head, PEM).expect("embeds");

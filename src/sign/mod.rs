@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod allowed;
 pub mod check;
+mod rsa;
 
 use crate::error::{Error, Result};
 use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
@@ -49,9 +50,12 @@ impl Signer {
     pub fn sign(&self, head: &str) -> Result<String> {
         let msg = message(head);
         let sig = match self {
-            Signer::Key(k) => k
-                .sign(NAMESPACE, HashAlg::Sha512, &msg)
-                .map_err(|e| Error::Other(format!("cannot sign the chain head: {e}")))?,
+            Signer::Key(k) => match rsa::sign(k, NAMESPACE, &msg) {
+                Some(sig) => sig?,
+                None => k
+                    .sign(NAMESPACE, HashAlg::Sha512, &msg)
+                    .map_err(|e| Error::Other(format!("cannot sign the chain head: {e}")))?,
+            },
             Signer::Agent { socket, key } => agent::sign(socket, key, &msg)?,
         };
         sig.to_pem(LineEnding::LF)
@@ -139,8 +143,8 @@ pub fn load(spec: &str, agent_socket: Option<&Path>) -> Result<Loaded> {
                 "--sign-key {spec}: neither an OpenSSH private key nor a public key ({e})"
             ))
         })?;
-        return from_agent(spec, key, agent_socket)
-            .map(Loaded::Ready)?
+        return from_agent(spec, key, agent_socket)?
+            .map(Loaded::Ready)
             .ok_or_else(|| {
                 Error::Usage(format!(
                     "--sign-key {spec}: a public key, and no ssh-agent holds its private key ({})",

@@ -7,7 +7,7 @@ use crate::common::{Scratch, block_of};
 
 /// Three steps; `b` fails until the file `fixed` exists.
 const RUNBOOK: &str = "# Deploy\n\nSome prose.\n\n\
-```bash {name=a}\necho a >> ran-a\n```\n\n\
+```bash {name=a}\necho a | tee -a ran-a\n```\n\n\
 ```bash {name=b}\ntest -e fixed\necho b\n```\n\n\
 ```bash {name=c}\necho c\n```\n";
 
@@ -53,14 +53,14 @@ fn a_tampered_copy_refuses_the_resume() {
 #[test]
 fn an_executed_step_whose_source_changed_refuses_naming_it() {
     let s = failed_once();
-    let edited = RUNBOOK.replace("echo a >> ran-a", "echo A >> ran-a");
+    let edited = RUNBOOK.replace("echo a | tee -a ran-a", "echo A | tee -a ran-a");
     s.write("runbook.md", &edited);
     resume(&s, &[]).status(2).stderr(format!(
         "error: --resume: the saved run cannot be trusted, so its results are not reused:\n  \
          - step `a` (line 5) already ran (ok), and its source changed since\n{HINT}"
     )).run();
     // A step that ran and was removed.
-    let removed = RUNBOOK.replace("```bash {name=a}\necho a >> ran-a\n```\n\n", "");
+    let removed = RUNBOOK.replace("```bash {name=a}\necho a | tee -a ran-a\n```\n\n", "");
     s.write("runbook.md", &removed);
     resume(&s, &[]).status(2).stderr(format!(
         "error: --resume: the saved run cannot be trusted, so its results are not reused:\n  \
@@ -91,7 +91,7 @@ fn prose_the_failed_step_and_later_steps_may_change() {
 #[test]
 fn force_continues_and_the_record_says_so() {
     let s = failed_once();
-    let edited = RUNBOOK.replace("echo a >> ran-a", "echo A >> ran-a");
+    let edited = RUNBOOK.replace("echo a | tee -a ran-a", "echo A | tee -a ran-a");
     s.write("runbook.md", &edited);
     resume(&s, &["--force"]).run();
     assert_eq!(s.read("ran-a"), "a\n", "a's result was taken over");

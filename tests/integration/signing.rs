@@ -276,6 +276,29 @@ fn keys_in_a_real_ssh_agent_sign() {
         let out = ssh_keygen_verify(&s, "ops@example.com", "agent.sig");
         assert!(out.status.success(), "{spec}: {out:?}");
     }
+    // An RSA key in the agent signs with rsa-sha2-512.
+    keygen(&s, "rsa", "rsa", "agent-rsa", "");
+    agent.add(&s, "rsa", "");
+    s.write("allowed", &allowed_line(&s, "rsa@example.com", "rsa", ""));
+    s.test()
+        .args(["run", "runbook.md", "--yes", "-q", "-o", "r.md", "--sign-key", "rsa.pub"])
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .env("SIGN_TOKEN", SECRET)
+        .run();
+    print_head(&s, "r.md");
+    let pem = armored(&s.read("r.md"));
+    s.write("rsa.sig", &pem);
+    let out = ssh_keygen_verify(&s, "rsa@example.com", "rsa.sig");
+    assert!(out.status.success(), "rsa via agent: {out:?}");
+    let json: serde_json::Value = serde_json::from_str(
+        &s.test()
+            .args(["verify", "r.md", "--allowed-signers", "allowed", "--format", "json"])
+            .run()
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(json["signature"]["key_type"], "ssh-rsa");
+    assert_eq!(json["signature"]["principals"][0], "rsa@example.com");
 }
 
 #[test]
@@ -304,6 +327,7 @@ fn wrong_signatures_fail_each_with_its_message() {
     // Unsigned, with a signature required.
     s.test()
         .args(["run", "runbook.md", "--yes", "-q", "-o", "unsigned.md"])
+        .env("SIGN_TOKEN", SECRET)
         .run();
     let unsigned = s.read("unsigned.md");
     let why = "line 1, step header: not signed: the copy carries no signature (sign it with `run --sign-key` or `runbook sign`)";
@@ -384,6 +408,7 @@ fn wrong_signatures_fail_each_with_its_message() {
     // A valid signature of another run's head, moved into this copy.
     s.test()
         .args(["run", "runbook.md", "--yes", "-q", "-o", "second.md", "--sign-key", "key"])
+        .env("SIGN_TOKEN", SECRET)
         .run();
     let second = s.read("second.md");
     let moved = copy.replace(&armored(&copy), &armored(&second));
@@ -415,7 +440,7 @@ fn wrong_signatures_fail_each_with_its_message() {
 fn a_secret_never_reaches_the_signed_copy_or_its_signature() {
     let s = Scratch::new();
     keygen(&s, "key", "ed25519", "alice", "");
-    run(&s, &["--sign-key", "key", "--report-dir", "rep2"]);
+    run(&s, &["--sign-key", "key"]);
     for f in ["copy.md", "rep/copy.json"] {
         let text = s.read(f);
         assert!(!text.contains(SECRET), "{f}: {text}");
@@ -453,7 +478,7 @@ fn bad_sign_keys_refuse_the_run_before_anything_runs() {
     refused(
         "garbage",
         false,
-        "--sign-key garbage: neither an OpenSSH private key nor a public key (invalid Base64 encoding)",
+        "--sign-key garbage: neither an OpenSSH private key nor a public key (Base64 encoding error: invalid Base64 encoding)",
     );
     refused(
         "key.pub",
@@ -495,7 +520,7 @@ fn a_resumed_run_signs_its_new_head() {
     let first = runbook::document::chain::head(&s.read("copy.md")).expect("head");
     s.test()
         .args(["verify", "copy.md", "--allowed-signers", "allowed"])
-        .stdout_contains("failed (exit 1), operator ")
+        .stdout_contains(": 2 steps, failed, operator ")
         .stdout_contains(", signed by alice@example.com")
         .run();
     s.write("fixed", "");
