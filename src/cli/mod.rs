@@ -90,7 +90,12 @@ pub enum Command {
         file: PathBuf,
         /// The private key (OpenSSH format), a public key whose private half ssh-agent holds,
         /// or `agent` (the agent's first key).
-        #[arg(long, value_name = "KEY|agent", required_unless_present = "signature", conflicts_with = "signature")]
+        #[arg(
+            long,
+            value_name = "KEY|agent",
+            required_unless_present = "signature",
+            conflicts_with = "signature"
+        )]
         key: Option<String>,
         /// An armored SSH signature (`-----BEGIN SSH SIGNATURE-----`) over the chain head.
         #[arg(long, value_name = "FILE.sig")]

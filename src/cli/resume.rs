@@ -109,10 +109,7 @@ fn copy_doubts(outputs: &Outputs) -> Vec<String> {
     let Some(f) = v.failure else {
         return Vec::new();
     };
-    let step = f
-        .step
-        .map(|s| format!(", step {s}"))
-        .unwrap_or_default();
+    let step = f.step.map(|s| format!(", step {s}")).unwrap_or_default();
     vec![format!(
         "the saved copy {} does not verify: line {}{step}: {}: {}",
         path.display(),

@@ -387,9 +387,8 @@ fn walk_steps(text: &str, stripped: &str, blocks: &[Block], v: &mut Verdict) -> 
     for b in blocks {
         removed.push(removed[removed.len() - 1] + (b.end - b.start));
     }
-    let copy_pos = |off: usize| -> usize {
-        off + removed[blocks.partition_point(|b| b.stripped_at <= off)]
-    };
+    let copy_pos =
+        |off: usize| -> usize { off + removed[blocks.partition_point(|b| b.stripped_at <= off)] };
     let is_step = |b: &Block| b.label.starts_with("step=");
     let stored: Vec<&str> = blocks.iter().filter_map(|b| b.chain.as_deref()).collect();
     let mut used = vec![false; blocks.len()];

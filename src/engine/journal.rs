@@ -57,7 +57,10 @@ pub fn step_sources(doc: &crate::document::Document) -> IndexMap<String, String>
         .iter()
         .map(|s| {
             let r = s.block.start.min(text.len())..s.block.end.min(text.len());
-            (s.name.clone(), crate::text::sha256_hex(&text[r], usize::MAX))
+            (
+                s.name.clone(),
+                crate::text::sha256_hex(&text[r], usize::MAX),
+            )
         })
         .collect()
 }

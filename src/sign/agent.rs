@@ -83,7 +83,10 @@ impl<'a> Reader<'a> {
 pub fn identities(socket: &Path) -> Result<Vec<PublicKey>> {
     let (kind, body) = request(socket, REQUEST_IDENTITIES, &[])?;
     if kind != IDENTITIES_ANSWER {
-        return Err(agent_err(socket, format!("refused to list its keys ({kind})")));
+        return Err(agent_err(
+            socket,
+            format!("refused to list its keys ({kind})"),
+        ));
     }
     let bad = || agent_err(socket, "a malformed list of keys");
     let mut r = Reader(&body);
@@ -129,7 +132,9 @@ pub fn sign(socket: &Path, key: &PublicKey, msg: &[u8]) -> Result<SshSig> {
         )));
     }
     if kind != SIGN_RESPONSE {
-        return Err(fail(&format!("an unexpected answer ({kind}) to a signing request")));
+        return Err(fail(&format!(
+            "an unexpected answer ({kind}) to a signing request"
+        )));
     }
     let raw = Reader(&answer)
         .string()

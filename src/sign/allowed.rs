@@ -244,7 +244,12 @@ pub fn principals(
     }
     let in_ns: Vec<&&Entry> = mine
         .iter()
-        .filter(|e| e.opts.namespaces.as_deref().is_none_or(|n| pattern_list(n, namespace)))
+        .filter(|e| {
+            e.opts
+                .namespaces
+                .as_deref()
+                .is_none_or(|n| pattern_list(n, namespace))
+        })
         .collect();
     if in_ns.is_empty() {
         return Err(Refusal::Namespace(mine.iter().map(|e| e.line).collect()));
@@ -271,7 +276,8 @@ pub fn principals(
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOQW4rlGuBMqnxWbyC5eyjhnXwBX5MjnKeuzvNF2BFqc";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOQW4rlGuBMqnxWbyC5eyjhnXwBX5MjnKeuzvNF2BFqc";
 
     #[test]
     fn options_and_quoted_principals() {

@@ -199,8 +199,8 @@ fn from_agent(spec: &str, key: PublicKey, socket: Option<&Path>) -> Result<Optio
     let Some(socket) = socket else {
         return Ok(None);
     };
-    let held = agent::identities(socket)
-        .map_err(|e| Error::Usage(format!("--sign-key {spec}: {e}")))?;
+    let held =
+        agent::identities(socket).map_err(|e| Error::Usage(format!("--sign-key {spec}: {e}")))?;
     Ok(held
         .into_iter()
         .find(|k| k.key_data() == key.key_data())

@@ -14,7 +14,8 @@ pub fn sign(key: &PrivateKey, namespace: &str, msg: &[u8]) -> Option<Result<SshS
     let KeypairData::Rsa(pair) = key.key_data() else {
         return None;
     };
-    let fail = |e: &dyn std::fmt::Display| Error::Other(format!("cannot sign with the RSA key: {e}"));
+    let fail =
+        |e: &dyn std::fmt::Display| Error::Other(format!("cannot sign with the RSA key: {e}"));
     Some((|| {
         let big = |m: &ssh_key::Mpint| rsa::BigUint::try_from(m).map_err(|e| fail(&e));
         let private = rsa::RsaPrivateKey::from_components(

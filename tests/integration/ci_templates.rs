@@ -236,7 +236,14 @@ fn jobs_use_flags_the_cli_has() {
         );
     }
     let run = help("run");
-    for flag in ["--yes", "--report-dir", "--publish", "-p", "--shard", "RUNBOOK_SIGN_KEY"] {
+    for flag in [
+        "--yes",
+        "--report-dir",
+        "--publish",
+        "-p",
+        "--shard",
+        "RUNBOOK_SIGN_KEY",
+    ] {
         assert!(
             run.contains(flag),
             "`runbook run --help` lacks {flag}:\n{run}"
@@ -410,7 +417,9 @@ fn the_run_job_signs_with_the_key_of_a_named_variable() {
     let job_sh = |env: &[(&str, &str)]| {
         let mut c = Command::new("sh");
         c.arg("-c")
-            .arg(format!("set -e\n{snippet}\nprintf %s \"$RUNBOOK_SIGN_KEY\""))
+            .arg(format!(
+                "set -e\n{snippet}\nprintf %s \"$RUNBOOK_SIGN_KEY\""
+            ))
             .env_remove("RUNBOOK_SIGN_KEY");
         for (k, v) in env {
             c.env(k, v);
@@ -426,9 +435,15 @@ fn the_run_job_signs_with_the_key_of_a_named_variable() {
         assert!(out.status.success(), "{out:?}");
         let copy = String::from_utf8(out.stdout).expect("path");
         assert!(!copy.is_empty() && copy != key_path, "{copy}");
-        let mode = std::fs::metadata(&copy).expect("key copy").permissions().mode();
+        let mode = std::fs::metadata(&copy)
+            .expect("key copy")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{copy}");
-        assert_eq!(std::fs::read_to_string(&copy).expect("copy").trim_end(), key_text.trim_end());
+        assert_eq!(
+            std::fs::read_to_string(&copy).expect("copy").trim_end(),
+            key_text.trim_end()
+        );
         s.write("runbook.md", "```bash {name=a}\necho a\n```\n");
         s.test()
             .args(["run", "runbook.md", "--yes", "-q", "-o", "copy.md"])

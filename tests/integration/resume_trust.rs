@@ -26,7 +26,15 @@ fn failed_once() -> Scratch {
 
 fn resume(s: &Scratch, extra: &[&str]) -> crate::common::Test {
     s.test()
-        .args(["run", "runbook.md", "--yes", "-q", "-o", "copy.md", "--resume"])
+        .args([
+            "run",
+            "runbook.md",
+            "--yes",
+            "-q",
+            "-o",
+            "copy.md",
+            "--resume",
+        ])
         .args(["--report-dir", "rep", "--format", "json"])
         .args(extra)
 }
@@ -55,17 +63,23 @@ fn an_executed_step_whose_source_changed_refuses_naming_it() {
     let s = failed_once();
     let edited = RUNBOOK.replace("echo a | tee -a ran-a", "echo A | tee -a ran-a");
     s.write("runbook.md", &edited);
-    resume(&s, &[]).status(2).stderr(format!(
-        "error: --resume: the saved run cannot be trusted, so its results are not reused:\n  \
+    resume(&s, &[])
+        .status(2)
+        .stderr(format!(
+            "error: --resume: the saved run cannot be trusted, so its results are not reused:\n  \
          - step `a` (line 5) already ran (ok), and its source changed since\n{HINT}"
-    )).run();
+        ))
+        .run();
     // A step that ran and was removed.
     let removed = RUNBOOK.replace("```bash {name=a}\necho a | tee -a ran-a\n```\n\n", "");
     s.write("runbook.md", &removed);
-    resume(&s, &[]).status(2).stderr(format!(
-        "error: --resume: the saved run cannot be trusted, so its results are not reused:\n  \
+    resume(&s, &[])
+        .status(2)
+        .stderr(format!(
+            "error: --resume: the saved run cannot be trusted, so its results are not reused:\n  \
          - step `a` already ran (ok) but is no longer in runbook.md\n{HINT}"
-    )).run();
+        ))
+        .run();
 }
 
 #[test]
@@ -97,22 +111,37 @@ fn force_continues_and_the_record_says_so() {
     assert_eq!(s.read("ran-a"), "a\n", "a's result was taken over");
     let copy = s.read("copy.md");
     let why = "step `a` (line 5) already ran (ok), and its source changed since";
-    assert!(copy.contains("| Mode | `--resume`, `--force`, `--yes` |"), "{copy}");
+    assert!(
+        copy.contains("| Mode | `--resume`, `--force`, `--yes` |"),
+        "{copy}"
+    );
     let row = copy
         .lines()
         .find(|l| l.starts_with("| Resume | "))
         .unwrap_or_else(|| panic!("{copy}"));
     assert!(row.contains("forced (--resume --force) by "), "{row}");
-    assert!(row.contains(&why.replace('`', "\\`")) || row.contains(why), "{row}");
+    assert!(
+        row.contains(&why.replace('`', "\\`")) || row.contains(why),
+        "{row}"
+    );
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/copy.json")).expect("json");
     assert_eq!(json["resume_forced"]["reasons"][0], why);
     assert!(json["resume_forced"]["operator"].is_string());
     assert!(json["resume_forced"]["at"].is_string());
+    crate::signing::assert_schema_valid(&json);
     // The forced copy verifies; a later resume takes the forced sources
     // over, and still says it was forced.
     s.test().args(["verify", "copy.md"]).run();
     s.test()
-        .args(["run", "runbook.md", "--yes", "-q", "-o", "copy.md", "--resume"])
+        .args([
+            "run",
+            "runbook.md",
+            "--yes",
+            "-q",
+            "-o",
+            "copy.md",
+            "--resume",
+        ])
         .args(["--report-dir", "rep", "--format", "json"])
         .run();
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/copy.json")).expect("json");

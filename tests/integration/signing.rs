@@ -5,7 +5,6 @@
 //! every way a signature can be wrong fails with its own message.
 
 use crate::common::Scratch;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const RUNBOOK: &str = "---\ntitle: Signed\nsecrets:\n  TOKEN: { env: SIGN_TOKEN }\n---\n# Signed\n\n\
@@ -45,7 +44,9 @@ fn allowed_line(s: &Scratch, principal: &str, key: &str, options: &str) -> Strin
 
 /// `SHA256:…` of a public key, as ssh-keygen prints it.
 fn fingerprint(s: &Scratch, key: &str) -> String {
-    let out = sh(Command::new("ssh-keygen").arg("-lf").arg(s.path(&format!("{key}.pub"))));
+    let out = sh(Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(s.path(&format!("{key}.pub"))));
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .nth(1)
@@ -92,6 +93,19 @@ fn ssh_keygen_verify(s: &Scratch, principal: &str, sig: &str) -> std::process::O
         .expect("ssh-keygen")
 }
 
+/// A JSON report validates against docs/report-schema.json.
+pub fn assert_schema_valid(json: &serde_json::Value) {
+    let path = crate::common::repo().join("docs/report-schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("json");
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 #[test]
 fn a_copy_signed_by_runbook_verifies_with_ssh_keygen() {
     for kind in ["ed25519", "ecdsa", "rsa"] {
@@ -101,12 +115,17 @@ fn a_copy_signed_by_runbook_verifies_with_ssh_keygen() {
         let copy = s.read("copy.md");
         s.write(
             "allowed",
-            &allowed_line(&s, "alice@example.com", "key", "namespaces=\"runbook-record\""),
+            &allowed_line(
+                &s,
+                "alice@example.com",
+                "key",
+                "namespaces=\"runbook-record\"",
+            ),
         );
         let fp = fingerprint(&s, "key");
         s.test()
             .args(["verify", "copy.md", "--allowed-signers", "allowed"])
-            .stdout_contains(format!(", signed by alice@example.com ("))
+            .stdout_contains(", signed by alice@example.com (")
             .stdout_contains(format!("{fp})\n"))
             .context(kind)
             .run();
@@ -120,7 +139,8 @@ fn a_copy_signed_by_runbook_verifies_with_ssh_keygen() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Good \"runbook-record\" signature for alice@example.com"),
+            String::from_utf8_lossy(&out.stdout)
+                .contains("Good \"runbook-record\" signature for alice@example.com"),
             "{out:?}"
         );
         // The signature block is generated: strip gives the source back.
@@ -132,6 +152,7 @@ fn a_copy_signed_by_runbook_verifies_with_ssh_keygen() {
         assert_eq!(report["signature"]["namespace"], "runbook-record");
         assert_eq!(report["signature"]["comment"], "alice@laptop");
         assert_eq!(report["signature"]["via"], "key");
+        assert_schema_valid(&report);
     }
 }
 
@@ -281,7 +302,16 @@ fn keys_in_a_real_ssh_agent_sign() {
     agent.add(&s, "rsa", "");
     s.write("allowed", &allowed_line(&s, "rsa@example.com", "rsa", ""));
     s.test()
-        .args(["run", "runbook.md", "--yes", "-q", "-o", "r.md", "--sign-key", "rsa.pub"])
+        .args([
+            "run",
+            "runbook.md",
+            "--yes",
+            "-q",
+            "-o",
+            "r.md",
+            "--sign-key",
+            "rsa.pub",
+        ])
         .env("SSH_AUTH_SOCK", &agent.socket)
         .env("SIGN_TOKEN", SECRET)
         .run();
@@ -292,7 +322,14 @@ fn keys_in_a_real_ssh_agent_sign() {
     assert!(out.status.success(), "rsa via agent: {out:?}");
     let json: serde_json::Value = serde_json::from_str(
         &s.test()
-            .args(["verify", "r.md", "--allowed-signers", "allowed", "--format", "json"])
+            .args([
+                "verify",
+                "r.md",
+                "--allowed-signers",
+                "allowed",
+                "--format",
+                "json",
+            ])
             .run()
             .stdout,
     )
@@ -343,7 +380,9 @@ fn wrong_signatures_fail_each_with_its_message() {
         "t1.md",
         &copy.replace(&pem, &bad_pem),
         &[],
-        &format!("line {sig_line}, step signature: signature invalid: the signature block was edited (its content no longer matches its marker)"),
+        &format!(
+            "line {sig_line}, step signature: signature invalid: the signature block was edited (its content no longer matches its marker)"
+        ),
     );
     // ... and with its marker made to match again.
     let forged = runbook::document::signature::embed(&copy, &head, &bad_pem).expect("embed");
@@ -374,7 +413,9 @@ fn wrong_signatures_fail_each_with_its_message() {
         "t3.md",
         &git_copy,
         &[],
-        &format!("line {sig_line}, step signature: wrong namespace: the signature is for namespace `git`, not `runbook-record`: it was not made for a runbook record"),
+        &format!(
+            "line {sig_line}, step signature: wrong namespace: the signature is for namespace `git`, not `runbook-record`: it was not made for a runbook record"
+        ),
     );
     // A key not in allowed_signers, and one allowed for other namespaces.
     let fp = fingerprint(&s, "key");
@@ -383,17 +424,24 @@ fn wrong_signatures_fail_each_with_its_message() {
         "t4.md",
         &copy,
         &["--allowed-signers", "others"],
-        &format!("line {sig_line}, step signature: signer not allowed: the signer's key ssh-ed25519 {fp} is not in others"),
+        &format!(
+            "line {sig_line}, step signature: signer not allowed: the signer's key ssh-ed25519 {fp} is not in others"
+        ),
     );
     s.write(
         "git-only",
-        &format!("# git only\n{}", allowed_line(&s, "alice@example.com", "key", "namespaces=\"git\"")),
+        &format!(
+            "# git only\n{}",
+            allowed_line(&s, "alice@example.com", "key", "namespaces=\"git\"")
+        ),
     );
     fails(
         "t5.md",
         &copy,
         &["--allowed-signers", "git-only"],
-        &format!("line {sig_line}, step signature: signer not allowed: the signer's key ssh-ed25519 {fp} is in git-only (line 2) but not for namespace runbook-record"),
+        &format!(
+            "line {sig_line}, step signature: signer not allowed: the signer's key ssh-ed25519 {fp} is in git-only (line 2) but not for namespace runbook-record"
+        ),
     );
     s.write(
         "expired",
@@ -403,11 +451,22 @@ fn wrong_signatures_fail_each_with_its_message() {
         "t6.md",
         &copy,
         &["--allowed-signers", "expired"],
-        &format!("line {sig_line}, step signature: signer not allowed: the signer's key ssh-ed25519 {fp} is in expired (line 1) but expired (valid-before)"),
+        &format!(
+            "line {sig_line}, step signature: signer not allowed: the signer's key ssh-ed25519 {fp} is in expired (line 1) but expired (valid-before)"
+        ),
     );
     // A valid signature of another run's head, moved into this copy.
     s.test()
-        .args(["run", "runbook.md", "--yes", "-q", "-o", "second.md", "--sign-key", "key"])
+        .args([
+            "run",
+            "runbook.md",
+            "--yes",
+            "-q",
+            "-o",
+            "second.md",
+            "--sign-key",
+            "key",
+        ])
         .env("SIGN_TOKEN", SECRET)
         .run();
     let second = s.read("second.md");
@@ -446,7 +505,10 @@ fn a_secret_never_reaches_the_signed_copy_or_its_signature() {
         assert!(!text.contains(SECRET), "{f}: {text}");
     }
     let copy = s.read("copy.md");
-    assert!(copy.contains("token ********") || copy.contains("token ["), "{copy}");
+    assert!(
+        copy.contains("token ********") || copy.contains("token ["),
+        "{copy}"
+    );
     s.test()
         .args(["verify", "copy.md", "--require-signature"])
         .stdout_contains(", signed by ssh-ed25519 ")
@@ -471,9 +533,11 @@ fn bad_sign_keys_refuse_the_run_before_anything_runs() {
         t.run();
         assert!(!s.path("ran").exists(), "{key}");
     };
-    refused("missing", false, &format!(
-        "--sign-key missing: cannot read it: No such file or directory (os error 2)"
-    ));
+    refused(
+        "missing",
+        false,
+        "--sign-key missing: cannot read it: No such file or directory (os error 2)",
+    );
     s.write("garbage", "not a key\n");
     refused(
         "garbage",
@@ -497,7 +561,6 @@ fn bad_sign_keys_refuse_the_run_before_anything_runs() {
         false,
         "--sign-key key: writable by other users (mode 666); chmod 600 it",
     );
-    let _ = Path::new("");
 }
 
 #[test]
@@ -510,7 +573,16 @@ fn a_resumed_run_signs_its_new_head() {
         "```bash {name=a}\necho a\n```\n\n```bash {name=b}\ntest -e fixed\n```\n",
     );
     let run = |status: i32| {
-        let mut args = vec!["run", "runbook.md", "--yes", "-q", "-o", "copy.md", "--sign-key", "key"];
+        let mut args = vec![
+            "run",
+            "runbook.md",
+            "--yes",
+            "-q",
+            "-o",
+            "copy.md",
+            "--sign-key",
+            "key",
+        ];
         if status == 0 {
             args.push("--resume");
         }
@@ -528,7 +600,10 @@ fn a_resumed_run_signs_its_new_head() {
     let copy = s.read("copy.md");
     let second = runbook::document::chain::head(&copy).expect("head");
     assert_ne!(first, second);
-    assert!(copy.contains(&format!("signature of chain head {second}\n")), "{copy}");
+    assert!(
+        copy.contains(&format!("signature of chain head {second}\n")),
+        "{copy}"
+    );
     s.test()
         .args(["verify", "copy.md", "--allowed-signers", "allowed"])
         .stdout_contains("2 steps, ok, operator ")

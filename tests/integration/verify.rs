@@ -317,13 +317,20 @@ fn every_report_carries_the_chain_head_and_verifies() {
     ];
     let html = s.read("rep/copy.html");
     assert!(
-        html.contains(&format!("<meta name=\"runbook-chain-head\" content=\"{head}\">")),
+        html.contains(&format!(
+            "<meta name=\"runbook-chain-head\" content=\"{head}\">"
+        )),
         "{html}"
     );
-    assert!(html.contains(&format!("<dt>Chain head</dt><dd>{head}</dd>")), "visible");
+    assert!(
+        html.contains(&format!("<dt>Chain head</dt><dd>{head}</dd>")),
+        "visible"
+    );
     let junit = s.read("rep/copy.junit.xml");
     assert!(
-        junit.contains(&format!("<property name=\"runbook.chain_head\" value=\"{head}\"/>")),
+        junit.contains(&format!(
+            "<property name=\"runbook.chain_head\" value=\"{head}\"/>"
+        )),
         "{junit}"
     );
     let nb: serde_json::Value = serde_json::from_str(&s.read("rep/copy.ipynb")).expect("nb");

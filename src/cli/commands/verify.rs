@@ -112,20 +112,34 @@ fn check_signature(
     let found = signature::find(text);
     let Some(sig) = found.first() else {
         if required {
-            let why = "the copy carries no signature (sign it with `run --sign-key` or `runbook sign`)";
+            let why =
+                "the copy carries no signature (sign it with `run --sign-key` or `runbook sign`)";
             v.fail(Some("header"), 1, Reason::NotSigned, why.into());
         }
         return None;
     };
     let line = sig.line;
     if found.len() > 1 {
-        let why = format!("the copy has {} signature blocks; a run writes one", found.len());
-        v.fail(Some("signature"), found[1].line, Reason::SignatureInvalid, why);
+        let why = format!(
+            "the copy has {} signature blocks; a run writes one",
+            found.len()
+        );
+        v.fail(
+            Some("signature"),
+            found[1].line,
+            Reason::SignatureInvalid,
+            why,
+        );
         return None;
     }
     if !sig.token_ok {
         let why = "the signature block was edited (its content no longer matches its marker)";
-        v.fail(Some("signature"), line, Reason::SignatureInvalid, why.into());
+        v.fail(
+            Some("signature"),
+            line,
+            Reason::SignatureInvalid,
+            why.into(),
+        );
         return None;
     }
     match check::check(&sig.pem, &head, sig.head.as_deref(), allowed) {
@@ -177,7 +191,10 @@ fn hex_at(s: &str) -> Option<String> {
 fn report_head(bytes: &[u8]) -> (&'static str, Option<String>) {
     let text = String::from_utf8_lossy(bytes);
     let t = text.trim_start();
-    let after = |needle: &str| text.find(needle).and_then(|i| hex_at(&text[i + needle.len()..]));
+    let after = |needle: &str| {
+        text.find(needle)
+            .and_then(|i| hex_at(&text[i + needle.len()..]))
+    };
     if t.starts_with('{') {
         let json = serde_json::from_str::<serde_json::Value>(t).ok();
         let Some(json) = json else {
@@ -202,7 +219,10 @@ fn report_head(bytes: &[u8]) -> (&'static str, Option<String>) {
             after("<meta name=\"runbook-chain-head\" content=\""),
         );
     }
-    ("not a report of runbook's (JSON, HTML, JUnit or notebook)", None)
+    (
+        "not a report of runbook's (JSON, HTML, JUnit or notebook)",
+        None,
+    )
 }
 
 /// A report's chain head against the copy's.

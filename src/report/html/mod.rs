@@ -71,7 +71,11 @@ pub fn to_html(doc: &Document, rec: &RunRecord, opts: &HtmlOptions) -> String {
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     if let Some(head) = &rec.chain_head {
         // `runbook verify --report` reads it back.
-        let _ = writeln!(h, "<meta name=\"runbook-chain-head\" content=\"{}\">", esc(head));
+        let _ = writeln!(
+            h,
+            "<meta name=\"runbook-chain-head\" content=\"{}\">",
+            esc(head)
+        );
     }
     let _ = writeln!(h, "<title>{} — runbook report</title>", esc(&title));
     let _ = writeln!(h, "<style>{CSS}</style>\n</head>\n<body>");
