@@ -31,6 +31,7 @@ pub mod report;
 pub mod safe_fs;
 pub mod scaffold;
 pub mod secrets;
+pub mod sign;
 pub mod template;
 pub mod text;
 

@@ -20,6 +20,7 @@ pub fn merge(mut shards: Vec<RunRecord>) -> Result<RunRecord, String> {
     let mut out = shards[0].clone();
     out.shard = None;
     out.chain_head = None;
+    out.signature = None;
     out.operator = distinct(shards.iter().map(|r| r.operator.as_str()));
     out.machine = distinct(shards.iter().map(|r| r.machine.as_str()));
     out.started_at = min(shards.iter().map(|r| r.started_at.clone()));

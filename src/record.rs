@@ -50,6 +50,14 @@ pub struct RunRecord {
     /// the same run carry it.
     #[serde(default)]
     pub chain_head: Option<String>,
+    /// Who signed the chain head (`run --sign-key`): the signature itself
+    /// is in the copy (docs/annotated-copy.md, "Signatures").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureRecord>,
+    /// `--resume --force`: the saved run could not be trusted, and the
+    /// operator continued anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_forced: Option<ResumeForced>,
     /// The rollback phase, when a step failed (or the operator aborted)
     /// and earlier steps had undos to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +98,31 @@ pub struct PublishEvent {
     /// The last failure, when it was not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The SSH signature over a copy's chain head: who signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureRecord {
+    /// Always `runbook-record`.
+    pub namespace: String,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, …
+    pub key_type: String,
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The key's comment (empty when it has none).
+    pub comment: String,
+    /// `key` (a key file) or `agent` (signed through ssh-agent).
+    pub via: String,
+}
+
+/// A resume that went ahead although the saved run could not be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeForced {
+    /// Who forced it, and when (RFC 3339).
+    pub operator: String,
+    pub at: String,
+    /// What could not be trusted, one line each.
+    pub reasons: Vec<String>,
 }
 
 /// One of N deterministic slices of a run (`--shard I/N`).

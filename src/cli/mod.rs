@@ -11,7 +11,9 @@ pub mod outputs;
 mod plan;
 mod prompt;
 mod prompt_env;
+mod resume;
 mod run;
+mod signing;
 
 use crate::error::{Error, exit};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -53,7 +55,7 @@ pub enum Command {
     },
     /// Check that an annotated copy is exactly what the run wrote (its hash chain).
     #[command(
-        after_help = "Exit codes: 0 the record verifies, 1 it does not (the first step and line that no longer match, and why).\n\nExamples:\n  runbook verify incident-42.annotated.md\n  runbook verify incident-42.annotated.md --source runbooks/disk-pressure.md --report reports/incident-42.json\n  runbook verify incident-42.annotated.md --format json"
+        after_help = "Exit codes: 0 the record verifies, 1 it does not (the first step and line that no longer match, and why).\n\nExamples:\n  runbook verify incident-42.annotated.md\n  runbook verify incident-42.annotated.md --source runbooks/disk-pressure.md --report reports/incident-42.json --report reports/incident-42.html\n  runbook verify incident-42.annotated.md --allowed-signers .config/allowed_signers\n  runbook verify incident-42.annotated.md --format json"
     )]
     Verify {
         /// The annotated copy.
@@ -63,9 +65,45 @@ pub enum Command {
         /// The runbook: the copy's source part must equal it byte for byte.
         #[arg(long, value_name = "RUNBOOK.md")]
         source: Option<PathBuf>,
-        /// The JSON report of the same run: it must carry the same chain head.
-        #[arg(long, value_name = "REPORT.json")]
-        report: Option<PathBuf>,
+        /// A report of the same run (JSON, HTML, JUnit or notebook, told apart by content): it
+        /// must carry the same chain head (repeatable).
+        #[arg(long, value_name = "REPORT")]
+        report: Vec<PathBuf>,
+        /// Who may sign (OpenSSH allowed_signers format): the copy must be signed by one of
+        /// them, for namespace runbook-record; the signer's principals are printed.
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
+        /// Fail when the copy is not signed.
+        #[arg(long)]
+        require_signature: bool,
+        /// Print only the chain head (what a signature signs: `ssh-keygen -Y sign` it), once
+        /// the chain verifies.
+        #[arg(long, conflicts_with = "format")]
+        print_head: bool,
+    },
+    /// Sign an annotated copy's chain head (with a key or ssh-agent), or embed a signature that
+    /// `ssh-keygen -Y sign -n runbook-record` made over it.
+    #[command(
+        after_help = "Exit codes: 0 signed, 1 the copy does not verify or the signature is not over its head, 2 usage.\n\nExamples:\n  runbook sign incident-42.annotated.md --key ~/.ssh/id_ed25519\n  runbook sign incident-42.annotated.md --key agent\n  runbook verify incident-42.annotated.md --print-head > head\n  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n runbook-record head\n  runbook sign incident-42.annotated.md --signature head.sig"
+    )]
+    Sign {
+        /// The annotated copy (rewritten with the signature, unless -o).
+        file: PathBuf,
+        /// The private key (OpenSSH format), a public key whose private half ssh-agent holds,
+        /// or `agent` (the agent's first key).
+        #[arg(
+            long,
+            value_name = "KEY|agent",
+            required_unless_present = "signature",
+            conflicts_with = "signature"
+        )]
+        key: Option<String>,
+        /// An armored SSH signature (`-----BEGIN SSH SIGNATURE-----`) over the chain head.
+        #[arg(long, value_name = "FILE.sig")]
+        signature: Option<PathBuf>,
+        /// Write the signed copy here instead.
+        #[arg(short, long, value_name = "OUT.md")]
+        output: Option<PathBuf>,
     },
     /// Combine the report directories of a sharded run (`run --shard I/N`) into one record.
     #[command(
@@ -245,6 +283,18 @@ pub struct RunArgs {
     /// Continue after the last finished step of the previous run of the same output.
     #[arg(long)]
     pub resume: bool,
+    /// With --resume: continue even when the saved run cannot be trusted (its copy does not
+    /// verify, or an executed step's source changed); the record says so.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// Sign the copy's chain head (SSH signature, namespace runbook-record) with this key: an
+    /// OpenSSH private key file, a public key whose private half ssh-agent holds, or `agent`
+    /// (ssh-agent's first key).
+    #[arg(long, env = "RUNBOOK_SIGN_KEY", value_name = "KEY|agent")]
+    pub sign_key: Option<String>,
+    /// The signer loaded from --sign-key (set by `run`).
+    #[arg(skip)]
+    pub signer: Option<std::sync::Arc<crate::sign::Signer>>,
     /// Start at this step (an `excludeFromRunAll` step runs when it is this one).
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
@@ -359,12 +409,31 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             format,
             source,
             report,
+            allowed_signers,
+            require_signature,
+            print_head,
         } => verify::verify_command(&verify::VerifyArgs {
             copy: &file,
             format,
             source: source.as_deref(),
-            report: report.as_deref(),
+            reports: &report,
+            allowed_signers: allowed_signers.as_deref(),
+            require_signature,
+            print_head,
         }),
+        Command::Sign {
+            file,
+            key,
+            signature,
+            output,
+        } => {
+            let with = match (&key, &signature) {
+                (_, Some(sig)) => signing::SignWith::Signature(sig),
+                (Some(k), None) => signing::SignWith::Key(k),
+                (None, None) => return Err(Error::Usage("sign: pass --key or --signature".into())),
+            };
+            signing::sign_command(&file, with, output.as_deref())
+        }
         Command::List { file, format } => list::list_command(&file, format),
         Command::Init { name, dir, force } => init::init_command(&name, &dir, force),
         Command::Import {

@@ -53,6 +53,11 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     // Nothing runs until every output is known to be safe to write, and
     // this run is the only one writing it.
     outputs.check(&args)?;
+    // A key that cannot sign refuses the run before anything runs.
+    let args = RunArgs {
+        signer: super::signing::load(&args).await?,
+        ..args
+    };
     let header = header(&args, &doc);
     let _lock = if args.dry_run {
         None
@@ -65,6 +70,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         )?)
     };
     let (previous, saved_params) = previous_run(&args, &outputs, &header.sha256)?;
+    let trust = super::resume::check(&args, &outputs, &doc, &previous, &header.operator)?;
     let answered = super::prompt_env::answered_by_p(&args, &doc);
     let asked = super::ask::missing_params(&args, &doc, saved_params.as_ref()).await?;
     let params = params(&args, &doc, saved_params.as_ref(), &answered, &asked)?;
@@ -95,9 +101,10 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         terminal_sink(&args, &redactor),
     ]);
     if !args.dry_run {
-        sinks.push(Box::new(open_journal(
-            &args, &outputs, &previous, &header, &params, &redactor,
-        )?));
+        let mut journal = open_journal(&args, &outputs, &previous, &header, &params, &redactor)?
+            .with_sources(crate::engine::journal::step_sources(&doc));
+        trust.journal(&mut journal)?;
+        sinks.push(Box::new(journal));
     }
     // `--publish`: the incident follows the run (a sink; never stops it).
     let live = super::commands::publish::start_live(&args, &doc, &redactor).map(|(l, sink)| {
@@ -138,6 +145,7 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     if let Some(live) = live {
         record.publish = Some(super::commands::publish::finish_live(live).await);
     }
+    record.resume_forced = trust.forced;
     finish(&args, &outputs, &doc, &record, &redactor, &mut sinks, code).await
 }
 
@@ -195,13 +203,9 @@ fn previous_run(
     }
     let mut saved_params = None;
     if let Some(JournalEntry::Start { sha256, params, .. }) = previous.first() {
-        if sha256 != sha {
-            if args.resume {
-                return Err(Error::Usage(format!(
-                    "--resume: {} changed since the saved run (sha256 differs), so its results cannot be reused; run it again without --resume",
-                    args.file.display()
-                )));
-            }
+        // --resume on an edited runbook: `resume::check` decides, step by
+        // step, whether the results can still be reused.
+        if sha256 != sha && !args.resume {
             // --from on an edited runbook: start there, reuse nothing.
             crate::console::err(&format!(
                 "note: {} changed since the saved run; earlier results are not reused\n",
@@ -384,7 +388,8 @@ async fn finish(
     let _ = std::fs::remove_dir(&outputs.logs);
     // Redact the record, not the reports: before any escaping, and never
     // the runbook's own text or the markers.
-    let record = record.redacted(&|s| redactor.redact(s));
+    let mut record = record.redacted(&|s| redactor.redact(s));
+    record.signature = super::signing::record_of(args, redactor);
     let paths = match write_reports(args, outputs, doc, &record) {
         Ok(paths) => paths,
         Err(e) => {
@@ -498,18 +503,22 @@ fn write_reports(
     let mut written = Vec::new();
     let mut record = record.clone();
     let charts = super::charts::write_assets(&outputs.markdown, &mut record)?;
-    // The copy first: the other reports carry its chain head.
+    // The copy first: the other reports carry its chain head (and signer).
     let text = copy.render(doc, &record, &opts);
+    record.chain_head = crate::document::chain::head(&text);
+    let (text, unsigned) = super::signing::sign_copy(args, text, &mut record);
     crate::safe_fs::write_private(&outputs.markdown, text.as_bytes())?;
     written.push(outputs.markdown.clone());
     written.extend(charts);
-    record.chain_head = crate::document::chain::head(&text);
     for (report, path) in outputs.report_files() {
         let text = report.render(doc, &record, &opts);
         crate::safe_fs::write_private(&path, text.as_bytes())?;
         written.push(path);
     }
-    Ok(written)
+    match unsigned {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
 }
 
 fn spawn_signal_handler(tx: watch::Sender<Interrupt>) {
@@ -569,6 +578,9 @@ fn run_mode(args: &RunArgs) -> Vec<String> {
     let mut mode = Vec::new();
     if args.resume {
         mode.push("--resume".to_string());
+    }
+    if args.force {
+        mode.push("--force".to_string());
     }
     if let Some(from) = &args.from {
         mode.push(format!("--from {from}"));

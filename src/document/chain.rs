@@ -68,6 +68,17 @@ pub enum Reason {
     SourceMismatch,
     /// `--report`: the report carries another chain head.
     ReportMismatch,
+    /// `--require-signature`, `--allowed-signers`: the copy has no signature.
+    NotSigned,
+    /// The signature block was edited, or holds no valid signature.
+    SignatureInvalid,
+    /// The signature was made for another namespace than `runbook-record`.
+    WrongNamespace,
+    /// The signature is valid, but over another chain head.
+    SignatureOtherHead,
+    /// `--allowed-signers`: the signer is not allowed (not listed, another
+    /// namespace, outside its validity).
+    SignerNotAllowed,
 }
 
 impl Reason {
@@ -82,6 +93,11 @@ impl Reason {
             Reason::Truncated => "truncated",
             Reason::SourceMismatch => "source mismatch",
             Reason::ReportMismatch => "report mismatch",
+            Reason::NotSigned => "not signed",
+            Reason::SignatureInvalid => "signature invalid",
+            Reason::WrongNamespace => "wrong namespace",
+            Reason::SignatureOtherHead => "signature over another head",
+            Reason::SignerNotAllowed => "signer not allowed",
         }
     }
 }
@@ -129,21 +145,25 @@ impl Verdict {
 }
 
 /// A generated block found in a copy, whether or not its token matches.
-struct Block {
-    line: usize,
-    label: String,
+pub(crate) struct Block {
+    /// 1-based line of its begin marker.
+    pub line: usize,
+    pub label: String,
     chain: Option<String>,
-    token_ok: bool,
-    body: Range<usize>,
-    start: usize,
-    end: usize,
+    pub token_ok: bool,
+    /// The bytes between its marker lines.
+    pub body: Range<usize>,
+    /// Where it starts (its begin marker, or the line ending the splice
+    /// added before it) and ends (after its end marker line).
+    pub start: usize,
+    pub end: usize,
     /// Its offset in the stripped text.
     stripped_at: usize,
 }
 
 /// Every block of `text`, paired by marker (not by token), or the line of a
 /// begin marker that has no end marker.
-fn scan(text: &str) -> Result<Vec<Block>, (usize, String)> {
+pub(crate) fn scan(text: &str) -> Result<Vec<Block>, (usize, String)> {
     let lines = splice::lines(text);
     let mut found = Vec::new();
     let mut i = 0;
@@ -202,13 +222,24 @@ fn strip_blocks(text: &str, blocks: &mut [Block]) -> String {
     out
 }
 
-/// 1-based line of a byte offset.
-fn line_at(text: &str, off: usize) -> usize {
-    text.as_bytes()[..off.min(text.len())]
-        .iter()
-        .filter(|&&c| c == b'\n')
-        .count()
-        + 1
+/// 1-based line numbers of byte offsets, from one pass over the text (a
+/// copy of 10 000 steps asks for one per step: no rescanning).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        let nl = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, c)| *c == b'\n')
+            .map(|(i, _)| i);
+        Lines(nl.collect())
+    }
+
+    /// 1-based line of a byte offset.
+    fn at(&self, off: usize) -> usize {
+        self.0.partition_point(|&p| p < off) + 1
+    }
 }
 
 /// The rows of the header table, values unescaped.
@@ -347,22 +378,29 @@ fn seal(text: &str, stripped: &str, header: &Block, last: &str, head: &str, v: &
 /// after a failure.
 fn walk_steps(text: &str, stripped: &str, blocks: &[Block], v: &mut Verdict) -> Option<String> {
     let doc = super::parse_all("copy", stripped.to_string()).doc;
-    let copy_pos = |off: usize| -> usize {
-        off + blocks
-            .iter()
-            .filter(|b| b.stripped_at <= off)
-            .map(|b| b.end - b.start)
-            .sum::<usize>()
-    };
+    let lines = Lines::of(text);
+    // Blocks are in document order, so their `stripped_at` never
+    // decreases: offsets map back into the copy by binary search over the
+    // running total of the blocks' lengths.
+    let mut removed = Vec::with_capacity(blocks.len() + 1);
+    removed.push(0usize);
+    for b in blocks {
+        removed.push(removed[removed.len() - 1] + (b.end - b.start));
+    }
+    let copy_pos =
+        |off: usize| -> usize { off + removed[blocks.partition_point(|b| b.stripped_at <= off)] };
     let is_step = |b: &Block| b.label.starts_with("step=");
     let stored: Vec<&str> = blocks.iter().filter_map(|b| b.chain.as_deref()).collect();
     let mut used = vec![false; blocks.len()];
     let mut prev = GENESIS.to_string();
     for s in &doc.steps {
-        let src_line = line_at(text, copy_pos(s.block.start));
-        let at = blocks
+        let src_line = lines.at(copy_pos(s.block.start));
+        let first = blocks.partition_point(|b| b.stripped_at < s.insert_at);
+        let at = blocks[first..]
             .iter()
-            .position(|b| is_step(b) && b.stripped_at == s.insert_at);
+            .take_while(|b| b.stripped_at == s.insert_at)
+            .position(is_step)
+            .map(|k| first + k);
         let Some(k) = at else {
             let later = blocks
                 .iter()

@@ -12,6 +12,7 @@ pub mod keyring_ref;
 pub mod parse;
 pub mod phases;
 pub mod prompts;
+pub mod signature;
 pub mod source;
 pub mod splice;
 pub mod transcript;

@@ -32,7 +32,37 @@ pub enum JournalEntry {
         record: Box<StepRecord>,
         ctx: StepCtx,
         shell: ShellState,
+        /// The sha256 of the step's fenced block as it ran (see
+        /// [`step_sources`]): `--resume` reuses the result only while the
+        /// source is the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source_sha256: Option<String>,
     },
+    /// `--resume --force` went ahead although the saved run could not be
+    /// trusted: who, when, why, and the sources of the steps it took over
+    /// as they are now (a later `--resume` compares with these).
+    Forced {
+        operator: String,
+        at: String,
+        reasons: Vec<String>,
+        sources: IndexMap<String, String>,
+    },
+}
+
+/// The sha256 of each step's fenced block (its exact source bytes, as the
+/// hash chain links them), by step name.
+pub fn step_sources(doc: &crate::document::Document) -> IndexMap<String, String> {
+    let text = doc.source.text.as_bytes();
+    doc.steps
+        .iter()
+        .map(|s| {
+            let r = s.block.start.min(text.len())..s.block.end.min(text.len());
+            (
+                s.name.clone(),
+                crate::text::sha256_hex(&text[r], usize::MAX),
+            )
+        })
+        .collect()
 }
 
 pub struct Journal {
@@ -44,6 +74,8 @@ pub struct Journal {
     /// Each step's record as this run knows it (the plan, then as each
     /// finished), so an undone step can be journaled as not done.
     steps: IndexMap<String, StepRecord>,
+    /// Each step's source hash ([`step_sources`]), written with its entry.
+    sources: IndexMap<String, String>,
 }
 
 impl Journal {
@@ -64,7 +96,14 @@ impl Journal {
             redactor,
             error: None,
             steps: IndexMap::new(),
+            sources: IndexMap::new(),
         })
+    }
+
+    /// The step sources written with each step's entry.
+    pub fn with_sources(mut self, sources: IndexMap<String, String>) -> Self {
+        self.sources = sources;
+        self
     }
 
     pub fn append(&mut self, entry: &JournalEntry) -> Result<()> {
@@ -112,6 +151,7 @@ impl Sink for Journal {
                     record: Box::new(record),
                     ctx: StepCtx::default(),
                     shell: (*shell).clone(),
+                    source_sha256: None,
                 }
             }
             None => {
@@ -120,6 +160,7 @@ impl Sink for Journal {
                     record: Box::new((*step).clone()),
                     ctx: (*ctx).clone(),
                     shell: (*shell).clone(),
+                    source_sha256: self.sources.get(&step.name).cloned(),
                 }
             }
         };
@@ -149,7 +190,10 @@ pub fn load(path: &Path) -> Vec<JournalEntry> {
 pub fn restored(entries: Vec<JournalEntry>) -> Restored {
     let mut out = Restored::default();
     for entry in entries {
-        if let JournalEntry::Step { record, ctx, shell } = entry {
+        if let JournalEntry::Step {
+            record, ctx, shell, ..
+        } = entry
+        {
             out.steps.push((*record, ctx));
             out.shell = Some(shell);
         }

@@ -255,6 +255,8 @@ impl Engine {
             preconditions: Vec::new(),
             steps: self.plan.clone(),
             chain_head: None,
+            signature: None,
+            resume_forced: None,
             rollback: None,
             shard: self.opts.shard,
             publish: None,

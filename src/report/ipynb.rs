@@ -56,7 +56,7 @@ pub fn to_ipynb(doc: &Document, rec: &RunRecord, hide_code: bool) -> String {
     for (i, cell) in cells.iter_mut().enumerate() {
         cell["id"] = json!(format!("cell-{i}"));
     }
-    let nb = json!({
+    let mut nb = json!({
         "nbformat": 4,
         "nbformat_minor": 5,
         "metadata": {
@@ -73,6 +73,16 @@ pub fn to_ipynb(doc: &Document, rec: &RunRecord, hide_code: bool) -> String {
         },
         "cells": cells,
     });
+    // What `runbook verify --report` reads back, and who signed.
+    if let Some(head) = &rec.chain_head {
+        nb["metadata"]["runbook"]["chain_head"] = json!(head);
+    }
+    if let Some(s) = &rec.signature {
+        nb["metadata"]["runbook"]["signature"] = json!(s);
+    }
+    if let Some(f) = &rec.resume_forced {
+        nb["metadata"]["runbook"]["resume_forced"] = json!(f);
+    }
     serde_json::to_string_pretty(&nb).unwrap_or_default() + "\n"
 }
 

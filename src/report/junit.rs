@@ -78,6 +78,23 @@ pub fn to_junit(rec: &RunRecord) -> String {
         attr(&rec.started_at),
         attr(&rec.machine),
     );
+    if let Some(head) = &rec.chain_head {
+        // `runbook verify --report` reads the chain head back.
+        let _ = write!(
+            x,
+            "    <properties><property name=\"runbook.chain_head\" value=\"{}\"/>",
+            attr(head)
+        );
+        if let Some(s) = &rec.signature {
+            let signer = format!("{} {}", s.key_type, s.fingerprint);
+            let _ = write!(
+                x,
+                "<property name=\"runbook.signer\" value=\"{}\"/>",
+                attr(&signer)
+            );
+        }
+        x.push_str("</properties>\n");
+    }
     for step in steps {
         testcase(&mut x, path, step);
     }

@@ -123,6 +123,9 @@ pub fn header_body(rec: &RunRecord) -> String {
     if let Some(rb) = &rec.rollback {
         rows.push(("Rollback", rollback_cell(rb)));
     }
+    if let Some(f) = &rec.resume_forced {
+        rows.push(("Resume", inline(&super::resume_forced_text(f))));
+    }
     let mut result = format!("{} {}", run_symbol(rec), rec.result_text());
     if let Some(code) = rec.exit_code {
         result.push_str(&format!(" (exit {code})"));

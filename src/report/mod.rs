@@ -111,6 +111,37 @@ pub fn mode_text(rec: &RunRecord) -> Option<String> {
     (!rec.mode.is_empty()).then(|| rec.mode.join(" "))
 }
 
+/// `--resume --force` for people: who forced it, when, and what could not
+/// be trusted.
+pub fn resume_forced_text(f: &crate::record::ResumeForced) -> String {
+    format!(
+        "forced (--resume --force) by {} at {}: {}",
+        f.operator,
+        f.at,
+        f.reasons.join("; ")
+    )
+}
+
+/// The record's trust facts for the HTML header: the chain head, who
+/// signed it, a forced resume.
+pub fn trust_facts(rec: &RunRecord) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(h) = &rec.chain_head {
+        out.push(("Chain head", h.clone()));
+    }
+    if let Some(s) = &rec.signature {
+        let mut v = format!("{} {}", s.key_type, s.fingerprint);
+        if !s.comment.is_empty() {
+            v.push_str(&format!(" ({})", s.comment));
+        }
+        out.push(("Signed by", v));
+    }
+    if let Some(f) = &rec.resume_forced {
+        out.push(("Resume", resume_forced_text(f)));
+    }
+    out
+}
+
 /// One symbol per status, used in Markdown, HTML and the terminal.
 pub fn status_symbol(status: StepStatus) -> &'static str {
     match status {

@@ -236,7 +236,14 @@ fn jobs_use_flags_the_cli_has() {
         );
     }
     let run = help("run");
-    for flag in ["--yes", "--report-dir", "--publish", "-p", "--shard"] {
+    for flag in [
+        "--yes",
+        "--report-dir",
+        "--publish",
+        "-p",
+        "--shard",
+        "RUNBOOK_SIGN_KEY",
+    ] {
         assert!(
             run.contains(flag),
             "`runbook run --help` lacks {flag}:\n{run}"
@@ -364,4 +371,98 @@ fn gitlab_ci_local_accepts_the_component() {
     assert!(!ok, "{out}");
     assert!(out.contains("`runbooks` input"), "{out}");
     assert!(Path::new(&root.join(".gitlab-ci.yml")).exists());
+}
+
+/// `sign_key_variable`: the run job takes the key from the named variable
+/// (a File variable's path, or the key's text), copies it into a private
+/// file and exports RUNBOOK_SIGN_KEY; the copy it signs verifies. The
+/// snippet is run as the job would (sh), the key never echoed.
+#[test]
+fn the_run_job_signs_with_the_key_of_a_named_variable() {
+    use std::os::unix::fs::PermissionsExt;
+    let (header, jobs) = documents();
+    let input = &header["spec"]["inputs"]["sign_key_variable"];
+    assert_eq!(input["default"], "");
+    let re = Regex::new(input["regex"].as_str().expect("regex")).expect("regex");
+    for ok in ["", "RUNBOOK_KEY", "_k1"] {
+        assert!(re.is_match(ok), "{ok}");
+    }
+    for bad in ["a b", "$(id)", "K;rm", "1KEY", "K-EY"] {
+        assert!(!re.is_match(bad), "{bad}");
+    }
+    let job = &jobs["runbook-run"];
+    assert_eq!(
+        job["variables"]["RUNBOOK_SIGN_KEY_VARIABLE"],
+        "$[[ inputs.sign_key_variable ]]"
+    );
+    let snippet = job["script"]
+        .as_array()
+        .expect("script")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.starts_with("if [ -n \"$RUNBOOK_SIGN_KEY_VARIABLE\" ]"))
+        .expect("the signing snippet")
+        .to_string();
+    let s = crate::common::Scratch::new();
+    let key = s.path("key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    // A File variable as a runner with umask 0 leaves it: world-readable.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let key_text = std::fs::read_to_string(&key).expect("key");
+    let job_sh = |env: &[(&str, &str)]| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!(
+                "set -e\n{snippet}\nprintf %s \"$RUNBOOK_SIGN_KEY\""
+            ))
+            .env_remove("RUNBOOK_SIGN_KEY");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("sh")
+    };
+    let key_path = key.display().to_string();
+    for value in [key_path.as_str(), key_text.trim_end()] {
+        let out = job_sh(&[
+            ("RUNBOOK_SIGN_KEY_VARIABLE", "SIGNING_KEY"),
+            ("SIGNING_KEY", value),
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let copy = String::from_utf8(out.stdout).expect("path");
+        assert!(!copy.is_empty() && copy != key_path, "{copy}");
+        let mode = std::fs::metadata(&copy)
+            .expect("key copy")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{copy}");
+        assert_eq!(
+            std::fs::read_to_string(&copy).expect("copy").trim_end(),
+            key_text.trim_end()
+        );
+        s.write("runbook.md", "```bash {name=a}\necho a\n```\n");
+        s.test()
+            .args(["run", "runbook.md", "--yes", "-q", "-o", "copy.md"])
+            .env("RUNBOOK_SIGN_KEY", &copy)
+            .run();
+        s.test()
+            .args(["verify", "copy.md", "--require-signature"])
+            .stdout_contains(", signed by ssh-ed25519 ")
+            .run();
+        let _ = std::fs::remove_file(&copy);
+    }
+    // Unset (a protected variable on an unprotected branch): the job fails, saying why.
+    let out = job_sh(&[("RUNBOOK_SIGN_KEY_VARIABLE", "SIGNING_KEY")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "sign_key_variable: $SIGNING_KEY is empty or unset (a protected variable exists only on protected branches and tags)\n"
+    );
+    // No input: nothing exported.
+    let out = job_sh(&[("RUNBOOK_SIGN_KEY_VARIABLE", "")]);
+    assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
 }

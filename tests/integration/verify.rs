@@ -296,3 +296,70 @@ fn a_secret_never_enters_the_chain_in_clear() {
         .stdout_contains("verified: copy.md: 1 step, ok")
         .run();
 }
+
+/// Every report of a run carries the copy's chain head, and `verify
+/// --report` (repeatable) reads it back from each format, told apart by
+/// content.
+#[test]
+fn every_report_carries_the_chain_head_and_verifies() {
+    let s = Scratch::new();
+    s.write("runbook.md", RUNBOOK);
+    s.test()
+        .args(["run", "runbook.md", "--yes", "-q", "-o", "copy.md"])
+        .args(["--report-dir", "rep"])
+        .run();
+    let head = runbook::document::chain::head(&s.read("copy.md")).expect("head");
+    let reports = [
+        ("rep/copy.json", "JSON report"),
+        ("rep/copy.html", "HTML report"),
+        ("rep/copy.junit.xml", "JUnit report"),
+        ("rep/copy.ipynb", "notebook"),
+    ];
+    let html = s.read("rep/copy.html");
+    assert!(
+        html.contains(&format!(
+            "<meta name=\"runbook-chain-head\" content=\"{head}\">"
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<dt>Chain head</dt><dd>{head}</dd>")),
+        "visible"
+    );
+    let junit = s.read("rep/copy.junit.xml");
+    assert!(
+        junit.contains(&format!(
+            "<property name=\"runbook.chain_head\" value=\"{head}\"/>"
+        )),
+        "{junit}"
+    );
+    let nb: serde_json::Value = serde_json::from_str(&s.read("rep/copy.ipynb")).expect("nb");
+    assert_eq!(nb["metadata"]["runbook"]["chain_head"], head.as_str());
+    let mut t = s.test().args(["verify", "copy.md"]);
+    for (r, _) in reports {
+        t = t.args(["--report", r]);
+    }
+    t.stdout_contains("verified: copy.md: 3 steps, ok").run();
+    // Each report with another head fails, naming the file and both heads.
+    let other = "f".repeat(64);
+    for (r, kind) in reports {
+        let name = format!("bad-{}", r.trim_start_matches("rep/"));
+        s.write(&name, &s.read(r).replace(&head, &other));
+        s.test()
+            .args(["verify", "copy.md", "--report", "rep/copy.json", "--report", &name])
+            .status(1)
+            .stdout(format!(
+                "verify failed: copy.md line 1, step header: report mismatch: {name} ({kind}) carries chain head {other}, the copy {head}\n"
+            ))
+            .run();
+    }
+    // Something that is not a report of runbook's.
+    s.write("notes.txt", &format!("chain head {head}\n"));
+    s.test()
+        .args(["verify", "copy.md", "--report", "notes.txt"])
+        .status(1)
+        .stdout(format!(
+            "verify failed: copy.md line 1, step header: report mismatch: notes.txt (not a report of runbook's (JSON, HTML, JUnit or notebook)) carries chain head (none), the copy {head}\n"
+        ))
+        .run();
+}

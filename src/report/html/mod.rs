@@ -69,6 +69,14 @@ pub fn to_html(doc: &Document, rec: &RunRecord, opts: &HtmlOptions) -> String {
     let mut h = String::with_capacity(body.len() + 16 * 1024);
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    if let Some(head) = &rec.chain_head {
+        // `runbook verify --report` reads it back.
+        let _ = writeln!(
+            h,
+            "<meta name=\"runbook-chain-head\" content=\"{}\">",
+            esc(head)
+        );
+    }
     let _ = writeln!(h, "<title>{} — runbook report</title>", esc(&title));
     let _ = writeln!(h, "<style>{CSS}</style>\n</head>\n<body>");
     let _ = writeln!(
@@ -299,6 +307,9 @@ fn header(h: &mut String, rec: &RunRecord, title: &str) {
     );
     if let Some(rb) = &rec.rollback {
         fact("Rollback", rollback_fact(rb));
+    }
+    for (k, v) in super::trust_facts(rec) {
+        fact(k, esc(&v));
     }
     if let Some(url) = &rec.job_url {
         fact("CI job", format!("<a href=\"{0}\">{0}</a>", esc(url)));

@@ -63,6 +63,7 @@ impl Scratch {
         let mut c = Command::new(bin());
         c.current_dir(self.dir.path())
             .env_remove("GITLAB_CI")
+            .env_remove("RUNBOOK_SIGN_KEY")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         c

@@ -88,6 +88,8 @@ fn base(result: RunResult, exit_code: Option<i32>) -> RunRecord {
         ],
         steps: Vec::new(),
         chain_head: None,
+        signature: None,
+        resume_forced: None,
         rollback: None,
         shard: None,
         publish: None,
