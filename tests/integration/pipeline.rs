@@ -331,6 +331,7 @@ fn man_writes_a_page_per_subcommand_with_the_sections_people_look_for() {
             "runbook-merge.1",
             "runbook-publish.1",
             "runbook-run.1",
+            "runbook-sign.1",
             "runbook-strip.1",
             "runbook-verify.1",
             "runbook.1",
@@ -352,7 +353,7 @@ fn man_writes_a_page_per_subcommand_with_the_sections_people_look_for() {
 
 #[test]
 fn every_subcommand_help_has_examples_and_described_arguments() {
-    for sub in [
+    let subs = [
         "run",
         "check",
         "strip",
@@ -364,7 +365,27 @@ fn every_subcommand_help_has_examples_and_described_arguments() {
         "merge",
         "verify",
         "import",
-    ] {
+        "sign",
+    ];
+    // Every subcommand `runbook --help` lists is in the list above.
+    let top = Test::new().arg("--help").run();
+    let listed: Vec<&str> = top
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        // A wrapped description continues further in.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    let mut expected = subs.to_vec();
+    expected.sort();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(listed_sorted, expected, "{}", top.stdout);
+    for sub in subs {
         let h = Test::new().args([sub, "--help"]).run();
         assert!(h.stdout.contains("Example"), "{sub}: {}", h.stdout);
         // Every positional argument says what it is.
