@@ -113,13 +113,22 @@ impl GitLab {
     }
 
     /// `PUT /projects/:id/issues/:iid` with `add_labels`/`remove_labels`
-    /// (comma-separated): one phase label on, the others off.
-    pub async fn move_label(&self, add: &str, remove: &[String]) -> Result<(), PublishError> {
+    /// (comma-separated): one phase label on, the others off; with `close`,
+    /// `state_event: close` in the same request (the `closed` phase).
+    pub async fn move_label(
+        &self,
+        add: &str,
+        remove: &[String],
+        close: bool,
+    ) -> Result<(), PublishError> {
         let url = self.issue_url();
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "add_labels": add,
             "remove_labels": remove.join(","),
         });
+        if close {
+            json["state_event"] = "close".into();
+        }
         let req = self.rest(self.http.put(&url)).json(&json);
         let text = self.send("PUT", &url, req, Missing::Issue).await?;
         parse::<serde_json::Value>(&url, &text).map(|_| ())

@@ -24,9 +24,19 @@ use tokio::sync::mpsc;
 /// One request to make.
 #[derive(Debug, Clone)]
 enum Request {
-    Timeline { note: String },
-    Label { add: String, remove: Vec<String> },
-    InternalNote { body: String },
+    Timeline {
+        note: String,
+    },
+    /// The phase label on, the others off; `close`: the `closed` phase
+    /// also closes the incident.
+    Label {
+        add: String,
+        remove: Vec<String>,
+        close: bool,
+    },
+    InternalNote {
+        body: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -200,7 +210,7 @@ async fn send(
             };
             gitlab.timeline_event(&gid, note, at).await.map(|_| ())
         }
-        Request::Label { add, remove } => gitlab.move_label(add, remove).await,
+        Request::Label { add, remove, close } => gitlab.move_label(add, remove, *close).await,
         Request::InternalNote { body } => gitlab.note(body, true).await.map(|_| ()),
     }
 }
@@ -377,7 +387,13 @@ impl LiveSink {
             .filter(|(_, l)| *l != add)
             .map(|(_, l)| l.clone())
             .collect();
-        self.push("label", add.clone(), Request::Label { add, remove });
+        let close = p.phase == "closed";
+        let text = if close {
+            format!("{add} (closes the incident)")
+        } else {
+            add.clone()
+        };
+        self.push("label", text, Request::Label { add, remove, close });
     }
 
     /// The run got to `step`: every heading before it is reached.

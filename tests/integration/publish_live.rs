@@ -525,3 +525,69 @@ fn check_refuses_unknown_phases_and_warns_when_they_go_backwards() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("unknown phase `mitigate`"));
 }
+
+/// A runbook that ends with the incident closed, and one that fails first.
+const CLOSING: &str = "# Fix <!-- runbook: phase=mitigated -->\n\n```bash {name=fix}\necho fixed\n```\n\n## Close\n<!-- runbook: phase=closed -->\n\n```bash {name=wrap}\necho done\n```\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reaching_closed_closes_the_incident_and_a_failure_before_it_does_not() {
+    let server = start(Mode::GitLab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("fix.md"), CLOSING).expect("write");
+    let out = run_binary(
+        dir.path().to_path_buf(),
+        args(&server.api(), "fix.md"),
+        TOKEN,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let moves: Vec<String> = lines(&server)
+        .into_iter()
+        .filter(|l| l.starts_with("labels "))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            "labels +incident::mitigated -incident::active,incident::resolved,incident::closed",
+            "labels +incident::closed -incident::active,incident::mitigated,incident::resolved state_event=close",
+        ]
+    );
+    assert!(server.closed());
+    assert_eq!(server.labels(), ["incident", "incident::closed"]);
+    let rec = record(dir.path(), "fix");
+    validate(&rec);
+    let texts: Vec<String> = rec["publish"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "label")
+        .map(|e| e["text"].as_str().unwrap_or("?").to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "incident::mitigated",
+            "incident::closed (closes the incident)"
+        ]
+    );
+
+    // The step before the closing heading fails: the incident stays open.
+    let server = start(Mode::GitLab).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let failing = CLOSING.replace("echo fixed", "exit 4");
+    std::fs::write(dir.path().join("fix.md"), failing).expect("write");
+    let out = run_binary(
+        dir.path().to_path_buf(),
+        args(&server.api(), "fix.md"),
+        TOKEN,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!server.closed());
+    assert!(
+        lines(&server).iter().all(|l| !l.contains("state_event")),
+        "{:?}",
+        lines(&server)
+    );
+}

@@ -17,7 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
@@ -50,9 +50,13 @@ impl Seen {
         match (self.method.as_str(), self.path.as_str()) {
             ("GET", p) if p == issue => "GET issue".into(),
             ("PUT", p) if p == issue => format!(
-                "labels +{} -{}",
+                "labels +{} -{}{}",
                 v["add_labels"].as_str().unwrap_or("?"),
-                v["remove_labels"].as_str().unwrap_or("?")
+                v["remove_labels"].as_str().unwrap_or("?"),
+                v["state_event"]
+                    .as_str()
+                    .map(|e| format!(" state_event={e}"))
+                    .unwrap_or_default()
             ),
             ("POST", "/api/graphql") => format!(
                 "timeline: {}",
@@ -99,6 +103,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     labels: Arc<Mutex<Vec<String>>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -115,12 +120,18 @@ impl Server {
     pub fn labels(&self) -> Vec<String> {
         self.labels.lock().expect("lock").clone()
     }
+
+    /// `state_event: close` was sent.
+    pub fn closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
 }
 
 struct Shared {
     mode: Mode,
     seen: Arc<Mutex<Vec<Seen>>>,
     labels: Arc<Mutex<Vec<String>>>,
+    closed: Arc<AtomicBool>,
     count: AtomicUsize,
     events: AtomicUsize,
 }
@@ -130,10 +141,12 @@ pub async fn start(mode: Mode) -> Server {
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let labels = Arc::new(Mutex::new(vec!["incident".to_string()]));
+    let closed = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Shared {
         mode,
         seen: seen.clone(),
         labels: labels.clone(),
+        closed: closed.clone(),
         count: AtomicUsize::new(0),
         events: AtomicUsize::new(0),
     });
@@ -151,7 +164,12 @@ pub async fn start(mode: Mode) -> Server {
             });
         }
     });
-    Server { addr, seen, labels }
+    Server {
+        addr,
+        seen,
+        labels,
+        closed,
+    }
 }
 
 fn json_response(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
@@ -205,13 +223,13 @@ async fn handle(
     Ok(rest(&seen, &shared))
 }
 
-fn issue(labels: &[String]) -> Value {
+fn issue(labels: &[String], closed: bool) -> Value {
     json!({
         "id": ISSUE_ID,
         "iid": 42,
         "project_id": 1,
         "title": "api latency",
-        "state": "opened",
+        "state": if closed { "closed" } else { "opened" },
         "issue_type": "incident",
         "labels": labels,
     })
@@ -246,7 +264,13 @@ fn rest(seen: &Seen, shared: &Shared) -> Response<Full<Bytes>> {
         if matches!(shared.mode, Mode::NoIssue) {
             return no_issue();
         }
-        return json_response(StatusCode::OK, issue(&shared.labels.lock().expect("lock")));
+        return json_response(
+            StatusCode::OK,
+            issue(
+                &shared.labels.lock().expect("lock"),
+                shared.closed.load(Ordering::SeqCst),
+            ),
+        );
     }
     if p == issue_path && m == "PUT" {
         if matches!(shared.mode, Mode::NoIssue) {
@@ -273,7 +297,15 @@ fn rest(seen: &Seen, shared: &Shared) -> Response<Full<Bytes>> {
                 labels.push(add);
             }
         }
-        return json_response(StatusCode::OK, issue(&labels));
+        match v["state_event"].as_str() {
+            Some("close") => shared.closed.store(true, Ordering::SeqCst),
+            Some("reopen") => shared.closed.store(false, Ordering::SeqCst),
+            _ => {}
+        }
+        return json_response(
+            StatusCode::OK,
+            issue(&labels, shared.closed.load(Ordering::SeqCst)),
+        );
     }
     if m == "POST" && p == format!("{issue_path}/notes") {
         if matches!(shared.mode, Mode::Broken) {
