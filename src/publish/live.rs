@@ -465,8 +465,13 @@ impl Sink for LiveSink {
                     .title
                     .clone()
                     .unwrap_or_else(|| record.runbook.path.clone());
+                // A resume continues the incident's run: it says so.
+                let verb = match record.mode.iter().any(|m| m.starts_with("--resume")) {
+                    true => "resumed",
+                    false => "started",
+                };
                 let note = format!(
-                    "runbook “{name}” started by {} on {}",
+                    "runbook “{name}” {verb} by {} on {}",
                     record.operator, record.machine
                 );
                 self.timeline("run_started", note);

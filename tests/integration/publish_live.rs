@@ -590,4 +590,26 @@ async fn reaching_closed_closes_the_incident_and_a_failure_before_it_does_not() 
         "{:?}",
         lines(&server)
     );
+
+    // Fixed, then resumed: the incident hears of a resume, not a new run,
+    // and is closed at the end.
+    std::fs::write(dir.path().join("fix.md"), CLOSING).expect("write");
+    let server = start(Mode::GitLab).await;
+    let mut resume = args(&server.api(), "fix.md");
+    resume.push("--resume".into());
+    let out = run_binary(dir.path().to_path_buf(), resume, TOKEN).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let timeline: Vec<String> = lines(&server)
+        .into_iter()
+        .filter(|l| l.starts_with("timeline: runbook"))
+        .collect();
+    assert_eq!(
+        timeline,
+        [format!(
+            "timeline: runbook “fix.md” resumed by alice on {}",
+            host()
+        )]
+    );
+    assert!(server.closed());
 }
