@@ -20,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod expect;
+pub mod input;
 pub mod inventory_spec;
 pub mod merge;
 pub mod notebook;

@@ -170,7 +170,7 @@ fn read_passive(name: &str, spec: &SecretSpec) -> Result<Option<String>, Error> 
         };
     }
     if let Some(path) = &spec.file {
-        let bytes = std::fs::read(path)
+        let bytes = crate::input::read(path)
             .map_err(|e| Error::Other(format!("secret {name}: cannot read {path}: {e}")))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Other(format!("secret {name}: {path} is not valid UTF-8")))?;

@@ -149,7 +149,7 @@ pub fn load(path: impl Into<std::path::PathBuf>, text: String) -> Loaded {
 /// document with its warnings, or every diagnostic as an invalid-runbook
 /// error (exit 2), printed as `check` prints them.
 pub fn load_file(path: &std::path::Path) -> crate::Result<Loaded> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let text = crate::input::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
     let loaded = load(path, crate::document::splice::strip(&text));
     if loaded.has_errors() {
         return Err(crate::Error::Invalid(loaded.diagnostics));

@@ -23,7 +23,7 @@ fn file_keys(args: &RunArgs) -> Vec<String> {
     let Some(f) = &args.params_file else {
         return Vec::new();
     };
-    std::fs::read_to_string(f)
+    crate::input::read_to_string(f)
         .ok()
         .and_then(|t| serde_saphyr::from_str::<IndexMap<String, serde_json::Value>>(&t).ok())
         .map(|m| m.into_keys().collect())

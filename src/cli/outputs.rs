@@ -117,7 +117,7 @@ impl Outputs {
     }
 
     fn check_dry_run(&self, args: &RunArgs) -> Result<()> {
-        let text = match std::fs::read(&self.markdown) {
+        let text = match crate::input::read(&self.markdown) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(_) => return Ok(()),
         };

@@ -102,7 +102,7 @@ pub fn check(
 /// The saved copy, when there is one, must verify.
 fn copy_doubts(outputs: &Outputs) -> Vec<String> {
     let path = &outputs.markdown;
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::input::read_to_string(path) else {
         return Vec::new();
     };
     let v = chain::verify(&text);

@@ -112,7 +112,7 @@ pub enum SignWith<'a> {
 /// `runbook sign`: embeds a signature of the copy's chain head (replacing
 /// any earlier one). A copy that does not verify is not signed (exit 1).
 pub fn sign_command(copy: &Path, with: SignWith, output: Option<&Path>) -> Result<i32> {
-    let text = std::fs::read_to_string(copy).map_err(|e| Error::io(copy, e))?;
+    let text = crate::input::read_to_string(copy).map_err(|e| Error::io(copy, e))?;
     let v = chain::verify(&text);
     let (Some(head), None) = (v.chain_head.clone(), v.failure.as_ref()) else {
         let why = v
@@ -132,7 +132,7 @@ pub fn sign_command(copy: &Path, with: SignWith, output: Option<&Path>) -> Resul
             signer.sign(&head)?
         }
         SignWith::Signature(path) => {
-            let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let pem = crate::input::read_to_string(path).map_err(|e| Error::io(path, e))?;
             if let Err((_, why)) = sign::check::check(&pem, &head, None, None) {
                 crate::console::err(&format!("error: {}: {why}\n", path.display()));
                 return Ok(exit::STEP_FAILED);

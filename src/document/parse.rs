@@ -219,7 +219,7 @@ fn front_key_diagnostic(
 
 /// Reads, strips generated blocks, and parses.
 pub fn parse_file(path: &Path) -> Result<Document> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let text = crate::input::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
     parse(path, super::splice::strip(&text))
 }
 

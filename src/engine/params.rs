@@ -22,7 +22,7 @@ pub fn resolve_params(
 ) -> Result<IndexMap<String, serde_json::Value>> {
     let mut given: IndexMap<String, serde_json::Value> = IndexMap::new();
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        let text = crate::input::read_to_string(f).map_err(|e| Error::io(f, e))?;
         let map: IndexMap<String, serde_json::Value> = serde_saphyr::from_str(&text)
             .map_err(|e| Error::Usage(format!("{}: invalid params file: {e}", f.display())))?;
         given.extend(map);

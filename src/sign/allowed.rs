@@ -49,7 +49,7 @@ pub enum Refusal {
 
 /// Reads and parses a file; any malformed line is an error naming it.
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::input::read_to_string(path).map_err(|e| Error::io(path, e))?;
     parse(&text).map_err(|(line, why)| {
         Error::Usage(format!(
             "{}:{line}: not an allowed_signers entry: {why}",

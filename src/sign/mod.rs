@@ -234,7 +234,7 @@ fn read_key_file(path: &Path) -> Result<String> {
             meta.len()
         )));
     }
-    std::fs::read_to_string(path)
+    crate::input::read_to_string(path)
         .map_err(|e| Error::Usage(format!("--sign-key {shown}: cannot read it: {e}")))
 }
 

@@ -142,3 +142,66 @@ fn dry_run_is_linear_in_steps() {
     // code took 14 s for 4000 steps in a release build.
     assert!(large < Duration::from_secs(30), "4000 steps took {large:?}");
 }
+
+/// Runs `runbook ARGS` in `s` with at most 1 GiB of address space: an
+/// unbounded read would fail or be killed instead of ending cleanly.
+fn bounded_memory(s: &Scratch, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(bin())
+        .args(args)
+        .current_dir(s.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn runbook")
+}
+
+#[test]
+fn an_endless_input_is_refused_by_every_command_that_reads_one() {
+    let s = Scratch::new();
+    s.write("t.md", "```bash {name=a}\necho hi\n```\n");
+    s.test()
+        .args(["run", "t.md", "--yes", "-q", "-o", "out.md"])
+        .run();
+    s.write(
+        "secret.md",
+        "---\nsecrets:\n  TOKEN: {file: /dev/zero}\n---\n```bash {name=a}\necho hi\n```\n",
+    );
+    let z = "/dev/zero";
+    for (args, want) in [
+        (
+            vec!["check", z],
+            "error: cannot read /dev/zero: larger than 256 MiB\n",
+        ),
+        (
+            vec!["run", z, "--yes"],
+            "error: /dev/zero: larger than 256 MiB\n",
+        ),
+        (
+            vec!["run", z, "--dry-run"],
+            "error: /dev/zero: larger than 256 MiB\n",
+        ),
+        (vec!["list", z], "error: /dev/zero: larger than 256 MiB\n"),
+        (vec!["strip", z], "error: /dev/zero: larger than 256 MiB\n"),
+        (vec!["verify", z], "error: /dev/zero: larger than 256 MiB\n"),
+        (
+            vec!["verify", "out.md", "--source", z],
+            "error: /dev/zero: larger than 256 MiB\n",
+        ),
+        (vec!["import", z], "error: /dev/zero: larger than 256 MiB\n"),
+        (
+            vec!["run", "t.md", "--yes", "--params-file", z],
+            "error: /dev/zero: larger than 256 MiB\n",
+        ),
+    ] {
+        let out = bounded_memory(&s, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with(want), "{args:?}: {stderr}");
+    }
+    let out = bounded_memory(&s, &["run", "secret.md", "--yes", "-o", "s.md"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("larger than 256 MiB"), "{stderr}");
+}

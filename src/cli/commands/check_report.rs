@@ -163,7 +163,7 @@ fn collect_markdown(
 
 /// Reads and checks one file.
 pub fn check_file(path: &Path) -> FileReport {
-    match std::fs::read_to_string(path) {
+    match crate::input::read_to_string(path) {
         Ok(text) => check_text(path, &document::splice::strip(&text)),
         Err(e) => FileReport {
             path: path.display().to_string(),

@@ -8,7 +8,7 @@ use crate::error::{Error, Result, exit};
 use std::path::Path;
 
 pub fn import_command(notebook: &Path, output: Option<&Path>, force: bool) -> Result<i32> {
-    let text = std::fs::read_to_string(notebook).map_err(|e| Error::io(notebook, e))?;
+    let text = crate::input::read_to_string(notebook).map_err(|e| Error::io(notebook, e))?;
     let origin = notebook.display().to_string();
     let imported = crate::notebook::import::import(&origin, &text).map_err(Error::Usage)?;
     for w in &imported.warnings {

@@ -48,7 +48,7 @@ fn read_shard(dir: &Path) -> Result<(RunRecord, (PathBuf, String))> {
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .filter_map(|p| {
-            let text = std::fs::read_to_string(p).ok()?;
+            let text = crate::input::read_to_string(p).ok()?;
             serde_json::from_str::<RunRecord>(&text).ok()
         })
         .find(|r| r.shard.is_some())
@@ -62,7 +62,7 @@ fn read_shard(dir: &Path) -> Result<(RunRecord, (PathBuf, String))> {
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
         .filter_map(|p| {
-            let text = std::fs::read_to_string(p).ok()?;
+            let text = crate::input::read_to_string(p).ok()?;
             let stripped = document::splice::strip(&text);
             let hash = crate::text::sha256_hex(stripped.as_bytes(), usize::MAX);
             (hash == record.runbook.sha256).then(|| (p.clone(), stripped))

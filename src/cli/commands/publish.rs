@@ -33,7 +33,7 @@ pub fn publish_command(dir: &Path, to: &str, url: Option<String>) -> Result<i32>
                 dir.display()
             ))
         })?;
-    let text = std::fs::read_to_string(json_path).map_err(|e| Error::io(json_path, e))?;
+    let text = crate::input::read_to_string(json_path).map_err(|e| Error::io(json_path, e))?;
     let record: RunRecord = serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "{}: not a runbook JSON report: {e}",
@@ -46,7 +46,7 @@ pub fn publish_command(dir: &Path, to: &str, url: Option<String>) -> Result<i32>
         .find(|p| p.extension().and_then(|e| e.to_str()) == Some("md"))
     {
         Some(md) => {
-            let text = std::fs::read_to_string(md).map_err(|e| Error::io(md, e))?;
+            let text = crate::input::read_to_string(md).map_err(|e| Error::io(md, e))?;
             Some(crate::document::parse(
                 md,
                 crate::document::splice::strip(&text),
@@ -137,7 +137,7 @@ fn public_files(
             (Some((d, r, _)), Some("html")) => registry::by_name("html")
                 .map(|h| h.render(d, r, opts).into_bytes())
                 .unwrap_or_default(),
-            (_, _) => std::fs::read(path)
+            (_, _) => crate::input::read(path)
                 .map_err(|e| format!("cannot read report {}: {e}", path.display()))?,
         };
         files.push(ReportFile { name, bytes });

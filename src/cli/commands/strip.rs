@@ -5,7 +5,7 @@ use crate::error::{Error, Result, exit};
 use std::path::Path;
 
 pub fn strip_command(file: &Path, output: Option<&Path>) -> Result<i32> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let text = crate::input::read_to_string(file).map_err(|e| Error::io(file, e))?;
     let stripped = crate::document::splice::strip(&text);
     match output {
         Some(out) => crate::safe_fs::write_private(out, stripped.as_bytes())?,

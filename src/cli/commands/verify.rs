@@ -36,7 +36,7 @@ struct Out<'a> {
 }
 
 pub fn verify_command(args: &VerifyArgs) -> Result<i32> {
-    let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
+    let read = |p: &Path| crate::input::read(p).map_err(|e| Error::io(p, e));
     let bytes = read(args.copy)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::Usage(format!("{}: not UTF-8 text", args.copy.display())))?;
