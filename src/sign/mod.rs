@@ -152,6 +152,7 @@ pub fn load(spec: &str, agent_socket: Option<&Path>) -> Result<Loaded> {
                 ))
             });
     }
+    private_to_owner(path)?;
     let key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| {
         let hint = if trimmed.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
             String::new()
@@ -208,6 +209,22 @@ fn from_agent(spec: &str, key: PublicKey, socket: Option<&Path>) -> Result<Optio
             socket: socket.to_path_buf(),
             key,
         }))
+}
+
+/// A private key others can read is refused, as ssh and `ssh-keygen -Y
+/// sign` refuse it: whoever can read it can sign records as its owner.
+fn private_to_owner(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    if mode & 0o077 != 0 {
+        return Err(Error::Usage(format!(
+            "--sign-key {}: a private key readable by other users (mode {mode:o}); chmod 600 it (ssh refuses it too)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A key file's text; refused when it is not a regular file or is writable

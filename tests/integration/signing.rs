@@ -561,6 +561,36 @@ fn bad_sign_keys_refuse_the_run_before_anything_runs() {
         false,
         "--sign-key key: writable by other users (mode 666); chmod 600 it",
     );
+    std::fs::set_permissions(s.path("key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    refused(
+        "key",
+        false,
+        "--sign-key key: a private key readable by other users (mode 644); chmod 600 it (ssh refuses it too)",
+    );
+    // ssh-keygen refuses the same key.
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "sign",
+            "-f",
+            "key",
+            "-n",
+            "runbook-record",
+            "runbook.md",
+        ])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The public key beside it is 0644 as usual, and that is fine.
+    assert_eq!(
+        std::fs::metadata(s.path("key.pub"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
 }
 
 #[test]
