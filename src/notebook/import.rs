@@ -1,5 +1,6 @@
 //! `runbook import`: a Jupyter notebook (nbformat 4) as a runbook. Markdown
-//! cells are copied verbatim; code cells become fenced steps in the
+//! cells are copied verbatim (their example code blocks marked `skip`: in
+//! Jupyter nothing ran them, nor does the runbook); code cells become fenced steps in the
 //! kernel's language (`%%bash`/`%%sh` cells bash steps, `!cmd` lines of a
 //! Python cell bash steps of their own); a papermill `parameters` cell
 //! becomes front matter `params` with defaults (simple `name = value`
@@ -116,6 +117,13 @@ impl Builder {
                     .find_map(|l| l.trim_start().strip_prefix('#'))
                 {
                     self.heading = Some(h.trim_start_matches('#').trim().to_string());
+                }
+                let (text, skipped) = examples_stay_prose(&text);
+                for (line, lang) in skipped {
+                    self.warnings.push(format!(
+                        "{}: cell {n}: the `{lang}` block on line {line} of this Markdown cell is an example (Jupyter never ran it): imported with `skip`, so it never runs",
+                        self.origin
+                    ));
                 }
                 self.push(&text);
             }
@@ -270,7 +278,14 @@ impl Builder {
             }
         }
         let mut out = String::new();
-        if !front.is_empty() {
+        // A first cell opening with a `---` rule would read as front
+        // matter: an empty front matter keeps it a rule.
+        let rule_first = self
+            .body
+            .lines()
+            .next()
+            .is_some_and(|l| l.trim_end() == "---");
+        if !front.is_empty() || rule_first {
             out.push_str(&format!("---\n{front}---\n\n"));
         }
         out.push_str(&self.body);
@@ -329,6 +344,54 @@ fn slug(s: &str) -> String {
         }
     }
     out.trim_end_matches('-').chars().take(60).collect()
+}
+
+/// A fenced block in a Markdown cell was only shown by Jupyter; in a
+/// runbook the same block would be a step. Every block the runbook would
+/// run gets `skip` (still shown, never run); the line (in the cell) and
+/// language of each.
+fn examples_stay_prose(text: &str) -> (String, Vec<(usize, String)>) {
+    // A blank line first: a cell starting with `---` is a rule, not front
+    // matter.
+    let Ok(doc) = crate::document::parse("cell.md", format!("\n{text}")) else {
+        return (text.to_string(), Vec::new());
+    };
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    let mut skipped = Vec::new();
+    for step in &doc.steps {
+        let Some(line) = step.line.checked_sub(2).and_then(|i| lines.get_mut(i)) else {
+            continue;
+        };
+        *line = with_skip(line, step.col.saturating_sub(1));
+        skipped.push((step.line - 1, step.lang.clone()));
+    }
+    (lines.concat(), skipped)
+}
+
+/// The fence opener `line` (its fence at byte `col`) with `skip` added to
+/// its attributes.
+fn with_skip(line: &str, col: usize) -> String {
+    let body = line.trim_end_matches(['\n', '\r']);
+    let eol = &line[body.len()..];
+    let Some(rest) = body.get(col..) else {
+        return line.to_string();
+    };
+    let fence = rest.len() - rest.trim_start_matches(['`', '~']).len();
+    let info = rest[fence..].trim_end();
+    let head = &body[..col + fence];
+    let info = match (info.find('{'), info.ends_with('}')) {
+        (Some(open), true) => {
+            let inner = info[open + 1..info.len() - 1].trim();
+            let attrs = match inner {
+                "" => "skip".to_string(),
+                i if i.starts_with('"') => format!("\"skip\":\"true\",{i}"),
+                i => format!("{i} skip"),
+            };
+            format!("{}{{{attrs}}}", &info[..open])
+        }
+        _ => format!("{info} {{skip}}"),
+    };
+    format!("{head}{info}{eol}")
 }
 
 fn longest_backticks(s: &str) -> usize {

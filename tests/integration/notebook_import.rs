@@ -219,3 +219,60 @@ fn output_is_never_overwritten_or_followed_through_a_symlink() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// A notebook whose Markdown shows commands as examples (Jupyter never
+/// runs them) and opens with a `---` rule.
+fn examples_notebook() -> String {
+    let md = "---\n# Cleanup\n\nNever run this as is:\n\n```bash\ntouch example-ran\n```\n\n- or, in a list:\n\n  ```sh {name=x}\n  touch list-example-ran\n  ```\n\n> ~~~bash {\"name\":\"y\"}\n> touch quoted-example-ran\n> ~~~\n\n```json\n{}\n```\n";
+    serde_json::json!({
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "bash", "language": "bash", "display_name": "Bash"}},
+        "cells": [
+            {"cell_type": "markdown", "id": "m", "metadata": {}, "source": md},
+            {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": null, "outputs": [],
+             "source": "touch the-cell-ran"}
+        ]
+    })
+    .to_string()
+}
+
+#[test]
+fn examples_in_markdown_cells_stay_examples() {
+    let t = Test::new().file("nb.ipynb", &examples_notebook());
+    let w = |line: usize, lang: &str| {
+        format!(
+            "warning: nb.ipynb: cell 1: the `{lang}` block on line {line} of this Markdown cell is an example (Jupyter never ran it): imported with `skip`, so it never runs\n"
+        )
+    };
+    let out = t
+        .args(["import", "nb.ipynb", "-o", "rb.md"])
+        .stderr(format!(
+            "{}{}{}wrote rb.md\n",
+            w(6, "bash"),
+            w(12, "sh"),
+            w(16, "bash")
+        ))
+        .run();
+    let rb = out.read("rb.md");
+    // Shown as written, with `skip` added; the `---` rule stays a rule.
+    assert!(rb.starts_with("---\n---\n\n---\n# Cleanup\n"), "{rb}");
+    assert!(
+        rb.contains("\n```bash {skip}\ntouch example-ran\n```\n"),
+        "{rb}"
+    );
+    assert!(rb.contains("\n  ```sh {name=x skip}\n"), "{rb}");
+    assert!(
+        rb.contains("\n> ~~~bash {\"skip\":\"true\",\"name\":\"y\"}\n"),
+        "{rb}"
+    );
+    let out = out.test().args(["check", "rb.md"]).run();
+    let out = out
+        .test()
+        .args(["run", "rb.md", "--yes", "-q", "-o", "out.md"])
+        .run();
+    assert!(out.path("the-cell-ran").exists());
+    for f in ["example-ran", "list-example-ran", "quoted-example-ran"] {
+        assert!(!out.path(f).exists(), "{f} ran");
+    }
+}
