@@ -3,7 +3,7 @@
 //! never through a planted symlink), and the record learns the relative
 //! path, so the copy links it and `publish` uploads it.
 
-use crate::error::Result;
+use crate::error::Error;
 use crate::record::RunRecord;
 use crate::safe_fs;
 use std::collections::HashSet;
@@ -17,7 +17,10 @@ pub fn assets_dir(markdown: &Path) -> PathBuf {
 /// Writes every chart of `record` and sets each one's `svg` path
 /// (relative to the copy). Step names are made file names
 /// ([`crate::chart::file_stem`]); two that come out alike get `-2`, `-3`.
-pub fn write_assets(markdown: &Path, record: &mut RunRecord) -> Result<Vec<PathBuf>> {
+/// A chart that cannot be written (the directory became a symlink or
+/// another user's) keeps no link and stops the others; the error comes
+/// back beside what was written, so the copy is still written without it.
+pub fn write_assets(markdown: &Path, record: &mut RunRecord) -> (Vec<PathBuf>, Option<Error>) {
     let dir = assets_dir(markdown);
     let dir_name = dir
         .file_name()
@@ -25,10 +28,14 @@ pub fn write_assets(markdown: &Path, record: &mut RunRecord) -> Result<Vec<PathB
         .unwrap_or_else(|| "assets".into());
     let mut used = HashSet::new();
     let mut written = Vec::new();
+    let mut failed = None;
     for step in &mut record.steps {
         // A path from another copy (a shard's, before `merge`) is not ours.
         if let Some(c) = &mut step.chart {
             c.svg = None;
+        }
+        if failed.is_some() {
+            continue;
         }
         let Some(svg) = crate::report::charts::svg(step) else {
             continue;
@@ -40,15 +47,21 @@ pub fn write_assets(markdown: &Path, record: &mut RunRecord) -> Result<Vec<PathB
             name = format!("{stem}-{k}.svg");
             k += 1;
         }
-        if written.is_empty() {
-            safe_fs::private_dir(&dir)?;
-        }
         let path = dir.join(&name);
-        safe_fs::write_private(&path, svg.as_bytes())?;
-        if let Some(c) = &mut step.chart {
-            c.svg = Some(format!("{dir_name}/{name}"));
+        let wrote = match written.is_empty() {
+            true => safe_fs::private_dir(&dir),
+            false => Ok(()),
         }
-        written.push(path);
+        .and_then(|()| safe_fs::write_private(&path, svg.as_bytes()));
+        match wrote {
+            Ok(()) => {
+                if let Some(c) = &mut step.chart {
+                    c.svg = Some(format!("{dir_name}/{name}"));
+                }
+                written.push(path);
+            }
+            Err(e) => failed = Some(Error::Other(format!("the charts were not written: {e}"))),
+        }
     }
-    Ok(written)
+    (written, failed)
 }

@@ -502,7 +502,7 @@ fn write_reports(
         .ok_or_else(|| Error::Other("no annotated-copy report".into()))?;
     let mut written = Vec::new();
     let mut record = record.clone();
-    let charts = super::charts::write_assets(&outputs.markdown, &mut record)?;
+    let (charts, no_charts) = super::charts::write_assets(&outputs.markdown, &mut record);
     // The copy first: the other reports carry its chain head (and signer).
     let text = copy.render(doc, &record, &opts);
     record.chain_head = crate::document::chain::head(&text);
@@ -515,7 +515,8 @@ fn write_reports(
         crate::safe_fs::write_private(&path, text.as_bytes())?;
         written.push(path);
     }
-    match unsigned {
+    // Everything that could be written is: then the first failure.
+    match no_charts.or(unsigned) {
         Some(e) => Err(e),
         None => Ok(written),
     }

@@ -380,6 +380,34 @@ fn a_planted_symlink_for_the_assets_is_refused_before_anything_runs() {
     assert_eq!(s.read("target.txt"), "keep me");
 }
 
+#[test]
+fn assets_planted_during_the_run_lose_the_charts_not_the_record() {
+    // The step itself plants the symlink after the up-front checks: the
+    // chart is not written through it, the copy is still written (with the
+    // text table, no link), and the exit code says a report failed (5).
+    let s = Scratch::new();
+    let planting = TEXT_RUNBOOK.replacen(
+        "printf 'host t ms\\n'\n",
+        "ln -s victim out.md.assets\nprintf 'host t ms\\n'\n",
+        1,
+    );
+    assert_ne!(planting, TEXT_RUNBOOK);
+    s.write("lat.md", &planting);
+    std::fs::create_dir(s.path("victim")).unwrap();
+    s.test()
+        .args(["run", "lat.md", "--yes", "-q", "-o", "out.md"])
+        .status(5)
+        .stderr_contains(
+            "error: the charts were not written: out.md.assets is a symbolic link: refusing to write through it\n",
+        )
+        .run();
+    assert_eq!(std::fs::read_dir(s.path("victim")).unwrap().count(), 0);
+    let copy = s.read("out.md");
+    assert!(copy.contains("| Series | Min | Max | Last |"), "{copy}");
+    assert!(!copy.contains("out.md.assets/lat.svg"), "{copy}");
+    s.test().args(["verify", "out.md"]).run();
+}
+
 /// One SVG as it is drawn: two series over ten minutes, latency in
 /// seconds (reviewed by eye in docs/report-screenshot-chart.png).
 #[test]

@@ -95,7 +95,7 @@ fn write(doc: &Document, record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>>
     // The charts beside the merged copy, linked from it.
     let copy =
         dir.join(registry::by_name(COPY).map_or(format!("{stem}.md"), |r| r.file_name(&stem)));
-    let charts = super::super::charts::write_assets(&copy, &mut record)?;
+    let (charts, no_charts) = super::super::charts::write_assets(&copy, &mut record);
     for report in registry::registry() {
         let path = dir.join(report.file_name(&stem));
         crate::safe_fs::check_file(&path)?;
@@ -107,5 +107,8 @@ fn write(doc: &Document, record: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>>
         written.push(path);
     }
     written.extend(charts);
-    Ok(written)
+    match no_charts {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
 }
