@@ -32,11 +32,15 @@ pub fn runbook_for(alert: &Alert, dir: &Path) -> Result<PathBuf, String> {
                 return Ok(found);
             }
         }
+        // Nothing is ever fetched: say so, naming the host when there is one.
+        let fetched = match host {
+            "" => "the URL is not opened".to_string(),
+            h => format!("a link to {} is not followed", h.escape_debug()),
+        };
         return Err(format!(
             "runbook_url `{shown}` matches no runbook under {}: no suffix of its path names a file \
-             there, and a link to {} is not followed",
+             there, and {fetched}",
             dir.display(),
-            host.escape_debug()
         ));
     }
     let path = url.split('#').next().unwrap_or_default();

@@ -155,6 +155,10 @@ fn runbook_url_resolves_only_inside_the_directory() {
             "https://evil.example.com/steal.md",
             "a link to evil.example.com is not followed",
         ),
+        (
+            "file:///etc/steal.md",
+            "no suffix of its path names a file there, and the URL is not opened",
+        ),
         ("nope.md", "no such runbook"),
         ("disk", "no such runbook"),
     ] {
