@@ -94,6 +94,8 @@ async fn run_async(args: RunArgs) -> Result<i32> {
     }
     let (tx, interrupts) = watch::channel(Interrupt::None);
     spawn_signal_handler(tx);
+    // After the steps, an interrupt stops waiting for GitLab.
+    let stop = interrupts.clone();
 
     let record = SharedRecord::default();
     let mut sinks = Sinks::new(vec![
@@ -143,10 +145,27 @@ async fn run_async(args: RunArgs) -> Result<i32> {
         return Ok(code);
     };
     if let Some(live) = live {
-        record.publish = Some(super::commands::publish::finish_live(live).await);
+        record.publish = Some(super::commands::publish::finish_live(live, stop.clone()).await);
     }
     record.resume_forced = trust.forced;
-    finish(&args, &outputs, &doc, &record, &redactor, &mut sinks, code).await
+    let ending = Ending {
+        args: &args,
+        outputs: &outputs,
+        doc: &doc,
+        redactor: &redactor,
+        stop,
+    };
+    finish(&ending, &record, &mut sinks, code).await
+}
+
+/// What writing the record and publishing it need, once the steps are over.
+struct Ending<'a> {
+    args: &'a RunArgs,
+    outputs: &'a Outputs,
+    doc: &'a Document,
+    redactor: &'a Redactor,
+    /// Interrupts: the next one stops the final upload.
+    stop: crate::exec::process::Interrupts,
 }
 
 fn options(args: &RunArgs, outputs: &Outputs) -> RunOptions {
@@ -375,15 +394,8 @@ fn open_journal(
 }
 
 /// Writes every report, then publishes when asked; returns the exit code.
-async fn finish(
-    args: &RunArgs,
-    outputs: &Outputs,
-    doc: &Document,
-    record: &RunRecord,
-    redactor: &Redactor,
-    sinks: &mut Sinks,
-    code: i32,
-) -> Result<i32> {
+async fn finish(end: &Ending<'_>, record: &RunRecord, sinks: &mut Sinks, code: i32) -> Result<i32> {
+    let (args, outputs, doc, redactor) = (end.args, end.outputs, end.doc, end.redactor);
     // Logs are kept only for cut output; drop the folder when it is empty.
     let _ = std::fs::remove_dir(&outputs.logs);
     // Redact the record, not the reports: before any escaping, and never
@@ -411,15 +423,13 @@ async fn finish(
             hide_code: args.html_hide_code,
             report_dir: outputs.report_dir.clone(),
         };
-        let published = super::commands::publish::publish_reports(
-            target,
-            url,
-            Some(doc),
-            &record,
-            &paths,
-            &opts,
-        )
-        .await;
+        use super::commands::publish::{next_interrupt, publish_reports, while_saying_so};
+        let publishing = publish_reports(target, url, Some(doc), &record, &paths, &opts);
+        let what = format!("publishing to {target}");
+        let published = tokio::select! {
+            p = while_saying_so(publishing, &what) => p,
+            () = next_interrupt(end.stop.clone()) => Err("stopped by the operator (Ctrl-C)".to_string()),
+        };
         if let Err(e) = published {
             // The local report is on disk; publishing is best effort.
             crate::console::err(&format!("error: publishing to {target} failed: {e}\n"));

@@ -218,8 +218,13 @@ async fn send(
 impl Live {
     /// Waits for the queue to be sent (at most `policy.drain`), retries what
     /// failed and may succeed later, and returns the record of every
-    /// request.
-    pub async fn finish(self, policy: &FinishPolicy) -> PublishRecord {
+    /// request. `stop` ends the wait at once (the operator's Ctrl-C):
+    /// what was not sent yet is recorded as such.
+    pub async fn finish(
+        self,
+        policy: &FinishPolicy,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> PublishRecord {
         let Live {
             state,
             tx,
@@ -228,46 +233,74 @@ impl Live {
             target,
         } = self;
         let _ = tx.send(Msg::Done);
-        if tokio::time::timeout(policy.drain, &mut worker)
-            .await
-            .is_err()
-        {
+        let stopped = tokio::select! {
+            () = send_the_rest(&state, &mut worker, &gitlab, policy) => false,
+            () = stop => true,
+        };
+        if stopped {
             worker.abort();
-            let mut s = lock(&state);
-            for e in &mut s.entries {
-                if matches!(e.status, Status::Pending) {
-                    e.status = Status::Failed {
-                        message: format!(
-                            "not sent: GitLab did not answer within {}s",
-                            policy.drain.as_secs()
-                        ),
-                        retry: true,
-                    };
-                }
-            }
-        }
-        let deadline = tokio::time::Instant::now() + policy.retry_budget;
-        'rounds: for delay in &policy.backoff {
-            let todo = to_retry(&state);
-            if todo.is_empty() || tokio::time::Instant::now() + *delay >= deadline {
-                break;
-            }
-            tokio::time::sleep(*delay).await;
-            for i in todo {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                if left.is_zero()
-                    || tokio::time::timeout(left, attempt(&gitlab, &state, i))
-                        .await
-                        .is_err()
-                {
-                    break 'rounds;
-                }
-            }
+            give_up_pending(
+                &state,
+                "not sent: the operator stopped waiting for GitLab (Ctrl-C)",
+                false,
+            );
         }
         let s = lock(&state);
         PublishRecord {
             target,
             events: s.entries.iter().map(event_record).collect(),
+        }
+    }
+}
+
+/// The queue drained (at most `policy.drain`), then the retry rounds.
+async fn send_the_rest(
+    state: &Shared,
+    worker: &mut tokio::task::JoinHandle<()>,
+    gitlab: &GitLab,
+    policy: &FinishPolicy,
+) {
+    if tokio::time::timeout(policy.drain, &mut *worker)
+        .await
+        .is_err()
+    {
+        worker.abort();
+        let why = format!(
+            "not sent: GitLab did not answer within {}s",
+            policy.drain.as_secs()
+        );
+        give_up_pending(state, &why, true);
+    }
+    let deadline = tokio::time::Instant::now() + policy.retry_budget;
+    'rounds: for delay in &policy.backoff {
+        let todo = to_retry(state);
+        if todo.is_empty() || tokio::time::Instant::now() + *delay >= deadline {
+            break;
+        }
+        tokio::time::sleep(*delay).await;
+        for i in todo {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero()
+                || tokio::time::timeout(left, attempt(gitlab, state, i))
+                    .await
+                    .is_err()
+            {
+                break 'rounds;
+            }
+        }
+    }
+}
+
+/// Every request still pending is recorded as not sent, for `why`
+/// (`retry`: worth another try at the end).
+fn give_up_pending(state: &Shared, why: &str, retry: bool) {
+    let mut s = lock(state);
+    for e in &mut s.entries {
+        if matches!(e.status, Status::Pending) {
+            e.status = Status::Failed {
+                message: why.to_string(),
+                retry,
+            };
         }
     }
 }

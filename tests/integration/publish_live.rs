@@ -613,3 +613,111 @@ async fn reaching_closed_closes_the_incident_and_a_failure_before_it_does_not() 
     );
     assert!(server.closed());
 }
+
+/// Reads `child`'s stderr on a thread; the text so far, shared.
+fn collect_stderr(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::Read;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err = child.stderr.take().expect("stderr");
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .expect("lock")
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    seen
+}
+
+/// Waits up to 20 s for `text` in what `seen` holds.
+fn wait_for(seen: &std::sync::Mutex<String>, text: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.lock().expect("lock").contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {text:?} in {}",
+            seen.lock().expect("lock")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_gitlab_is_waited_for_only_until_ctrl_c_and_the_record_is_written() {
+    let server = start(Mode::Hang).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("fix.md"), SHORT).expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args(args(&server.api(), "fix.md"))
+        .current_dir(dir.path())
+        .env("GITLAB_TOKEN", TOKEN)
+        .env("USER", "alice")
+        .env_remove("GITLAB_USER_LOGIN")
+        .env_remove("CI_API_V4_URL")
+        .env_remove("GITLAB_CI")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn runbook");
+    let seen = collect_stderr(&mut child);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let interrupt = || nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // The steps are over; the live updates hang: it says so, and Ctrl-C
+    // stops the wait.
+    wait_for(
+        &seen,
+        "waiting for GitLab to take the run's updates (Ctrl-C stops waiting; the record is written either way)\n",
+    );
+    interrupt();
+    // The record is written; the final upload hangs too, and stops the same way.
+    wait_for(
+        &seen,
+        "publishing to gitlab:sre/incidents#42 (Ctrl-C stops waiting; the record is written either way)\n",
+    );
+    assert!(dir.path().join("reports/fix.md").exists());
+    interrupt();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still waiting: {}", seen.lock().expect("lock"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let stderr = seen.lock().expect("lock").clone();
+    // The run's own result stands: publishing never fails the run.
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: publishing to gitlab:sre/incidents#42 failed: stopped by the operator (Ctrl-C)\n"
+        ),
+        "{stderr}"
+    );
+    let rec = record(dir.path(), "fix");
+    validate(&rec);
+    let errors: Vec<&str> = rec["publish"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["error"].as_str().unwrap_or("sent"))
+        .collect();
+    assert!(!errors.is_empty());
+    assert!(
+        errors
+            .iter()
+            .all(|e| *e == "not sent: the operator stopped waiting for GitLab (Ctrl-C)"),
+        "{errors:?}"
+    );
+    let copy = std::fs::read_to_string(dir.path().join("reports/fix.md")).expect("copy");
+    assert!(copy.contains("fixed"), "{copy}");
+}

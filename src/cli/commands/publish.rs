@@ -193,8 +193,13 @@ pub fn start_live(
 
 /// Ends the live updates: the record of what was sent, with what still
 /// failed after the retries said on stderr.
-pub async fn finish_live(live: live::Live) -> PublishRecord {
-    let rec = live.finish(&live::FinishPolicy::default()).await;
+pub async fn finish_live(
+    live: live::Live,
+    stop: crate::exec::process::Interrupts,
+) -> PublishRecord {
+    let policy = live::FinishPolicy::default();
+    let finishing = live.finish(&policy, next_interrupt(stop));
+    let rec = while_saying_so(finishing, "waiting for GitLab to take the run's updates").await;
     let failed: Vec<_> = rec.events.iter().filter(|e| e.status == "failed").collect();
     if !failed.is_empty() {
         let mut msg = format!(
@@ -214,4 +219,27 @@ pub async fn finish_live(live: live::Live) -> PublishRecord {
         crate::console::err(&msg);
     }
     rec
+}
+
+/// Resolves at the next interrupt (Ctrl-C, SIGTERM, SIGHUP) after now;
+/// never when there can be none.
+pub async fn next_interrupt(mut rx: crate::exec::process::Interrupts) {
+    rx.borrow_and_update();
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Awaits `work`; when it takes more than a moment, says what it waits
+/// for and that Ctrl-C stops the wait (the record is written either way).
+pub async fn while_saying_so<T>(work: impl std::future::Future<Output = T>, what: &str) -> T {
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => return out,
+        () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+    }
+    crate::console::err(&format!(
+        "{what} (Ctrl-C stops waiting; the record is written either way)\n"
+    ));
+    work.await
 }

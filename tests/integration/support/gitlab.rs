@@ -97,6 +97,8 @@ pub enum Mode {
     /// The issue is not an incident: GraphQL refuses timeline events with
     /// a top-level `errors` list (HTTP 200), REST works.
     NotIncident,
+    /// Takes every request and never answers (an overloaded GitLab).
+    Hang,
 }
 
 pub struct Server {
@@ -202,6 +204,9 @@ async fn handle(
         body: req.into_body().collect().await?.to_bytes().to_vec(),
     };
     shared.seen.lock().expect("lock").push(seen.clone());
+    if matches!(shared.mode, Mode::Hang) {
+        std::future::pending::<()>().await;
+    }
     let n = shared.count.fetch_add(1, Ordering::SeqCst);
     if let Mode::FailFirst(k) = shared.mode
         && n < k
