@@ -144,6 +144,32 @@ pub fn sign_command(copy: &Path, with: SignWith, output: Option<&Path>) -> Resul
         .ok_or_else(|| Error::Other(format!("{}: no run header", copy.display())))?;
     let out = output.unwrap_or(copy);
     crate::safe_fs::write_private(out, signed.as_bytes())?;
-    crate::console::err(&format!("signed {}\n", out.display()));
+    crate::console::err(&format!(
+        "signed {}{}\n",
+        out.display(),
+        replaced(&text, &pem)
+    ));
     Ok(exit::OK)
+}
+
+/// ` (replacing the signature by …)` when the copy was signed by another
+/// key before: a copy holds one signature, and the operator is told.
+fn replaced(text: &str, new_pem: &str) -> String {
+    let Some(old) = signature::find(text).into_iter().next() else {
+        return String::new();
+    };
+    let key = |pem: &str| {
+        sign::parse(pem)
+            .ok()
+            .map(|sig| ssh_key::PublicKey::from(sig.public_key().clone()))
+    };
+    let by = match (key(&old.pem), key(new_pem)) {
+        (Some(a), Some(b)) if a.key_data() == b.key_data() => return String::new(),
+        (Some(a), _) => {
+            let info = sign::SignerInfo::of(&a);
+            format!("{} {}", info.key_type, info.fingerprint)
+        }
+        (None, _) => "an unreadable signature".into(),
+    };
+    format!(" (replacing the signature by {by})")
 }

@@ -640,3 +640,32 @@ fn a_resumed_run_signs_its_new_head() {
         .stdout_contains(", signed by alice@example.com")
         .run();
 }
+
+#[test]
+fn re_signing_replaces_the_signature_and_says_whose() {
+    let s = Scratch::new();
+    keygen(&s, "alice", "ed25519", "alice", "");
+    keygen(&s, "bob", "ed25519", "bob", "");
+    run(&s, &["--sign-key", "alice"]);
+    s.test()
+        .args(["sign", "copy.md", "--key", "bob"])
+        .env_remove("SSH_AUTH_SOCK")
+        .stderr(format!(
+            "signed copy.md (replacing the signature by ssh-ed25519 {})\n",
+            fingerprint(&s, "alice")
+        ))
+        .run();
+    let copy = s.read("copy.md");
+    assert_eq!(copy.matches("-----BEGIN SSH SIGNATURE-----").count(), 1);
+    s.write("allowed", &allowed_line(&s, "bob@example.com", "bob", ""));
+    s.test()
+        .args(["verify", "copy.md", "--allowed-signers", "allowed"])
+        .stdout_contains("signed by bob@example.com")
+        .run();
+    // The same key again: nothing replaced, nothing said about it.
+    s.test()
+        .args(["sign", "copy.md", "--key", "bob"])
+        .env_remove("SSH_AUTH_SOCK")
+        .stderr("signed copy.md\n")
+        .run();
+}
