@@ -293,12 +293,10 @@ pub async fn publish(
     // Every file is read before anything is sent.
     let mut reports = Vec::with_capacity(files.len());
     for path in files {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| PublishError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let bytes = crate::input::read(path).map_err(|source| PublishError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -1,7 +1,8 @@
 //! Issue 9: the module rules hold structurally, checked on every test run.
 //! `cli` is the only module that knows clap; `exec` knows neither Markdown
-//! nor the record; the engine sees no report file; no source file is over
-//! 800 lines and no function outside tests over 120.
+//! nor the record; the engine sees no report file; a file a user names is
+//! read only through `input` (bounded); no source file is over 800 lines
+//! and no function outside tests over 120.
 
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,19 @@ fn document_never_runs_anything() {
             "{needle}"
         );
     }
+}
+
+#[test]
+fn files_users_name_are_read_only_through_input() {
+    // exec reads /proc and its own state files; safe_fs its own lock.
+    let allowed = ["src/exec/", "src/input.rs", "src/safe_fs.rs"];
+    let readers: Vec<String> = all()
+        .into_iter()
+        .filter(|(p, _)| !allowed.iter().any(|a| p.starts_with(a)))
+        .filter(|(_, text)| text.contains("fs::read_to_string(") || text.contains("fs::read("))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(readers.is_empty(), "{readers:?}");
 }
 
 #[test]
