@@ -78,6 +78,26 @@ pub struct PublishRecord {
     /// `gitlab:group/project#42`.
     pub target: String,
     pub events: Vec<PublishEvent>,
+    /// The reports uploaded and the note posted once the run was over:
+    /// only in the JSON report, which is written again when that is done
+    /// (the copy and HTML report are what was uploaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_upload: Option<FinalUpload>,
+}
+
+/// The end of `run --publish`: the reports uploaded and the note posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalUpload {
+    /// `sent` or `failed`.
+    pub status: String,
+    /// The names of the files uploaded (the links are in the note).
+    pub files: Vec<String>,
+    /// The id of the note posted on the incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_id: Option<u64>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One request to the incident: what it said and whether it got there.

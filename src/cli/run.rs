@@ -402,8 +402,8 @@ async fn finish(end: &Ending<'_>, record: &RunRecord, sinks: &mut Sinks, code: i
     // the runbook's own text or the markers.
     let mut record = record.redacted(&|s| redactor.redact(s));
     record.signature = super::signing::record_of(args, redactor);
-    let paths = match write_reports(args, outputs, doc, &record) {
-        Ok(paths) => paths,
+    let (paths, record) = match write_reports(args, outputs, doc, &record) {
+        Ok(written) => written,
         Err(e) => {
             // Not "a step failed": the run's own outcome stays, and the
             // exit code says the record could not be written.
@@ -418,28 +418,59 @@ async fn finish(end: &Ending<'_>, record: &RunRecord, sinks: &mut Sinks, code: i
         sinks.message(&line);
     }
     if let Some(target) = &args.publish {
-        let url = args.gitlab_url.clone();
-        let opts = ReportOptions {
-            hide_code: args.html_hide_code,
-            report_dir: outputs.report_dir.clone(),
-        };
-        use super::commands::publish::{next_interrupt, publish_reports, while_saying_so};
-        let publishing = publish_reports(target, url, Some(doc), &record, &paths, &opts);
-        let what = format!("publishing to {target}");
-        let published = tokio::select! {
-            p = while_saying_so(publishing, &what) => p,
-            () = next_interrupt(end.stop.clone()) => Err("stopped by the operator (Ctrl-C)".to_string()),
-        };
-        if let Err(e) = published {
-            // The local report is on disk; publishing is best effort.
-            crate::console::err(&format!("error: publishing to {target} failed: {e}\n"));
-            sinks.message(&format!(
-                "the report is still at {}",
-                outputs.markdown.display()
-            ));
-        }
+        publish_at_end(end, target, record, &paths, sinks).await;
     }
     Ok(code)
+}
+
+/// `--publish`: the reports uploaded and the note posted, best effort (the
+/// local record is on disk); the next interrupt stops it. The JSON report
+/// is written again with how that went.
+async fn publish_at_end(
+    end: &Ending<'_>,
+    target: &str,
+    mut record: RunRecord,
+    paths: &[PathBuf],
+    sinks: &mut Sinks,
+) {
+    use super::commands::publish::{next_interrupt, publish_reports, while_saying_so};
+    let opts = ReportOptions {
+        hide_code: end.args.html_hide_code,
+        report_dir: end.outputs.report_dir.clone(),
+    };
+    let url = end.args.gitlab_url.clone();
+    let publishing = publish_reports(target, url, Some(end.doc), &record, paths, &opts);
+    let what = format!("publishing to {target}");
+    let published = tokio::select! {
+        p = while_saying_so(publishing, &what) => p,
+        () = next_interrupt(end.stop.clone()) => Err("stopped by the operator (Ctrl-C)".to_string()),
+    };
+    let outcome = published.unwrap_or_else(|e| {
+        crate::console::err(&format!("error: publishing to {target} failed: {e}\n"));
+        sinks.message(&format!(
+            "the report is still at {}",
+            end.outputs.markdown.display()
+        ));
+        crate::record::FinalUpload {
+            status: "failed".into(),
+            files: Vec::new(),
+            note_id: None,
+            error: Some(end.redactor.redact(&e)),
+        }
+    });
+    let Some(publish) = &mut record.publish else {
+        return;
+    };
+    publish.final_upload = Some(outcome);
+    for (report, path) in end.outputs.report_files() {
+        if report.name() != "json" {
+            continue;
+        }
+        let text = report.render(end.doc, &record, &opts);
+        if let Err(e) = crate::safe_fs::write_private(&path, text.as_bytes()) {
+            crate::console::err(&format!("warning: {}: {e}\n", path.display()));
+        }
+    }
 }
 
 /// After a failed or interrupted run: where the failed output is, and the
@@ -503,7 +534,7 @@ fn write_reports(
     outputs: &Outputs,
     doc: &Document,
     record: &RunRecord,
-) -> Result<Vec<PathBuf>> {
+) -> Result<(Vec<PathBuf>, RunRecord)> {
     let opts = ReportOptions {
         hide_code: args.html_hide_code,
         report_dir: outputs.report_dir.clone(),
@@ -528,7 +559,7 @@ fn write_reports(
     // Everything that could be written is: then the first failure.
     match no_charts.or(unsigned) {
         Some(e) => Err(e),
-        None => Ok(written),
+        None => Ok((written, record)),
     }
 }
 

@@ -249,6 +249,7 @@ impl Live {
         PublishRecord {
             target,
             events: s.entries.iter().map(event_record).collect(),
+            final_upload: None,
         }
     }
 }

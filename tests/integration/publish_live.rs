@@ -217,6 +217,27 @@ async fn the_incident_follows_the_run_in_order() {
         rec["publish"]["events"][3]["text"],
         "output of internal step `diag`"
     );
+    // The end: the JSON report is written again with the final upload,
+    // and still carries the copy's chain head.
+    assert_eq!(
+        rec["publish"]["final_upload"],
+        serde_json::json!({"status": "sent", "files": ["incident.md", "incident.html"], "note_id": 302})
+    );
+    let verified = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .args([
+            "verify",
+            "reports/incident.md",
+            "--report",
+            "reports/incident.json",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("verify");
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
     let copy = std::fs::read_to_string(dir.path().join("reports/incident.md")).expect("copy");
     assert!(copy.contains(MARKER));
     assert_token_nowhere(dir.path(), &out, TOKEN);
@@ -367,6 +388,15 @@ async fn unreachable_gitlab_never_fails_the_run_and_is_recorded() {
         evs.iter().filter(|e| e.1 == "superseded").count(),
         2,
         "{evs:?}"
+    );
+    assert_eq!(rec["publish"]["final_upload"]["status"], "failed");
+    assert!(
+        rec["publish"]["final_upload"]["error"]
+            .as_str()
+            .expect("final error")
+            .starts_with("cannot reach GitLab at "),
+        "{}",
+        rec["publish"]["final_upload"]
     );
     let err = rec["publish"]["events"][0]["error"]
         .as_str()
@@ -717,6 +747,10 @@ async fn a_hanging_gitlab_is_waited_for_only_until_ctrl_c_and_the_record_is_writ
             .iter()
             .all(|e| *e == "not sent: the operator stopped waiting for GitLab (Ctrl-C)"),
         "{errors:?}"
+    );
+    assert_eq!(
+        rec["publish"]["final_upload"],
+        serde_json::json!({"status": "failed", "files": [], "error": "stopped by the operator (Ctrl-C)"})
     );
     let copy = std::fs::read_to_string(dir.path().join("reports/fix.md")).expect("copy");
     assert!(copy.contains("fixed"), "{copy}");

@@ -10,7 +10,7 @@ use crate::cli::RunArgs;
 use crate::document::Document;
 use crate::error::{Error, Result, exit};
 use crate::publish::{self, GitLabTarget, PublishConfig, ReportFile, live};
-use crate::record::{PublishRecord, RunRecord};
+use crate::record::{FinalUpload, PublishRecord, RunRecord};
 use crate::report::ReportOptions;
 use crate::report::registry::{self, COPY};
 use crate::secrets::Redactor;
@@ -96,7 +96,7 @@ pub async fn publish_reports(
     record: &RunRecord,
     paths: &[PathBuf],
     opts: &ReportOptions,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<FinalUpload, String> {
     let (target, cfg) = config(target, url)?;
     let files = public_files(doc, record, paths, opts)?;
     let summary = publish::PublishSummary::from_record(record);
@@ -104,7 +104,12 @@ pub async fn publish_reports(
         .await
         .map_err(|e| e.to_string())?;
     crate::console::err(&format!("{outcome}\n"));
-    Ok(())
+    Ok(FinalUpload {
+        status: "sent".into(),
+        files: files.iter().map(|f| f.name.clone()).collect(),
+        note_id: outcome.note_id,
+        error: None,
+    })
 }
 
 /// The uploads: each `.md` and `.html` of `paths`, as written, or rendered
