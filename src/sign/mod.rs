@@ -134,7 +134,8 @@ pub fn load(spec: &str, agent_socket: Option<&Path>) -> Result<Loaded> {
         }));
     }
     let path = Path::new(spec);
-    let text = read_key_file(path)?;
+    let file = read_key_file(path)?;
+    let text = &file.text;
     let trimmed = text.trim_start();
     if !trimmed.starts_with("-----BEGIN") {
         // A public key: its private half must be in the agent.
@@ -152,7 +153,7 @@ pub fn load(spec: &str, agent_socket: Option<&Path>) -> Result<Loaded> {
                 ))
             });
     }
-    private_to_owner(path)?;
+    file.private_to_owner(path)?;
     let key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| {
         let hint = if trimmed.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
             String::new()
@@ -211,48 +212,70 @@ fn from_agent(spec: &str, key: PublicKey, socket: Option<&Path>) -> Result<Optio
         }))
 }
 
-/// A private key others can read is refused, as ssh and `ssh-keygen -Y
-/// sign` refuse it: whoever can read it can sign records as its owner.
-fn private_to_owner(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0);
-    if mode & 0o077 != 0 {
-        return Err(Error::Usage(format!(
-            "--sign-key {}: a private key readable by other users (mode {mode:o}); chmod 600 it (ssh refuses it too)",
-            path.display()
-        )));
+/// A key file: its text and permission bits, from one open file.
+struct KeyFile {
+    text: String,
+    mode: u32,
+}
+
+impl KeyFile {
+    /// A private key others can read is refused, as ssh and `ssh-keygen -Y
+    /// sign` refuse it: whoever can read it can sign records as its owner.
+    fn private_to_owner(&self, path: &Path) -> Result<()> {
+        if self.mode & 0o077 != 0 {
+            return Err(Error::Usage(format!(
+                "--sign-key {}: a private key readable by other users (mode {:o}); chmod 600 it (ssh refuses it too)",
+                path.display(),
+                self.mode
+            )));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A key file's text; refused when it is not a regular file or is writable
-/// by others (anyone could have replaced the key).
-fn read_key_file(path: &Path) -> Result<String> {
-    use std::os::unix::fs::PermissionsExt;
+/// by others (anyone could have replaced the key). The checks are on the
+/// file that is read (one open, then `fstat`), not on the path.
+fn read_key_file(path: &Path) -> Result<KeyFile> {
+    use std::io::Read;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    const MAX: u64 = 64 * 1024;
     let shown = path.display();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::Usage(format!("--sign-key {shown}: cannot read it: {e}")))?;
+    let cannot =
+        |e: std::io::Error| Error::Usage(format!("--sign-key {shown}: cannot read it: {e}"));
+    // Non-blocking: opening a FIFO must not wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    let mode = meta.permissions().mode() & 0o777;
     if !meta.is_file() {
         return Err(Error::Usage(format!(
             "--sign-key {shown}: not a regular file"
         )));
     }
-    if meta.permissions().mode() & 0o022 != 0 {
+    if mode & 0o022 != 0 {
         return Err(Error::Usage(format!(
-            "--sign-key {shown}: writable by other users (mode {:o}); chmod 600 it",
-            meta.permissions().mode() & 0o777
+            "--sign-key {shown}: writable by other users (mode {mode:o}); chmod 600 it"
         )));
     }
-    if meta.len() > 64 * 1024 {
+    if meta.len() > MAX {
         return Err(Error::Usage(format!(
             "--sign-key {shown}: too large for a key ({} bytes)",
             meta.len()
         )));
     }
-    crate::input::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("--sign-key {shown}: cannot read it: {e}")))
+    let mut bytes = Vec::new();
+    file.take(MAX).read_to_end(&mut bytes).map_err(cannot)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        cannot(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })?;
+    Ok(KeyFile { text, mode })
 }
 
 /// Parses an armored signature.

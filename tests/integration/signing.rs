@@ -554,6 +554,9 @@ fn bad_sign_keys_refuse_the_run_before_anything_runs() {
         false,
         "--sign-key agent: no ssh-agent (SSH_AUTH_SOCK is not set); start one and ssh-add the key, or pass the key file",
     );
+    // A FIFO is refused without waiting for a writer.
+    nix::unistd::mkfifo(&s.path("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    refused("fifo", false, "--sign-key fifo: not a regular file");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(s.path("key"), std::fs::Permissions::from_mode(0o666)).unwrap();
     refused(
