@@ -227,7 +227,6 @@ impl SshPool {
             stop_reason: None,
             escalation: Escalation::new(self.options.kill_grace),
             resignal_at: None,
-            swept: false,
             leak_at: None,
             leaked: false,
         };
@@ -449,8 +448,6 @@ struct Follow<'a> {
     stop_reason: Option<Termination>,
     escalation: Escalation,
     resignal_at: Option<tokio::time::Instant>,
-    /// The group was signalled again once the shell had ended.
-    swept: bool,
     leak_at: Option<tokio::time::Instant>,
     leaked: bool,
 }
@@ -468,18 +465,6 @@ impl Follow<'_> {
             if self.out.done && self.err.done && self.status.is_some() {
                 break;
             }
-            if let (Some(_), Some(why), Some(kill), false) = (
-                self.marker.rc,
-                self.stop_reason,
-                self.escalation.sent(),
-                self.swept,
-            ) {
-                // The shell ended while being stopped: whatever is left in
-                // its group gets the signal again (a child caught between
-                // fork and exec can miss the first one).
-                self.swept = true;
-                self.stop(why, kill).await;
-            }
             if self.marker.rc.is_some() && self.leak_at.is_none() && self.stop_reason.is_none() {
                 self.leak_at = Some(tokio::time::Instant::now() + self.leak_grace);
             }
@@ -491,10 +476,17 @@ impl Follow<'_> {
                     }
                 }
                 chunk = self.err.read(), if !self.err.done => {
+                    let ended = self.marker.rc.is_some();
                     let bytes = match chunk {
                         Some(bytes) => self.marker.push(bytes),
                         None => self.marker.finish(),
                     };
+                    if !ended && self.marker.rc.is_some() && self.stop_reason.is_some() {
+                        // The shell ended while being stopped: what is left
+                        // of its group gets the signal again, now (a child
+                        // caught between fork and exec can miss the first).
+                        self.resignal_at = Some(tokio::time::Instant::now());
+                    }
                     if !bytes.is_empty() {
                         (self.on_output)(Stream::Stderr, &bytes);
                     }
