@@ -100,6 +100,26 @@ pub struct FinalUpload {
     pub error: Option<String>,
 }
 
+impl FinalUpload {
+    pub fn sent(files: Vec<String>, note_id: Option<u64>) -> Self {
+        FinalUpload {
+            status: "sent".into(),
+            files,
+            note_id,
+            error: None,
+        }
+    }
+
+    pub fn failed(error: String) -> Self {
+        FinalUpload {
+            status: "failed".into(),
+            files: Vec::new(),
+            note_id: None,
+            error: Some(error),
+        }
+    }
+}
+
 /// One request to the incident: what it said and whether it got there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishEvent {

@@ -451,12 +451,7 @@ async fn publish_at_end(
             "the report is still at {}",
             end.outputs.markdown.display()
         ));
-        crate::record::FinalUpload {
-            status: "failed".into(),
-            files: Vec::new(),
-            note_id: None,
-            error: Some(end.redactor.redact(&e)),
-        }
+        crate::record::FinalUpload::failed(end.redactor.redact(&e))
     });
     let Some(publish) = &mut record.publish else {
         return;

@@ -104,12 +104,8 @@ pub async fn publish_reports(
         .await
         .map_err(|e| e.to_string())?;
     crate::console::err(&format!("{outcome}\n"));
-    Ok(FinalUpload {
-        status: "sent".into(),
-        files: files.iter().map(|f| f.name.clone()).collect(),
-        note_id: outcome.note_id,
-        error: None,
-    })
+    let names = files.iter().map(|f| f.name.clone()).collect();
+    Ok(FinalUpload::sent(names, outcome.note_id))
 }
 
 /// The uploads: each `.md` and `.html` of `paths`, as written, or rendered
