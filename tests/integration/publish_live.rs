@@ -7,7 +7,7 @@
 //! phase names.
 
 use crate::common::walk;
-use crate::support::gitlab::{Mode, Server, TOKEN, multipart_file, run_binary, start};
+use crate::support::gitlab::{Mode, Server, TOKEN, command, multipart_file, run_binary, start};
 use std::path::Path;
 
 /// An internal step's output: must appear in the internal note only.
@@ -53,6 +53,20 @@ fn args(server_api: &str, file: &str) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
+}
+
+/// `run FILE --publish …` of `text` written as `file` in a new directory,
+/// against a loopback GitLab in `mode`.
+async fn publish_run(
+    mode: Mode,
+    file: &str,
+    text: &str,
+) -> (Server, tempfile::TempDir, std::process::Output) {
+    let server = start(mode).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(file), text).expect("write");
+    let out = run_binary(dir.path().to_path_buf(), args(&server.api(), file), TOKEN).await;
+    (server, dir, out)
 }
 
 fn lines(server: &Server) -> Vec<String> {
@@ -112,15 +126,7 @@ fn assert_token_nowhere(dir: &Path, out: &std::process::Output, token: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_incident_follows_the_run_in_order() {
-    let server = start(Mode::GitLab).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("incident.md"), INCIDENT).expect("write");
-    let out = run_binary(
-        dir.path().to_path_buf(),
-        args(&server.api(), "incident.md"),
-        TOKEN,
-    )
-    .await;
+    let (server, dir, out) = publish_run(Mode::GitLab, "incident.md", INCIDENT).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The runbook's own result: `verify` exits 3.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -292,15 +298,7 @@ const SHORT: &str = "# Fix <!-- runbook: phase=mitigated -->\n\n```bash {name=fi
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gitlab_failing_the_first_requests_is_retried_and_changes_nothing() {
-    let server = start(Mode::FailFirst(3)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("fix.md"), SHORT).expect("write");
-    let out = run_binary(
-        dir.path().to_path_buf(),
-        args(&server.api(), "fix.md"),
-        TOKEN,
-    )
-    .await;
+    let (server, dir, out) = publish_run(Mode::FailFirst(3), "fix.md", SHORT).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("were not sent"), "{stderr}");
@@ -448,15 +446,7 @@ async fn a_rejected_token_stops_the_live_updates_and_keeps_the_result() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn graphql_errors_are_recorded_not_retried_and_change_nothing() {
-    let server = start(Mode::NotIncident).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("fix.md"), SHORT).expect("write");
-    let out = run_binary(
-        dir.path().to_path_buf(),
-        args(&server.api(), "fix.md"),
-        TOKEN,
-    )
-    .await;
+    let (server, dir, out) = publish_run(Mode::NotIncident, "fix.md", SHORT).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let refused = "GitLab's GraphQL API refused the timeline event: The resource that you are attempting to access does not exist or you don't have permission to perform this action";
@@ -561,15 +551,7 @@ const CLOSING: &str = "# Fix <!-- runbook: phase=mitigated -->\n\n```bash {name=
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reaching_closed_closes_the_incident_and_a_failure_before_it_does_not() {
-    let server = start(Mode::GitLab).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("fix.md"), CLOSING).expect("write");
-    let out = run_binary(
-        dir.path().to_path_buf(),
-        args(&server.api(), "fix.md"),
-        TOKEN,
-    )
-    .await;
+    let (server, dir, out) = publish_run(Mode::GitLab, "fix.md", CLOSING).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let moves: Vec<String> = lines(&server)
@@ -603,16 +585,8 @@ async fn reaching_closed_closes_the_incident_and_a_failure_before_it_does_not() 
     );
 
     // The step before the closing heading fails: the incident stays open.
-    let server = start(Mode::GitLab).await;
-    let dir = tempfile::tempdir().expect("tempdir");
     let failing = CLOSING.replace("echo fixed", "exit 4");
-    std::fs::write(dir.path().join("fix.md"), failing).expect("write");
-    let out = run_binary(
-        dir.path().to_path_buf(),
-        args(&server.api(), "fix.md"),
-        TOKEN,
-    )
-    .await;
+    let (server, dir, out) = publish_run(Mode::GitLab, "fix.md", &failing).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(!server.closed());
     assert!(
@@ -682,15 +656,7 @@ async fn a_hanging_gitlab_is_waited_for_only_until_ctrl_c_and_the_record_is_writ
     let server = start(Mode::Hang).await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("fix.md"), SHORT).expect("write");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .args(args(&server.api(), "fix.md"))
-        .current_dir(dir.path())
-        .env("GITLAB_TOKEN", TOKEN)
-        .env("USER", "alice")
-        .env_remove("GITLAB_USER_LOGIN")
-        .env_remove("CI_API_V4_URL")
-        .env_remove("GITLAB_CI")
-        .stdin(std::process::Stdio::null())
+    let mut child = command(dir.path(), &args(&server.api(), "fix.md"), TOKEN)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -449,18 +449,23 @@ pub async fn run_binary(
     token: &'static str,
 ) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
-            .args(&args)
-            .current_dir(&dir)
-            .env("GITLAB_TOKEN", token)
-            .env("USER", "alice")
-            .env_remove("GITLAB_USER_LOGIN")
-            .env_remove("CI_API_V4_URL")
-            .env_remove("GITLAB_CI")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("spawn runbook")
+        command(&dir, &args, token).output().expect("spawn runbook")
     })
     .await
     .expect("join")
+}
+
+/// `runbook ARGS` in `dir` as alice outside GitLab CI, with `token` as
+/// GITLAB_TOKEN and no input.
+pub fn command(dir: &std::path::Path, args: &[String], token: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("GITLAB_TOKEN", token)
+        .env("USER", "alice")
+        .env_remove("GITLAB_USER_LOGIN")
+        .env_remove("CI_API_V4_URL")
+        .env_remove("GITLAB_CI")
+        .stdin(std::process::Stdio::null());
+    cmd
 }
