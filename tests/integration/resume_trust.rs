@@ -132,18 +132,7 @@ fn force_continues_and_the_record_says_so() {
     // The forced copy verifies; a later resume takes the forced sources
     // over, and still says it was forced.
     s.test().args(["verify", "copy.md"]).run();
-    s.test()
-        .args([
-            "run",
-            "runbook.md",
-            "--yes",
-            "-q",
-            "-o",
-            "copy.md",
-            "--resume",
-        ])
-        .args(["--report-dir", "rep", "--format", "json"])
-        .run();
+    resume(&s, &[]).run();
     let json: serde_json::Value = serde_json::from_str(&s.read("rep/copy.json")).expect("json");
     assert_eq!(json["resume_forced"]["reasons"][0], why);
     // --force needs --resume.
